@@ -1,0 +1,6 @@
+"""MediaNest configuration: settings model, sources and validation."""
+
+from medianest.config.loader import SettingsError, describe_errors, env_name, load_settings
+from medianest.config.settings import Settings
+
+__all__ = ["Settings", "SettingsError", "describe_errors", "env_name", "load_settings"]

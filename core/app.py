@@ -1,0 +1,172 @@
+"""The web app factory: ``create_app(settings)`` builds a Quart app around a new hub.
+
+No module-global app or plugin manager: every call builds its own. The app starts the hub in
+``before_serving`` and closes it in ``after_serving``.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Mapping
+
+import structlog
+from quart import Quart, Response, g, request
+from quart_schema import QuartSchema, RequestSchemaValidationError
+from werkzeug.exceptions import HTTPException
+
+from medianest.config import Settings, load_settings
+from medianest.core.hub import Hub, build_hub
+from medianest.core.web import problems
+from medianest.core.web.openapi import HubOpenAPIProvider
+from medianest.core.web.request import HubRequest
+from medianest.core.web.system import api, health, metrics
+from medianest.sdk.errors import MediaNestError
+from medianest.sdk.web import HUB_EXTENSION
+
+log = structlog.get_logger(__name__)
+
+API_PREFIX = "/api/v1"
+REQUEST_ID_HEADER = "X-Request-ID"
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+}
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
+PAGE_CSP = (
+    "default-src 'self'; img-src 'self' data: https:; style-src 'self' 'unsafe-inline'; "
+    "script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    plugins: Mapping[str, object] | None = None,
+    autoload: bool = True,
+    migrate: bool | None = None,
+) -> Quart:
+    """Build the app and its hub.
+
+    :param settings: default: :func:`medianest.config.load_settings`.
+    :param plugins: plugin objects to register directly (tests, embedding), by key.
+    :param autoload: discover installed plugins through their entry points.
+    :param migrate: apply pending migrations at start; default: in embedded mode.
+    :raises ConfigurationError: settings or plugins are wrong (the message names the culprit).
+    """
+    settings = settings or load_settings()
+    hub = build_hub(settings, plugins=plugins, autoload=autoload)
+    app = Quart(__name__)
+    app.request_class = HubRequest
+    app.config["MAX_CONTENT_LENGTH"] = settings.server.max_body_bytes
+    app.extensions[HUB_EXTENSION] = hub
+    QuartSchema(
+        app,
+        openapi_path=f"{API_PREFIX}/openapi.json",
+        redoc_ui_path=None,
+        scalar_ui_path=None,
+        swagger_ui_path=None,
+        info={"title": "MediaNest", "version": _version()},
+        openapi_provider_class=HubOpenAPIProvider,
+    )
+    auto_migrate = settings.mode == "embedded" if migrate is None else migrate
+
+    @app.before_serving
+    async def start_hub() -> None:
+        await hub.start(migrate=auto_migrate)
+        log.info("hub started", mode=hub.mode, plugins=[p.key for p in hub.host.enabled()])
+
+    @app.after_serving
+    async def stop_hub() -> None:
+        await hub.close()
+
+    _install_request_hooks(app, hub)
+    _install_error_handlers(app)
+    app.register_blueprint(health)
+    app.register_blueprint(metrics)
+    app.register_blueprint(api)
+    for key, blueprint in hub.blueprints:
+        app.register_blueprint(
+            blueprint,
+            url_prefix=f"{API_PREFIX}/plugins/{key}",
+            name=f"plugin_{key}_{blueprint.name}",
+        )
+    return app
+
+
+def hub_of(app: Quart) -> Hub:
+    """The hub behind ``app``."""
+    return app.extensions[HUB_EXTENSION]
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("medianest")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def _install_request_hooks(app: Quart, hub: Hub) -> None:
+    @app.before_request
+    async def begin() -> None:
+        g.started = time.perf_counter()
+        incoming = request.headers.get(REQUEST_ID_HEADER, "")
+        g.request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=g.request_id)
+        hub.database.enter()
+
+    @app.after_request
+    async def finish(response: Response) -> Response:
+        request_id = g.get("request_id") or uuid.uuid4().hex
+        response.headers[REQUEST_ID_HEADER] = request_id
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        is_page = (response.mimetype or "").startswith("text/html")
+        response.headers.setdefault("Content-Security-Policy", PAGE_CSP if is_page else API_CSP)
+        if request.scheme == "https":
+            response.headers.setdefault(
+                "Strict-Transport-Security", "max-age=63072000; includeSubDomains"
+            )
+        route = request.url_rule.rule if request.url_rule else "unmatched"
+        duration = time.perf_counter() - g.get("started", time.perf_counter())
+        hub.metrics.http_requests.labels(request.method, route, str(response.status_code)).observe(
+            duration
+        )
+        log.info(
+            "request",
+            method=request.method,
+            route=route,  # the pattern, never the path: paths can carry secrets
+            status=response.status_code,
+            duration_ms=round(duration * 1000, 2),
+            user_id=g.get("user_id"),
+        )
+        return response
+
+
+def _install_error_handlers(app: Quart) -> None:
+    @app.errorhandler(RequestSchemaValidationError)
+    async def schema_error(error: RequestSchemaValidationError) -> Response:
+        return problems.from_validation_error(error)
+
+    @app.errorhandler(MediaNestError)
+    async def medianest_error(error: MediaNestError) -> Response:
+        return problems.from_medianest_error(error)
+
+    @app.errorhandler(HTTPException)
+    async def http_error(error: HTTPException) -> Response:
+        return problems.from_http_exception(error)
+
+    @app.errorhandler(Exception)
+    async def unexpected(error: Exception) -> Response:
+        log.exception("unhandled error", error_type=type(error).__name__)
+        return problems.internal_error()

@@ -1,0 +1,51 @@
+"""Readiness: is every component this hub depends on answering right now?"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from medianest.core.web.schemas import ComponentHealth
+from medianest.sdk.models import HealthStatus
+
+if TYPE_CHECKING:
+    from medianest.core.hub import Hub
+
+
+async def _check(
+    name: str, probe: Callable[[], Awaitable[Any]], limit_seconds: float
+) -> ComponentHealth:
+    started = time.perf_counter()
+    try:
+        result = await asyncio.wait_for(probe(), limit_seconds)
+    except TimeoutError:
+        return ComponentHealth(name=name, ok=False, detail=f"no answer within {limit_seconds:g} s")
+    except Exception as exc:
+        return ComponentHealth(name=name, ok=False, detail=f"{type(exc).__name__}: {exc}")
+    latency = round((time.perf_counter() - started) * 1000, 2)
+    if isinstance(result, HealthStatus):
+        return ComponentHealth(
+            name=name,
+            ok=result.ok,
+            detail=result.detail,
+            latency_ms=result.latency_ms if result.latency_ms else latency,
+        )
+    return ComponentHealth(name=name, ok=True, latency_ms=latency)
+
+
+async def check_components(hub: Hub) -> list[ComponentHealth]:
+    """Check the database, Redis (scaled mode) and every media source, concurrently.
+
+    Each check has the configured timeout; a hanging component costs exactly that.
+    """
+    timeout = hub.settings.health.check_timeout_seconds
+    probes: list[tuple[str, Callable[[], Awaitable[Any]]]] = [("database", hub.database.ping)]
+    if hub.mode == "scaled":
+        probes.append(("redis", hub.state.ping))
+    probes += [(source.id, source.health) for source in hub.registry.all("media_sources")]
+    results = await asyncio.gather(*(_check(name, probe, timeout) for name, probe in probes))
+    for component in results:
+        hub.metrics.component_up.labels(component.name).set(1 if component.ok else 0)
+    return list(results)

@@ -1,0 +1,339 @@
+"""The hub: one running MediaNest, built from settings and plugins.
+
+:func:`build_hub` does the synchronous part (load plugins, validate their settings, collect
+providers, jobs, flags, blueprints and models) and fails fast naming the culprit;
+:meth:`Hub.start` opens the database, shared state, flags and job queue and runs the plugins'
+``startup`` hooks; :meth:`Hub.close` undoes it. Both the web app and ``medianest worker`` run
+on a hub. The hub implements the SDK's ``HubContext``: it is what plugins see.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import re
+from collections.abc import Mapping
+from typing import Any, Literal, TypeVar
+
+import structlog
+from quart import Blueprint
+
+from medianest.config import Settings
+from medianest.core import core_jobs
+from medianest.core.db import Database
+from medianest.core.flags import FlagService
+from medianest.core.metrics import Metrics
+from medianest.core.plugins import PluginHost, PluginInfo
+from medianest.core.registry import ProviderRegistry
+from medianest.core.state import StateBackends, open_state
+from medianest.sdk.errors import ConfigurationError, PluginError
+from medianest.sdk.flags import FLAG_KEY_PATTERN, Flag
+from medianest.sdk.jobs import JOB_NAME_PATTERN, Job
+from medianest.sdk.models import DomainEvent, Notification
+from medianest.sdk.persistence import DatabaseModels
+from medianest.sdk.providers import PROVIDER_KINDS
+from medianest.sdk.services import Cache, FlagReader, JobHandle, JobQueue, PubSub, RateLimiter
+from medianest.workers import open_job_queue
+
+log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
+
+EVENTS_CHANNEL = "events"
+SINK_TIMEOUT_SECONDS = 5.0
+
+
+class Hub:
+    """One MediaNest instance. Build it with :func:`build_hub`."""
+
+    def __init__(self, settings: Settings, host: PluginHost) -> None:
+        self.settings = settings
+        self.host = host
+        self.registry = ProviderRegistry()
+        for kind in PROVIDER_KINDS:
+            self.registry.add_all(kind, host.collect(f"register_{kind}", hub=self))
+        self.job_definitions = _check_jobs(
+            [(None, job) for job in core_jobs.JOBS] + host.collect("register_jobs")
+        )
+        self.flag_definitions = _check_flags(host.collect("register_flags"))
+        self.blueprints = _check_blueprints(host.collect("register_blueprints"))
+        self.models = _collect_models(host)
+        self.database = Database(settings.effective_database_url, plugin_models=self.models)
+        self.metrics = Metrics()
+        self._state: StateBackends | None = None
+        self._jobs: Any = None
+        self._flags: FlagService | None = None
+        self._started_plugins: list[PluginInfo] = []
+
+    # HubContext ----------------------------------------------------------------------------
+
+    @property
+    def mode(self) -> Literal["embedded", "scaled"]:
+        """``scaled`` with Redis, ``embedded`` without."""
+        return self.settings.mode
+
+    @property
+    def state(self) -> StateBackends:
+        """Cache, rate limiter and pub/sub (after :meth:`start`)."""
+        return _started(self._state)
+
+    @property
+    def cache(self) -> Cache:
+        return self.state.cache
+
+    @property
+    def rate_limiter(self) -> RateLimiter:
+        return self.state.rate_limiter
+
+    @property
+    def pubsub(self) -> PubSub:
+        return self.state.pubsub
+
+    @property
+    def jobs(self) -> JobQueue:
+        return _started(self._jobs)
+
+    @property
+    def flags(self) -> FlagReader:
+        return _started(self._flags)
+
+    @property
+    def flag_service(self) -> FlagService:
+        """The runtime flags with their write side (admin and CLI use)."""
+        return _started(self._flags)
+
+    def provider(self, provider_id: str) -> Any:
+        """The provider registered under ``provider_id`` (media sources first)."""
+        return self.registry.find(provider_id)
+
+    async def emit(self, event: DomainEvent) -> None:
+        """Hand ``event`` to every analytics sink and to pub/sub subscribers.
+
+        Each sink gets its own timeout; a failing sink is logged and never fails the caller.
+        """
+        sinks = self.registry.all("analytics_sinks")
+        results = await asyncio.gather(
+            *(asyncio.wait_for(sink.record([event]), SINK_TIMEOUT_SECONDS) for sink in sinks),
+            return_exceptions=True,
+        )
+        for sink, result in zip(sinks, results, strict=True):
+            if isinstance(result, BaseException):
+                log.warning(
+                    "analytics sink failed",
+                    sink=sink.id,
+                    event=event.type,
+                    error=f"{type(result).__name__}: {result}",
+                )
+        try:
+            await self.pubsub.publish(EVENTS_CHANNEL, event.model_dump(mode="json"))
+        except Exception as exc:  # pub/sub trouble must not break the caller
+            log.warning("event not published", event=event.type, error=str(exc))
+
+    async def notify(self, notification: Notification) -> JobHandle:
+        """Queue ``notification`` for delivery by every notifier, retried on failure."""
+        return await self.jobs.enqueue(
+            core_jobs.NOTIFY, notification=notification.model_dump(mode="json")
+        )
+
+    # lifecycle -------------------------------------------------------------------------------
+
+    async def start(
+        self, *, migrate: bool = False, run_jobs: bool | None = None, services_only: bool = False
+    ) -> None:
+        """Open every resource and run the plugins' ``startup`` hooks.
+
+        :param migrate: apply pending migrations first (embedded ``serve`` does).
+        :param run_jobs: run queued jobs in this process; default: in embedded mode only.
+        :param services_only: open the database, shared state and flags only (admin commands):
+            no job queue, no plugin ``startup`` hooks.
+        :raises ConfigurationError: a resource cannot be reached or the schema is behind.
+        """
+        try:
+            self._state = await open_state(self.settings.redis_url)
+            await _reachable("Redis", self._state.ping, self.settings.redis_url)
+            await self.database.open()
+            self.database.enter()
+            if migrate:
+                await self.database.migrate()
+            else:
+                pending = await self.database.pending_migrations()
+                if pending:
+                    raise ConfigurationError(
+                        f"the database schema is behind ({len(pending)} migrations pending: "
+                        f"{', '.join(pending[:5])}); run `medianest db upgrade`"
+                    )
+            self._flags = FlagService(self.flag_definitions, self.database, self._state.pubsub)
+            await self._flags.start()
+            if services_only:
+                return
+            in_process = self.mode == "embedded" if run_jobs is None else run_jobs
+            self._jobs = open_job_queue(
+                jobs=self.job_definitions,
+                hub=self,
+                redis_url=None if in_process else self.settings.redis_url,
+                max_concurrency=self.settings.jobs.concurrency,
+            )
+            await self._jobs.start()
+            for info in self.host.enabled():
+                for result in self.host.call(info, "startup", hub=self):
+                    if inspect.isawaitable(result):
+                        await _plugin_awaitable(info, "startup", result)
+                self._started_plugins.append(info)
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        """Run ``shutdown`` hooks and release every resource; safe to call twice."""
+        for info in reversed(self._started_plugins):
+            try:
+                for result in self.host.call(info, "shutdown", hub=self):
+                    if inspect.isawaitable(result):
+                        await _plugin_awaitable(info, "shutdown", result)
+            except Exception as exc:
+                log.error("plugin shutdown failed", plugin=info.key, error=str(exc))
+        self._started_plugins.clear()
+        try:
+            if self._jobs is not None:
+                await self._jobs.close()
+                self._jobs = None
+            if self._flags is not None:
+                await self._flags.close()
+                self._flags = None
+        finally:
+            try:
+                await self.database.close()
+            finally:
+                if self._state is not None:
+                    await self._state.close()
+                    self._state = None
+
+
+def build_hub(
+    settings: Settings,
+    *,
+    plugins: Mapping[str, object] | None = None,
+    autoload: bool = True,
+) -> Hub:
+    """Load plugins and build a hub (not started).
+
+    :param plugins: plugin objects to register directly, by key (besides installed ones).
+    :param autoload: discover installed plugins through their entry points.
+    :raises ConfigurationError: naming the plugin or setting at fault.
+    """
+    return Hub(settings, PluginHost(settings, extra=plugins, autoload=autoload))
+
+
+def _started(value: T | None) -> T:
+    if value is None:
+        raise RuntimeError("the hub is not started (await hub.start() first)")
+    return value
+
+
+async def _reachable(what: str, ping: Any, url: str | None) -> None:
+    try:
+        await ping()
+    except Exception as exc:
+        raise ConfigurationError(
+            f"cannot reach {what} at {_redact(url)}: {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def _redact(url: str | None) -> str:
+    return re.sub(r"//([^:/@]*):[^@/]*@", r"//\1:***@", url or "")
+
+
+async def _plugin_awaitable(info: PluginInfo, hook: str, awaitable: Any) -> None:
+    try:
+        await awaitable
+    except Exception as exc:
+        raise PluginError(
+            f"plugin {info.origin} failed in {hook}: {type(exc).__name__}: {exc}",
+            plugin=info.key,
+        ) from exc
+
+
+def _check_jobs(provided: list[tuple[PluginInfo | None, Any]]) -> list[Job]:
+    jobs: dict[str, tuple[PluginInfo | None, Job]] = {}
+    for info, job in provided:
+        owner = info.origin if info else "core"
+        prefix = info.key if info else "core"
+        if not isinstance(job, Job):
+            raise PluginError(
+                f"plugin {owner} returned {type(job).__name__} from register_jobs; "
+                "expected medianest.sdk.Job",
+                plugin=prefix,
+            )
+        if not re.match(JOB_NAME_PATTERN, job.name) or (
+            info is not None and not job.name.startswith(f"{prefix}.")
+        ):
+            raise PluginError(
+                f"plugin {owner} registers a job named {job.name!r}; job names "
+                f"look like '{prefix}.<job>'",
+                plugin=prefix,
+            )
+        if not inspect.iscoroutinefunction(job.function):
+            raise PluginError(
+                f"job {job.name!r} of {owner} is not an async function", plugin=prefix
+            )
+        if job.name in jobs:
+            first = jobs[job.name][0]
+            raise PluginError(
+                f"duplicate job {job.name!r}: registered by "
+                f"{first.origin if first else 'core'} and by {owner}",
+                plugin=prefix,
+            )
+        jobs[job.name] = (info, job)
+    return [job for _, job in jobs.values()]
+
+
+def _check_flags(provided: list[tuple[PluginInfo, Any]]) -> list[Flag]:
+    flags: dict[str, PluginInfo] = {}
+    result = []
+    for info, flag in provided:
+        if not isinstance(flag, Flag):
+            raise PluginError(
+                f"plugin {info.origin} returned {type(flag).__name__} from "
+                "register_flags; expected medianest.sdk.Flag",
+                plugin=info.key,
+            )
+        if not re.match(FLAG_KEY_PATTERN, flag.key) or not flag.key.startswith(f"{info.key}."):
+            raise PluginError(
+                f"plugin {info.origin} registers a flag {flag.key!r}; flag keys "
+                f"look like '{info.key}.<feature>'",
+                plugin=info.key,
+            )
+        if flag.key in flags:
+            raise PluginError(
+                f"duplicate flag {flag.key!r} registered by plugin {info.origin}", plugin=info.key
+            )
+        flags[flag.key] = info
+        result.append(flag)
+    return result
+
+
+def _check_blueprints(provided: list[tuple[PluginInfo, Any]]) -> list[tuple[str, Blueprint]]:
+    for info, blueprint in provided:
+        if not isinstance(blueprint, Blueprint):
+            raise PluginError(
+                f"plugin {info.origin} returned {type(blueprint).__name__} from "
+                "register_blueprints; expected a quart.Blueprint",
+                plugin=info.key,
+            )
+    return [(info.key, blueprint) for info, blueprint in provided]
+
+
+def _collect_models(host: PluginHost) -> dict[str, DatabaseModels]:
+    models: dict[str, DatabaseModels] = {}
+    for info in host.enabled():
+        for result in host.call(info, "register_models"):
+            if result is None:
+                continue
+            if not isinstance(result, DatabaseModels):
+                raise PluginError(
+                    f"plugin {info.origin} returned {type(result).__name__} from "
+                    "register_models; expected medianest.sdk.DatabaseModels",
+                    plugin=info.key,
+                )
+            models[info.key] = result
+    return models

@@ -1,0 +1,262 @@
+"""Finding, gating, importing and calling plugins.
+
+Plugins are found through the ``medianest.plugins`` entry-point group; the entry-point name is
+the plugin key. A plugin whose boot flag is off is never imported. Core calls each plugin's
+hook implementations one plugin at a time (:meth:`PluginHost.call`), so every result is known
+to come from a named plugin and every failure names it.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as metadata
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+import pluggy
+import structlog
+from pydantic import ValidationError
+
+from medianest.config import Settings, SettingsError, describe_errors
+from medianest.sdk import hookspecs
+from medianest.sdk.errors import PluginError
+from medianest.sdk.markers import PROJECT_NAME
+from medianest.sdk.settings import PluginSettings
+
+log = structlog.get_logger(__name__)
+
+ENTRY_POINT_GROUP = "medianest.plugins"
+BUNDLED_PLUGINS = frozenset({"plex", "youtube", "overseerr"})
+"""Plugins shipped with MediaNest: on unless a boot flag turns them off."""
+PLUGIN_KEY = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+@dataclass
+class PluginInfo:
+    """One installed (or directly given) plugin and what became of it at boot."""
+
+    key: str
+    distribution: str | None
+    version: str | None
+    bundled: bool
+    enabled: bool
+    module: object | None = None
+    settings: PluginSettings | None = None
+    provides: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def origin(self) -> str:
+        """``key (distribution version)`` for messages."""
+        if self.distribution:
+            return f"{self.key!r} (from {self.distribution} {self.version})"
+        return repr(self.key)
+
+
+def _decode_json_values(model: type[PluginSettings], raw: dict[str, Any]) -> dict[str, Any]:
+    """Lists and tables given as JSON text (from environment variables) become values.
+
+    ``MEDIANEST_PLUGINS__PLEX__SERVERS='[{"name": "home", ...}]'`` arrives as a string; a
+    field that takes text keeps it as text.
+    """
+    decoded = dict(raw)
+    for name, value in raw.items():
+        field_info = model.model_fields.get(name)
+        if not isinstance(value, str) or field_info is None or field_info.annotation is str:
+            continue
+        if value.lstrip()[:1] in ("[", "{"):
+            try:
+                decoded[name] = json.loads(value)
+            except ValueError:
+                continue  # validation then says what the field expected
+    return decoded
+
+
+def _entry_points() -> list[metadata.EntryPoint]:
+    return sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name)
+
+
+class PluginHost:
+    """The plugin manager of one hub; builds a fresh pluggy manager, no global state.
+
+    :param settings: the hub's settings (boot flags and plugin sections).
+    :param extra: plugin objects given directly (tests, embedding), by key; enabled unless
+        a boot flag turns them off.
+    :param autoload: discover installed plugins through entry points.
+    :raises PluginError: a plugin fails to import, has a misspelled hook or bad settings model.
+    :raises SettingsError: a boot flag or settings section names no plugin, or a plugin's
+        settings are invalid.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        extra: Mapping[str, object] | None = None,
+        autoload: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.pm = pluggy.PluginManager(PROJECT_NAME)
+        self.pm.add_hookspecs(hookspecs)
+        self.plugins: dict[str, PluginInfo] = {}
+        if autoload:
+            self._discover(_entry_points())
+        for key, plugin in (extra or {}).items():
+            self._add_direct(key, plugin)
+        self._check_flags_and_sections()
+        self._check_pending()
+        for info in self.enabled():
+            info.settings = self._validate_settings(info)
+
+    # discovery -------------------------------------------------------------------------------
+
+    def _discover(self, entry_points: Iterable[metadata.EntryPoint]) -> None:
+        for ep in entry_points:
+            dist = ep.dist.name if ep.dist else None
+            version = ep.dist.version if ep.dist else None
+            if ep.name in self.plugins:
+                other = self.plugins[ep.name]
+                raise PluginError(
+                    f"two installed distributions provide the plugin {ep.name!r}: "
+                    f"{other.distribution} and {dist}; uninstall one"
+                )
+            if not PLUGIN_KEY.match(ep.name):
+                raise PluginError(
+                    f"{dist} registers a plugin named {ep.name!r}; plugin keys are lower-case "
+                    "letters, digits and _ (starting with a letter)"
+                )
+            bundled = ep.name in BUNDLED_PLUGINS
+            enabled = self.settings.features.get(ep.name, bundled)
+            info = PluginInfo(ep.name, dist, version, bundled, enabled)
+            self.plugins[ep.name] = info
+            if not enabled:
+                self.pm.set_blocked(ep.name)
+                continue
+            try:
+                module = ep.load()
+            except Exception as exc:
+                raise PluginError(
+                    f"plugin {info.origin} failed to import: {type(exc).__name__}: {exc}",
+                    plugin=ep.name,
+                ) from exc
+            self._register(info, module)
+
+    def _add_direct(self, key: str, plugin: object) -> None:
+        if not PLUGIN_KEY.match(key):
+            raise PluginError(f"{key!r} is not a valid plugin key")
+        if key in self.plugins:
+            raise PluginError(f"the plugin {key!r} is given twice (installed and given directly)")
+        version = getattr(plugin, "__version__", None)
+        info = PluginInfo(key, None, version, False, self.settings.features.get(key, True))
+        self.plugins[key] = info
+        if info.enabled:
+            self._register(info, plugin)
+
+    def _register(self, info: PluginInfo, plugin: object) -> None:
+        try:
+            self.pm.register(plugin, name=info.key)
+        except pluggy.PluginValidationError as exc:
+            raise PluginError(
+                f"plugin {info.origin} has an invalid hook: {exc}", plugin=info.key
+            ) from exc
+        info.module = plugin
+
+    def _check_pending(self) -> None:
+        try:
+            self.pm.check_pending()
+        except pluggy.PluginValidationError as exc:
+            key = self.pm.get_name(exc.plugin) or "?"
+            origin = self.plugins[key].origin if key in self.plugins else repr(key)
+            raise PluginError(
+                f"plugin {origin} implements a hook that does not exist (misspelled?): {exc}",
+                plugin=key,
+            ) from exc
+
+    def _check_flags_and_sections(self) -> None:
+        known = ", ".join(sorted(self.plugins)) or "none"
+        problems = [
+            f"features.{key} [MEDIANEST_FEATURES__{key.upper()}]: no installed plugin is "
+            f"called {key!r} (installed: {known})"
+            for key in self.settings.features
+            if key not in self.plugins
+        ]
+        problems += [
+            f"plugins.{key} [MEDIANEST_PLUGINS__{key.upper()}]: no installed plugin is called "
+            f"{key!r} (installed: {known})"
+            for key in self.settings.plugins
+            if key not in self.plugins
+        ]
+        if problems:
+            raise SettingsError(problems)
+
+    def _validate_settings(self, info: PluginInfo) -> PluginSettings | None:
+        models = [model for model in self.call(info, "register_settings") if model is not None]
+        raw = self.settings.plugins.get(info.key, {})
+        if not models:
+            if raw:
+                raise SettingsError([f"plugins.{info.key}: plugin {info.origin} takes no settings"])
+            return None
+        model = models[0]
+        if not (isinstance(model, type) and issubclass(model, PluginSettings)):
+            raise PluginError(
+                f"plugin {info.origin} returned {model!r} from register_settings; "
+                "expected a PluginSettings subclass",
+                plugin=info.key,
+            )
+        try:
+            return model.model_validate(_decode_json_values(model, raw))
+        except ValidationError as exc:
+            raise SettingsError(describe_errors(exc, prefix=("plugins", info.key))) from exc
+
+    # calling ---------------------------------------------------------------------------------
+
+    def enabled(self) -> list[PluginInfo]:
+        """The plugins that loaded, in key order."""
+        return [info for info in self.plugins.values() if info.enabled]
+
+    def call(self, info: PluginInfo, hook: str, **kwargs: Any) -> list[Any]:
+        """Call ``hook`` on one plugin only; returns each implementation's result.
+
+        ``settings`` is filled with the plugin's own settings when the hook takes it.
+
+        :raises PluginError: the implementation raised; the message names the plugin and hook.
+        """
+        kwargs.setdefault("settings", info.settings)
+        caller = getattr(self.pm.hook, hook)
+        results = []
+        for impl in caller.get_hookimpls():
+            if impl.plugin_name != info.key:
+                continue
+            try:
+                results.append(impl.function(*[kwargs[name] for name in impl.argnames]))
+            except Exception as exc:
+                raise PluginError(
+                    f"plugin {info.origin} failed in {hook}: {type(exc).__name__}: {exc}",
+                    plugin=info.key,
+                ) from exc
+        return results
+
+    def collect(self, hook: str, **kwargs: Any) -> list[tuple[PluginInfo, Any]]:
+        """Call a ``register_*`` list hook on every plugin; (plugin, item) for each item.
+
+        :raises PluginError: a plugin returned something that is not a list.
+        """
+        collected: list[tuple[PluginInfo, Any]] = []
+        for info in self.enabled():
+            for result in self.call(info, hook, **kwargs):
+                if result is None:
+                    continue
+                if not isinstance(result, list | tuple):
+                    raise PluginError(
+                        f"plugin {info.origin} returned {type(result).__name__} from {hook}; "
+                        "expected a list",
+                        plugin=info.key,
+                    )
+                collected.extend((info, item) for item in result)
+        return collected
+
+    def module_of(self, key: str) -> ModuleType | object | None:
+        """The registered plugin object for ``key`` (``None`` when blocked)."""
+        return self.plugins[key].module if key in self.plugins else None

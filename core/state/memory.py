@@ -1,0 +1,236 @@
+"""In-process cache, rate limiter and pub/sub for embedded mode (one process, no Redis).
+
+They behave like the Redis implementations in :mod:`medianest.core.state.redis`: values and
+messages go through JSON, the rate limiter counts in fixed windows and never counts a refused
+hit, and :meth:`MemoryPubSub.subscribe` delivers every message published after the ``async
+with`` has been entered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from medianest.core.state.codec import decode, encode, roundtrip
+from medianest.core.state.limits import check_hit, check_ttl
+from medianest.core.state.singleflight import SingleFlight
+from medianest.sdk.services import RateLimitResult
+
+logger = structlog.get_logger(__name__)
+
+_SWEEP_EVERY = 1024
+"""Expired entries are swept out after this many writes, so memory stays bounded."""
+
+
+class MemoryCache:
+    """A :class:`~medianest.sdk.services.Cache` in a dict, with lazy expiry."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[float, str]] = {}
+        self._writes = 0
+        self._flight = SingleFlight()
+
+    async def get(self, key: str) -> Any | None:
+        """The value, or ``None`` when missing or expired."""
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        expires_at, text = entry
+        if expires_at <= time.monotonic():
+            del self._entries[key]
+            return None
+        return decode(text)
+
+    async def set(self, key: str, value: Any, ttl: float) -> None:
+        """Store ``value`` for ``ttl`` seconds.
+
+        :raises TypeError: ``value`` is not JSON-able.
+        :raises ValueError: ``ttl`` is not positive.
+        """
+        ttl_ms = check_ttl(ttl)
+        text = encode(value, what=f"cache value for {key!r}")
+        self._entries[key] = (time.monotonic() + ttl_ms / 1000, text)
+        self._writes += 1
+        if self._writes % _SWEEP_EVERY == 0:
+            self._sweep()
+
+    async def delete(self, key: str) -> None:
+        """Forget ``key``; no error when it is missing."""
+        self._entries.pop(key, None)
+
+    async def get_or_set(self, key: str, ttl: float, compute: Callable[[], Awaitable[Any]]) -> Any:
+        """The cached value, or ``compute()``'s stored for ``ttl`` seconds (single flight)."""
+        check_ttl(ttl)
+
+        async def fill() -> Any:
+            cached = await self.get(key)
+            if cached is not None:
+                return cached
+            value = await compute()
+            await self.set(key, value, ttl)
+            return roundtrip(value, what=f"cache value for {key!r}")
+
+        return await self._flight.do(key, fill)
+
+    def _sweep(self) -> None:
+        now = time.monotonic()
+        for key in [k for k, (expires_at, _) in self._entries.items() if expires_at <= now]:
+            del self._entries[key]
+
+    async def aclose(self) -> None:
+        """Cancel computations still running for :meth:`get_or_set` and drop every entry."""
+        await self._flight.aclose()
+        self._entries.clear()
+
+
+@dataclass(slots=True)
+class _Window:
+    used: int
+    ends_at: float
+
+
+class MemoryRateLimiter:
+    """A fixed-window :class:`~medianest.sdk.services.RateLimiter` for one process.
+
+    A window opens with the first hit on a key and lasts ``window`` seconds; a hit that does
+    not fit is refused and not counted.
+    """
+
+    def __init__(self) -> None:
+        self._windows: dict[str, _Window] = {}
+        self._hits = 0
+
+    async def hit(self, key: str, limit: int, window: float, cost: int = 1) -> RateLimitResult:
+        """Count ``cost`` hits on ``key`` if they fit in ``limit`` per ``window`` seconds.
+
+        :raises ValueError: ``limit`` negative, ``cost`` below 1 or ``window`` not positive.
+        """
+        window_ms = check_hit(limit, window, cost)
+        now = time.monotonic()
+        self._hits += 1
+        if self._hits % _SWEEP_EVERY == 0:
+            self._sweep(now)
+        current = self._windows.get(key)
+        if current is None or current.ends_at <= now:
+            if cost > limit:
+                return RateLimitResult(allowed=False, limit=limit, remaining=limit, reset_after=0.0)
+            self._windows[key] = _Window(used=cost, ends_at=now + window_ms / 1000)
+            return RateLimitResult(
+                allowed=True, limit=limit, remaining=limit - cost, reset_after=window_ms / 1000
+            )
+        reset_after = current.ends_at - now
+        if current.used + cost > limit:
+            return RateLimitResult(
+                allowed=False,
+                limit=limit,
+                remaining=max(0, limit - current.used),
+                reset_after=reset_after,
+            )
+        current.used += cost
+        return RateLimitResult(
+            allowed=True, limit=limit, remaining=limit - current.used, reset_after=reset_after
+        )
+
+    async def reset(self, key: str) -> None:
+        """Clear the counter for ``key``."""
+        self._windows.pop(key, None)
+
+    def _sweep(self, now: float) -> None:
+        for key in [k for k, w in self._windows.items() if w.ends_at <= now]:
+            del self._windows[key]
+
+
+_CLOSED = object()
+
+
+class _Subscription:
+    """The messages of one ``subscribe()``; iteration ends when the pub/sub is closed."""
+
+    def __init__(self, channel: str, max_pending: int) -> None:
+        self.channel = channel
+        self._queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=max_pending)
+        self._dropped = 0
+
+    def deliver(self, message: Any) -> None:
+        if self._queue.full():
+            self._queue.get_nowait()
+            self._dropped += 1
+            if self._dropped == 1:
+                logger.warning(
+                    "pubsub subscriber too slow, dropping its oldest messages",
+                    channel=self.channel,
+                    max_pending=self._queue.maxsize,
+                )
+        self._queue.put_nowait(message)
+
+    def end(self) -> None:
+        if self._queue.full():
+            self._queue.get_nowait()
+        self._queue.put_nowait(_CLOSED)
+
+    def __aiter__(self) -> _Subscription:
+        return self
+
+    async def __anext__(self) -> Any:
+        message = await self._queue.get()
+        if message is _CLOSED:
+            self._queue.put_nowait(_CLOSED)
+            raise StopAsyncIteration
+        return message
+
+
+class MemoryPubSub:
+    """A :class:`~medianest.sdk.services.PubSub` within one process.
+
+    :param max_pending: messages kept per subscriber that has not read them yet; beyond that
+        the oldest are dropped (and a warning is logged once per subscription).
+    """
+
+    def __init__(self, *, max_pending: int = 1000) -> None:
+        self._subscriptions: dict[str, set[_Subscription]] = {}
+        self._max_pending = max_pending
+        self._closed = False
+
+    async def publish(self, channel: str, message: Any) -> None:
+        """Send a JSON copy of ``message`` to every current subscriber of ``channel``.
+
+        :raises TypeError: ``message`` is not JSON-able.
+        """
+        text = encode(message, what=f"message for channel {channel!r}")
+        for subscription in list(self._subscriptions.get(channel, ())):
+            subscription.deliver(decode(text))
+
+    @asynccontextmanager
+    async def subscribe(self, channel: str) -> AsyncIterator[AsyncIterator[Any]]:
+        """``async with pubsub.subscribe("ch") as messages: async for m in messages: ...``
+
+        Messages published after entering are delivered in order. Iteration ends when the
+        pub/sub is closed.
+
+        :raises RuntimeError: the pub/sub is closed.
+        """
+        if self._closed:
+            raise RuntimeError("pubsub is closed")
+        subscription = _Subscription(channel, self._max_pending)
+        self._subscriptions.setdefault(channel, set()).add(subscription)
+        try:
+            yield subscription
+        finally:
+            subscribers = self._subscriptions.get(channel)
+            if subscribers is not None:
+                subscribers.discard(subscription)
+                if not subscribers:
+                    del self._subscriptions[channel]
+
+    async def aclose(self) -> None:
+        """End every subscriber's iteration; later ``subscribe()`` calls raise."""
+        self._closed = True
+        for subscribers in self._subscriptions.values():
+            for subscription in subscribers:
+                subscription.end()

@@ -1,0 +1,312 @@
+"""Redis cache, rate limiter and pub/sub for scaled mode (every replica shares them).
+
+Keys and channels are namespaced by a prefix (``medianest:`` by default): ``<prefix>cache:<key>``,
+``<prefix>ratelimit:<key>``, channel ``<prefix>pubsub:<channel>``. Values and messages are
+JSON. Connection failures that outlast the client's retries raise
+:class:`~medianest.core.state.errors.StateUnavailableError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
+from urllib.parse import urlsplit
+
+import structlog
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub as RedisPubSubConnection
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from medianest.core.state.codec import decode, encode, roundtrip
+from medianest.core.state.errors import StateUnavailableError
+from medianest.core.state.limits import check_hit, check_ttl
+from medianest.core.state.singleflight import SingleFlight
+from medianest.sdk.services import RateLimitResult
+
+logger = structlog.get_logger(__name__)
+
+DEFAULT_PREFIX = "medianest:"
+CONNECTION_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
+"""What a lost or unreachable Redis raises."""
+_CONFIRM_TIMEOUT = 10.0
+
+
+def safe_url(url: str) -> str:
+    """``url`` without its credentials, for messages and logs."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return parts._replace(netloc=netloc, query="").geturl()
+
+
+def connect(url: str, *, client_name: str = "medianest") -> Redis:
+    """A client for ``url``; nothing is sent until the first command.
+
+    ``decode_responses`` is on. A command whose connection drops or times out is retried
+    up to three times with back-off on a new connection; a server that refuses connections
+    fails the command at once.
+    """
+    client: Redis = Redis.from_url(
+        url,
+        decode_responses=True,
+        client_name=client_name,
+        socket_connect_timeout=5,
+        socket_keepalive=True,
+        health_check_interval=30,
+        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 3),
+        retry_on_error=[RedisConnectionError, RedisTimeoutError],
+    )
+    return client
+
+
+@contextmanager
+def unavailable_as_state_error(action: str) -> Iterator[None]:
+    """Turn a connection failure inside the block into :class:`StateUnavailableError`."""
+    try:
+        yield
+    except CONNECTION_ERRORS as exc:
+        raise StateUnavailableError(f"Redis {action} failed: {exc}") from exc
+
+
+class RedisCache:
+    """A :class:`~medianest.sdk.services.Cache` on Redis (``SET ... PX``)."""
+
+    def __init__(self, client: Redis, *, prefix: str = DEFAULT_PREFIX) -> None:
+        self._client = client
+        self._prefix = f"{prefix}cache:"
+        self._flight = SingleFlight()
+
+    async def get(self, key: str) -> Any | None:
+        """The value, or ``None`` when missing or expired."""
+        with unavailable_as_state_error("cache get"):
+            text = await self._client.get(self._prefix + key)
+        return None if text is None else decode(text)
+
+    async def set(self, key: str, value: Any, ttl: float) -> None:
+        """Store ``value`` for ``ttl`` seconds.
+
+        :raises TypeError: ``value`` is not JSON-able.
+        :raises ValueError: ``ttl`` is not positive.
+        """
+        ttl_ms = check_ttl(ttl)
+        text = encode(value, what=f"cache value for {key!r}")
+        with unavailable_as_state_error("cache set"):
+            await self._client.set(self._prefix + key, text, px=ttl_ms)
+
+    async def delete(self, key: str) -> None:
+        """Forget ``key``; no error when it is missing."""
+        with unavailable_as_state_error("cache delete"):
+            await self._client.delete(self._prefix + key)
+
+    async def get_or_set(self, key: str, ttl: float, compute: Callable[[], Awaitable[Any]]) -> Any:
+        """The cached value, or ``compute()``'s stored for ``ttl`` seconds.
+
+        Concurrent callers in this process share one read and one ``compute()``; other
+        replicas may compute the same key at the same time.
+        """
+        check_ttl(ttl)
+
+        async def fill() -> Any:
+            cached = await self.get(key)
+            if cached is not None:
+                return cached
+            value = await compute()
+            await self.set(key, value, ttl)
+            return roundtrip(value, what=f"cache value for {key!r}")
+
+        return await self._flight.do(key, fill)
+
+    async def aclose(self) -> None:
+        """Cancel computations still running for :meth:`get_or_set`."""
+        await self._flight.aclose()
+
+
+_HIT_SCRIPT = """
+local cost = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
+local window = tonumber(ARGV[3])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('DEL', KEYS[1])
+  if cost > limit then
+    return {0, 0, 0}
+  end
+  redis.call('SET', KEYS[1], cost, 'PX', window)
+  return {1, cost, window}
+end
+local used = tonumber(redis.call('GET', KEYS[1]))
+if used + cost > limit then
+  return {0, used, ttl}
+end
+return {1, redis.call('INCRBY', KEYS[1], cost), ttl}
+"""
+"""Atomic fixed-window hit: returns {allowed, used, milliseconds left in the window}."""
+
+
+class RedisRateLimiter:
+    """A fixed-window :class:`~medianest.sdk.services.RateLimiter` shared by every replica.
+
+    A window opens with the first hit on a key and lasts ``window`` seconds; a hit that does
+    not fit is refused and not counted. Each hit is one atomic Lua script.
+    """
+
+    def __init__(self, client: Redis, *, prefix: str = DEFAULT_PREFIX) -> None:
+        self._prefix = f"{prefix}ratelimit:"
+        self._client = client
+        self._hit = client.register_script(_HIT_SCRIPT)
+
+    async def hit(self, key: str, limit: int, window: float, cost: int = 1) -> RateLimitResult:
+        """Count ``cost`` hits on ``key`` if they fit in ``limit`` per ``window`` seconds.
+
+        :raises ValueError: ``limit`` negative, ``cost`` below 1 or ``window`` not positive.
+        """
+        window_ms = check_hit(limit, window, cost)
+        with unavailable_as_state_error("rate limit hit"):
+            allowed, used, left_ms = await self._hit(
+                keys=[self._prefix + key], args=[cost, limit, window_ms]
+            )
+        return RateLimitResult(
+            allowed=bool(allowed),
+            limit=limit,
+            remaining=max(0, limit - int(used)),
+            reset_after=int(left_ms) / 1000,
+        )
+
+    async def reset(self, key: str) -> None:
+        """Clear the counter for ``key``."""
+        with unavailable_as_state_error("rate limit reset"):
+            await self._client.delete(self._prefix + key)
+
+
+class _RedisSubscription:
+    """The messages of one ``subscribe()``, read on its own Redis connection.
+
+    A lost connection is re-established with exponential back-off and the channel is
+    subscribed again; messages published while it was down are lost (pub/sub is
+    fire-and-forget). Iteration ends at most ``poll_interval`` seconds after the pub/sub is
+    closed.
+    """
+
+    def __init__(self, owner: RedisPubSub, connection: RedisPubSubConnection, channel: str) -> None:
+        self._owner = owner
+        self._connection = connection
+        self._channel = channel
+        self._lost = False
+
+    def __aiter__(self) -> _RedisSubscription:
+        return self
+
+    async def __anext__(self) -> Any:
+        delay = self._owner.reconnect_initial
+        while not self._owner.closed:
+            try:
+                message = await self._connection.get_message(
+                    ignore_subscribe_messages=True, timeout=self._owner.poll_interval
+                )
+            except CONNECTION_ERRORS as exc:
+                if not self._lost:
+                    logger.warning(
+                        "pubsub connection lost, reconnecting",
+                        channel=self._channel,
+                        error=str(exc),
+                    )
+                    self._lost = True
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._owner.reconnect_max)
+                continue
+            if self._lost:
+                logger.info("pubsub connection restored", channel=self._channel)
+                self._lost = False
+            delay = self._owner.reconnect_initial
+            if message is None or message["type"] != "message":
+                continue
+            try:
+                return decode(message["data"])
+            except ValueError:
+                logger.warning("pubsub message is not JSON, skipped", channel=self._channel)
+        raise StopAsyncIteration
+
+
+class RedisPubSub:
+    """A :class:`~medianest.sdk.services.PubSub` on Redis channels, across every replica.
+
+    Each ``subscribe()`` holds one Redis connection while it is entered and runs no
+    background task: messages are read by the code iterating over them.
+
+    :param poll_interval: longest wait for a message before checking whether the pub/sub was
+        closed (and sending a health-check ping when one is due).
+    :param reconnect_initial: first back-off after a lost connection, doubled on each failure.
+    :param reconnect_max: longest back-off between reconnection attempts.
+    """
+
+    def __init__(
+        self,
+        client: Redis,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        poll_interval: float = 1.0,
+        reconnect_initial: float = 0.05,
+        reconnect_max: float = 5.0,
+    ) -> None:
+        self._client = client
+        self._prefix = f"{prefix}pubsub:"
+        self.poll_interval = poll_interval
+        self.reconnect_initial = reconnect_initial
+        self.reconnect_max = reconnect_max
+        self.closed = False
+
+    async def publish(self, channel: str, message: Any) -> None:
+        """Send ``message`` as JSON to every subscriber of ``channel`` on every replica.
+
+        :raises TypeError: ``message`` is not JSON-able.
+        :raises StateUnavailableError: Redis cannot be reached.
+        """
+        text = encode(message, what=f"message for channel {channel!r}")
+        with unavailable_as_state_error("publish"):
+            await self._client.publish(self._prefix + channel, text)
+
+    @asynccontextmanager
+    async def subscribe(self, channel: str) -> AsyncIterator[AsyncIterator[Any]]:
+        """``async with pubsub.subscribe("ch") as messages: async for m in messages: ...``
+
+        Entering returns once Redis has confirmed the subscription, so every message
+        published afterwards is delivered (unless the connection is lost meanwhile).
+
+        :raises StateUnavailableError: Redis cannot be reached when subscribing.
+        :raises RuntimeError: the pub/sub is closed.
+        """
+        if self.closed:
+            raise RuntimeError("pubsub is closed")
+        key = self._prefix + channel
+        connection = self._client.pubsub()
+        try:
+            with unavailable_as_state_error(f"subscribe to {channel!r}"):
+                await connection.subscribe(key)
+                await self._confirmed(connection, key)
+            yield _RedisSubscription(self, connection, channel)
+        finally:
+            await connection.aclose()  # type: ignore[no-untyped-call]  # untyped in redis-py
+
+    @staticmethod
+    async def _confirmed(connection: RedisPubSubConnection, key: str) -> None:
+        try:
+            async with asyncio.timeout(_CONFIRM_TIMEOUT):
+                while True:
+                    message = await connection.get_message(timeout=1.0)
+                    if message is not None and message["type"] == "subscribe":
+                        if message["channel"] == key:
+                            return
+        except TimeoutError as exc:
+            raise StateUnavailableError(
+                f"Redis did not confirm the subscription to {key!r} within {_CONFIRM_TIMEOUT:g} s"
+            ) from exc
+
+    async def aclose(self) -> None:
+        """End every subscriber's iteration (within ``poll_interval``); later
+        ``subscribe()`` calls raise."""
+        self.closed = True

@@ -1,0 +1,1 @@
+"""Plex for MediaNest: sign in with Plex, Plex Media Servers as media sources, webhooks."""

@@ -1,0 +1,246 @@
+"""The HTTP plumbing shared by the Plex Media Server and plex.tv clients.
+
+:class:`PlexHttp` sends Plex's identification headers, asks for JSON and turns every kind of
+upstream trouble into an SDK error whose message names the service and says what happened:
+
+=====================================  ===============================
+upstream                               raised
+=====================================  ===============================
+HTTP 401 / 403                         ``UpstreamAuthError``
+HTTP 404                               ``NotFoundError``
+HTTP 429                               ``UpstreamRateLimitedError``
+other 4xx, 5xx, connection failures    ``UpstreamError``
+no answer within the timeout           ``UpstreamTimeoutError``
+non-JSON body, unexpected JSON shape   ``UpstreamDataError``
+=====================================  ===============================
+
+Tokens travel only in the ``X-Plex-Token`` header and never appear in a message or a log.
+The clients themselves are :class:`medianest_plex.pms.PlexServerClient` and
+:class:`medianest_plex.plextv.PlexTvClient`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+from medianest.sdk import (
+    NotFoundError,
+    UpstreamAuthError,
+    UpstreamDataError,
+    UpstreamError,
+    UpstreamRateLimitedError,
+    UpstreamTimeoutError,
+)
+from medianest_plex.const import (
+    DEVICE,
+    HEADER_CLIENT_IDENTIFIER,
+    HEADER_DEVICE,
+    HEADER_DEVICE_NAME,
+    HEADER_PLATFORM,
+    HEADER_PRODUCT,
+    HEADER_TOKEN,
+    HEADER_VERSION,
+    PLATFORM,
+    PLUGIN_KEY,
+    PLUGIN_VERSION,
+)
+
+Params = Sequence[tuple[str, str | int]]
+
+_DETAIL_LIMIT = 200
+
+
+@dataclass(frozen=True, slots=True)
+class ClientIdentity:
+    """How this hub identifies itself to Plex (the same on every request and replica)."""
+
+    client_identifier: str
+    product: str
+    version: str = PLUGIN_VERSION
+
+    def headers(self) -> dict[str, str]:
+        """The ``X-Plex-*`` identification headers plus ``Accept: application/json``."""
+        return {
+            "Accept": "application/json",
+            HEADER_CLIENT_IDENTIFIER: self.client_identifier,
+            HEADER_PRODUCT: self.product,
+            HEADER_VERSION: self.version,
+            HEADER_PLATFORM: PLATFORM,
+            HEADER_DEVICE: DEVICE,
+            HEADER_DEVICE_NAME: self.product,
+        }
+
+
+class PlexHttp:
+    """Request plumbing shared by the PMS and plex.tv clients.
+
+    :param label: how messages name the service (``Plex server 'home'``, ``plex.tv``).
+    :param source: the ``source`` carried by raised ``UpstreamError``s.
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        label: str,
+        source: str,
+        identity: ClientIdentity,
+        timeout: float,
+        verify: bool = True,
+        token: str | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        headers = identity.headers()
+        if token is not None:
+            headers[HEADER_TOKEN] = token
+        self.base_url = base_url
+        self.label = label
+        self.source = source
+        self.timeout = timeout
+        self._http = httpx.AsyncClient(
+            base_url=base_url,
+            headers=headers,
+            timeout=httpx.Timeout(timeout),
+            verify=verify,
+            follow_redirects=False,
+            transport=transport,
+        )
+
+    async def aclose(self) -> None:
+        """Close the connection pool; the client is unusable afterwards."""
+        await self._http.aclose()
+
+    async def request_json(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params | None = None,
+        headers: Mapping[str, str] | None = None,
+        time_limit: float | None = None,
+    ) -> tuple[Any, httpx.Response]:
+        """Send one request and return its parsed JSON body and the response.
+
+        :raises UpstreamError: (or a subclass, see the module table) on any failure.
+        """
+        what = f"{method} {path}"
+        limit = self.timeout if time_limit is None else time_limit
+        try:
+            response = await self._http.request(
+                method,
+                path,
+                params=list(params) if params else None,
+                headers=dict(headers) if headers else None,
+                timeout=httpx.Timeout(limit),
+            )
+        except httpx.TimeoutException as exc:
+            raise self._error(
+                UpstreamTimeoutError, f"{self.label} did not answer {what} within {limit:g} s"
+            ) from exc
+        except httpx.HTTPError as exc:
+            reason = str(exc) or type(exc).__name__
+            raise self._error(
+                UpstreamError, f"could not reach {self.label} at {self.base_url}: {reason}"
+            ) from exc
+        if response.status_code >= 300:
+            raise self._status_error(response, what)
+        return self._parse(response, what), response
+
+    def _parse(self, response: httpx.Response, what: str) -> Any:
+        content_type = response.headers.get("content-type", "")
+        if "xml" in content_type:
+            raise self._error(
+                UpstreamDataError,
+                f"{self.label} answered {what} with XML instead of JSON",
+                response.status_code,
+            )
+        try:
+            return json.loads(response.content)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise self._error(
+                UpstreamDataError,
+                f"{self.label} answered {what} with a body that is not valid JSON",
+                response.status_code,
+            ) from exc
+
+    def _status_error(self, response: httpx.Response, what: str) -> Exception:
+        status = response.status_code
+        detail = _error_detail(response)
+        suffix = f": {detail}" if detail else ""
+        if status in (401, 403):
+            return self._error(
+                UpstreamAuthError,
+                f"{self.label} refused our credentials (HTTP {status}) for {what}{suffix}",
+                status,
+            )
+        if status == 404:
+            message = f"{self.label} has nothing at {what} (HTTP 404)"
+            return NotFoundError(message, plugin=PLUGIN_KEY)
+        if status == 429:
+            retry_after = _retry_after(response.headers.get("retry-after"))
+            when = f"; retry after {retry_after:g} s" if retry_after is not None else ""
+            return UpstreamRateLimitedError(
+                f"{self.label} asked us to slow down (HTTP 429) on {what}{when}",
+                retry_after=retry_after,
+                source=self.source,
+                status=status,
+                plugin=PLUGIN_KEY,
+            )
+        if status >= 500:
+            message = f"{self.label} failed with HTTP {status} on {what}{suffix}"
+        else:
+            message = f"{self.label} rejected {what} with HTTP {status}{suffix}"
+        return self._error(UpstreamError, message, status)
+
+    def _error(
+        self, kind: type[UpstreamError], message: str, status: int | None = None
+    ) -> UpstreamError:
+        return kind(message, source=self.source, status=status, plugin=PLUGIN_KEY)
+
+    def data_error(self, message: str) -> UpstreamDataError:
+        """An ``UpstreamDataError`` about this service (``message`` should name the call)."""
+        return UpstreamDataError(f"{self.label} {message}", source=self.source, plugin=PLUGIN_KEY)
+
+
+def _error_detail(response: httpx.Response) -> str:
+    """The upstream's own error message (plex.tv ``errors[]`` or a short text), if any."""
+    try:
+        body = json.loads(response.content)
+    except (ValueError, UnicodeDecodeError):
+        return ""
+    if isinstance(body, dict):
+        errors = body.get("errors")
+        if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+            message = errors[0].get("message")
+            if isinstance(message, str):
+                return message[:_DETAIL_LIMIT]
+        for key in ("detail", "message", "error"):
+            value = body.get(key)
+            if isinstance(value, str):
+                return value[:_DETAIL_LIMIT]
+    return ""
+
+
+def _retry_after(value: str | None) -> float | None:
+    """``Retry-After`` as seconds (it may be a number or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())

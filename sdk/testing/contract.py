@@ -1,0 +1,127 @@
+"""The media-source contract: what core relies on from every ``MediaSource``.
+
+Subclass :class:`MediaSourceContract` in your plugin's tests and provide a ``media_source``
+fixture returning a ready source (talking to your simulator)::
+
+    class TestMySource(MediaSourceContract):
+        @pytest.fixture
+        async def media_source(self, my_simulator):
+            return MySource(...)
+
+Tests for capabilities the source does not declare are skipped, with that reason.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from medianest.sdk.errors import InvalidInputError, NotFoundError
+from medianest.sdk.models import (
+    PROVIDER_ID_PATTERN,
+    ChangesPage,
+    HealthStatus,
+    MediaItem,
+    Page,
+    SearchQuery,
+)
+from medianest.sdk.providers import MediaSource, SourceCapability
+
+PAGE = 50
+MAX_PAGES = 10_000
+
+
+def _needs(source: MediaSource, capability: SourceCapability) -> None:
+    if capability not in source.capabilities:
+        pytest.skip(f"{source.id} does not declare {capability.value}")
+
+
+async def walk_library(source: MediaSource, limit: int = PAGE) -> list[MediaItem]:
+    """Every item of the library, page by page."""
+    items: list[MediaItem] = []
+    cursor: str | None = None
+    for _ in range(MAX_PAGES):
+        page = await source.list_library(cursor, limit)
+        assert isinstance(page, Page)
+        assert len(page.items) <= limit, "a page holds at most `limit` items"
+        items.extend(page.items)
+        cursor = page.next_cursor
+        if cursor is None:
+            return items
+    raise AssertionError(f"the library did not end after {MAX_PAGES} pages")
+
+
+class MediaSourceContract:
+    """Behaviour every media source shows. Needs a ``media_source`` fixture."""
+
+    async def test_identity(self, media_source: MediaSource) -> None:
+        assert isinstance(media_source, MediaSource)
+        assert re.match(PROVIDER_ID_PATTERN, media_source.id)
+        assert media_source.name
+        assert all(isinstance(c, SourceCapability) for c in media_source.capabilities)
+
+    async def test_health_answers(self, media_source: MediaSource) -> None:
+        status = await media_source.health()
+        assert isinstance(status, HealthStatus)
+        assert status.ok, status.detail
+
+    async def test_library_pages_cover_everything_once(self, media_source: MediaSource) -> None:
+        _needs(media_source, SourceCapability.LIBRARY)
+        items = await walk_library(media_source)
+        keys = [item.ref.item_id for item in items]
+        assert len(keys) == len(set(keys)), "an item appeared on two pages"
+        assert all(item.ref.source == media_source.id for item in items)
+        assert await media_source.count() == len(items)
+
+    async def test_library_page_reports_total(self, media_source: MediaSource) -> None:
+        _needs(media_source, SourceCapability.LIBRARY)
+        first = await media_source.list_library(None, 5)
+        assert first.total is None or first.total >= len(first.items)
+
+    async def test_foreign_cursor_is_refused(self, media_source: MediaSource) -> None:
+        _needs(media_source, SourceCapability.LIBRARY)
+        with pytest.raises(InvalidInputError):
+            await media_source.list_library("not-a-cursor-we-made", 5)
+
+    async def test_get_item_round_trips(self, media_source: MediaSource) -> None:
+        _needs(media_source, SourceCapability.LIBRARY)
+        page = await media_source.list_library(None, 3)
+        assert page.items, "the contract needs a library with items"
+        item = await media_source.get_item(page.items[0].ref.item_id)
+        assert item.ref == page.items[0].ref
+        assert item.title == page.items[0].title
+
+    async def test_get_unknown_item_is_not_found(self, media_source: MediaSource) -> None:
+        with pytest.raises(NotFoundError):
+            await media_source.get_item("999999999")
+
+    async def test_changes_give_a_checkpoint(self, media_source: MediaSource) -> None:
+        _needs(media_source, SourceCapability.CHANGES)
+        changes = await media_source.list_changes(None, None, PAGE)
+        assert isinstance(changes, ChangesPage)
+        assert changes.checkpoint
+        again = await media_source.list_changes(changes.checkpoint, None, PAGE)
+        assert isinstance(again, ChangesPage)
+        assert isinstance(again.checkpoint, str) and again.checkpoint
+        seen_since = {item.ref.item_id for item in again.items}
+        seen_all = {item.ref.item_id for item in changes.items}
+        assert len(seen_since) <= max(len(seen_all), PAGE), "changes since now outgrew changes ever"
+
+    async def test_recently_added_newest_first(self, media_source: MediaSource) -> None:
+        _needs(media_source, SourceCapability.RECENTLY_ADDED)
+        items = await media_source.recently_added(5)
+        assert len(items) <= 5
+        times = [i.added_at for i in items if i.added_at is not None]
+        assert times == sorted(times, reverse=True)
+
+    async def test_search_respects_limit(self, media_source: MediaSource) -> None:
+        page = (
+            await media_source.list_library(None, 1)
+            if (SourceCapability.LIBRARY in media_source.capabilities)
+            else None
+        )
+        text = page.items[0].title.split()[0] if page and page.items else "a"
+        results = await media_source.search(SearchQuery(text=text, limit=3))
+        assert len(results) <= 3
+        assert all(isinstance(item, MediaItem) for item in results)

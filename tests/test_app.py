@@ -1,0 +1,136 @@
+"""The web app in both runtime modes: errors, request ids, headers, health, metrics, OpenAPI."""
+
+from __future__ import annotations
+
+import pytest
+from openapi_spec_validator import validate
+
+PROBLEM = "application/problem+json"
+
+
+async def test_live_and_ready_in_each_mode(medianest_hub, mode) -> None:
+    async with medianest_hub.run(**mode) as running:
+        live = await running.client.get("/health/live")
+        assert live.status_code == 200 and await live.get_json() == {"status": "ok"}
+        ready = await running.client.get("/health/ready")
+        body = await ready.get_json()
+        assert ready.status_code == 200, body
+        names = [c["name"] for c in body["components"]]
+        expected = {"embedded": ["database"], "scaled": ["database", "redis"]}
+        assert names[: len(expected[running.hub.mode])] == expected[running.hub.mode]
+        assert body["mode"] == ("scaled" if mode else "embedded")
+
+
+async def test_unknown_route_is_problem_json(medianest_hub) -> None:
+    async with medianest_hub.run() as running:
+        response = await running.client.get("/api/v1/nothing-here")
+        assert response.status_code == 404
+        assert response.content_type == PROBLEM
+        body = await response.get_json()
+        assert body["status"] == 404 and body["type"] == "urn:medianest:problem:not_found"
+        assert body["request_id"] == response.headers["X-Request-ID"]
+
+
+async def test_wrong_method_is_405_with_allow(medianest_hub) -> None:
+    async with medianest_hub.run() as running:
+        response = await running.client.delete("/health/live")
+        assert response.status_code == 405
+        assert response.content_type == PROBLEM
+        assert "GET" in response.headers["Allow"]
+
+
+async def test_request_id_is_honoured_or_made(medianest_hub) -> None:
+    async with medianest_hub.run() as running:
+        given = await running.client.get("/health/live", headers={"X-Request-ID": "abc-123"})
+        assert given.headers["X-Request-ID"] == "abc-123"
+        hostile = await running.client.get("/health/live", headers={"X-Request-ID": "a b<script>"})
+        assert hostile.headers["X-Request-ID"] != "a b<script>"
+        assert len(hostile.headers["X-Request-ID"]) == 32
+
+
+async def test_security_headers(medianest_hub) -> None:
+    async with medianest_hub.run() as running:
+        response = await running.client.get("/api/v1/plugins")
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["X-Frame-Options"] == "DENY"
+        assert response.headers["Referrer-Policy"] == "no-referrer"
+        assert "default-src 'none'" in response.headers["Content-Security-Policy"]
+        assert "Strict-Transport-Security" not in response.headers
+        secure = await running.client.get("/health/live", scheme="https")
+        assert "max-age=" in secure.headers["Strict-Transport-Security"]
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "detail"),
+    [
+        (b"{not json", {"Content-Type": "application/json"}, "not valid JSON"),
+        (b"\xff\xfe{}", {"Content-Type": "application/json"}, "not UTF-8"),
+        (b"", {"Content-Type": "application/json"}, "empty"),
+        (
+            b"name=Ann",
+            {"Content-Type": "application/x-www-form-urlencoded"},
+            "expected a JSON body",
+        ),
+    ],
+)
+async def test_bad_bodies_are_400_saying_why(medianest_hub, body, headers, detail) -> None:
+    async with medianest_hub.run(features={"hello": True}, autoload=True) as running:
+        response = await running.client.post(
+            "/api/v1/plugins/hello/greetings", data=body, headers=headers
+        )
+        assert response.status_code == 400
+        assert response.content_type == PROBLEM
+        assert detail in (await response.get_json())["detail"]
+
+
+async def test_oversized_body_is_413(medianest_hub) -> None:
+    async with medianest_hub.run(
+        features={"hello": True}, autoload=True, server={"max_body_bytes": 2048}
+    ) as running:
+        response = await running.client.post(
+            "/api/v1/plugins/hello/greetings",
+            data=b"{" + b" " * 5000 + b"}",
+            headers={"Content-Type": "application/json"},
+        )
+        assert response.status_code == 413
+        assert response.content_type == PROBLEM
+
+
+async def test_crash_is_500_without_internals(medianest_hub) -> None:
+    async with medianest_hub.run() as running:
+
+        @running.app.get("/boom")
+        async def boom() -> None:
+            raise RuntimeError("secret internals")
+
+        response = await running.client.get("/boom")
+        assert response.status_code == 500
+        body = await response.get_json()
+        assert "secret internals" not in str(body)
+        assert body["code"] == "internal_error" and body["request_id"]
+
+
+async def test_metrics_count_requests_by_route(medianest_hub) -> None:
+    async with medianest_hub.run() as running:
+        await running.client.get("/health/live")
+        text = await (await running.client.get("/metrics")).get_data(as_text=True)
+        labels = 'method="GET",route="/health/live",status="200"'
+        assert f"medianest_http_request_duration_seconds_count{{{labels}}} 1.0" in text
+        assert "_created" not in text
+
+
+async def test_plugins_endpoint_lists_installed_plugins(medianest_hub) -> None:
+    async with medianest_hub.run(autoload=True) as running:
+        body = await (await running.client.get("/api/v1/plugins")).get_json()
+        by_key = {p["key"]: p for p in body["items"]}
+        assert body["total"] == len(body["items"])
+        assert by_key["hello"]["enabled"] is False and by_key["hello"]["version"] == "1.2.0"
+        assert by_key["plex"]["bundled"] is True
+
+
+async def test_openapi_document_is_valid(medianest_hub) -> None:
+    async with medianest_hub.run(autoload=True, features={"hello": True}) as running:
+        response = await running.client.get("/api/v1/openapi.json")
+        document = await response.get_json()
+        validate(document)
+        assert "/health/ready" in document["paths"] and "/api/v1/plugins" in document["paths"]

@@ -1,0 +1,164 @@
+"""Every hook is documented and tested; one ``test_hook_<name>`` per hook, on a real hub."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from medianest.sdk import DomainEvent, Notification, hookspecs
+
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "plugin-hooks.md"
+HELLO = {"features": {"hello": True}}
+
+
+def hook_names() -> list[str]:
+    return sorted(
+        name
+        for name, fn in inspect.getmembers(hookspecs, inspect.isfunction)
+        if hasattr(fn, "medianest_spec")
+    )
+
+
+def signature_heading(name: str) -> str:
+    return "## " + name + str(inspect.signature(getattr(hookspecs, name))).replace("'", "")
+
+
+@pytest.mark.parametrize("name", hook_names())
+def test_every_hook_is_documented_under_its_signature(name: str) -> None:
+    headings = [line for line in DOCS.read_text().splitlines() if line.startswith("## ")]
+    assert signature_heading(name) in headings
+
+
+@pytest.mark.parametrize("name", hook_names())
+def test_every_hook_has_a_test(name: str) -> None:
+    module = sys.modules[__name__]
+    assert callable(getattr(module, f"test_hook_{name}", None)), f"write test_hook_{name}"
+
+
+def test_every_documented_hook_exists() -> None:
+    documented = re.findall(r"^## (\w+)\(", DOCS.read_text(), flags=re.M)
+    assert sorted(documented) == hook_names()
+
+
+async def test_hook_register_settings(medianest_hub) -> None:
+    async with medianest_hub.run(
+        autoload=True, **HELLO, plugins={"hello": {"greeting": "hi"}}
+    ) as running:
+        assert running.hub.host.plugins["hello"].settings.greeting == "hi"
+
+
+async def test_hook_register_auth_providers(medianest_hub) -> None:
+    async with medianest_hub.run(
+        autoload=True, **HELLO, plugins={"hello": {"accounts": {"ann": "pw"}}}
+    ) as running:
+        provider = running.hub.registry.get("auth_providers", "hello")
+        identity = await provider.authenticate({"username": "ann", "password": "pw"})
+        assert identity.username == "ann"
+
+
+async def test_hook_register_media_sources(medianest_hub) -> None:
+    async with medianest_hub.run(
+        autoload=True, **HELLO, plugins={"hello": {"libraries": ["a", "b"]}}
+    ) as running:
+        ids = [s.id for s in running.hub.registry.all("media_sources")]
+        assert {"hello:a", "hello:b"} <= set(ids)
+        response = await running.client.get("/health/ready")
+        names = [c["name"] for c in (await response.get_json())["components"]]
+        assert {"hello:a", "hello:b"} <= set(names)
+
+
+async def test_hook_register_request_backends(medianest_hub) -> None:
+    async with medianest_hub.run(autoload=True, **HELLO) as running:
+        assert running.hub.registry.get("request_backends", "hello:requests")
+
+
+async def test_hook_register_analytics_sinks(medianest_hub) -> None:
+    async with medianest_hub.run(autoload=True, **HELLO) as running:
+        await running.hub.emit(DomainEvent(type="media.play", source="hello:main"))
+        sink = running.hub.registry.get("analytics_sinks", "hello:sink")
+        assert [e.type for e in sink.events] == ["media.play"]
+
+
+async def test_hook_register_notifiers(medianest_hub) -> None:
+    async with medianest_hub.run(autoload=True, **HELLO) as running:
+        await running.hub.notify(Notification(title="It arrived"))
+        notifier = running.hub.registry.get("notifiers", "hello:notifier")
+        for _ in range(100):
+            if notifier.sent:
+                break
+            await asyncio.sleep(0.02)
+        assert [n.title for n in notifier.sent] == ["It arrived"]
+
+
+async def test_hook_register_blueprints(medianest_hub) -> None:
+    async with medianest_hub.run(autoload=True, **HELLO) as running:
+        response = await running.client.post(
+            "/api/v1/plugins/hello/greetings", json={"name": "Ann"}
+        )
+        assert response.status_code == 201
+        assert (await response.get_json())["greeting"] == "hello, Ann"
+        bad = await running.client.post("/api/v1/plugins/hello/greetings", json={"name": 3})
+        assert bad.status_code == 400
+        assert (await bad.get_json())["errors"][0]["field"] == "name"
+
+
+async def test_hook_register_jobs(medianest_hub) -> None:
+    async with medianest_hub.run(autoload=True, **HELLO) as running:
+        await running.hub.jobs.enqueue("hello.count_visit", job_id="visit-1")
+        for _ in range(100):
+            if await running.hub.cache.get("hello:visits"):
+                break
+            await asyncio.sleep(0.02)
+        assert await running.hub.cache.get("hello:visits") == 1
+
+
+async def test_hook_register_flags(medianest_hub) -> None:
+    async with medianest_hub.run(autoload=True, **HELLO) as running:
+        assert running.hub.flags.is_enabled("hello.greetings") is True
+        await running.hub.flag_service.set("hello.greetings", False, by="test")
+        response = await running.client.post("/api/v1/plugins/hello/greetings", json={"name": "A"})
+        assert response.status_code == 409
+        flags = await (await running.client.get("/api/v1/flags")).get_json()
+        by_key = {flag["key"]: flag for flag in flags["items"]}
+        assert by_key["hello.greetings"]["enabled"] is False
+        assert by_key["hello.greetings"]["updated_by"] == "test"
+
+
+async def test_hook_register_models(medianest_hub) -> None:
+    async with medianest_hub.run(autoload=True, **HELLO) as running:
+        for name in ("Ann", "Bo"):
+            response = await running.client.post(
+                "/api/v1/plugins/hello/greetings", json={"name": name}
+            )
+        assert (await response.get_json())["total"] == 2
+
+
+async def test_hook_register_demo(tmp_path) -> None:
+    from medianest.config import load_settings
+    from medianest.core.plugins import PluginHost
+    from medianest.sdk import Demo
+
+    host = PluginHost(load_settings(data_dir=tmp_path, **HELLO))
+    [demo] = host.call(host.plugins["hello"], "register_demo")
+    assert isinstance(demo, Demo)
+    async with demo.start(tmp_path) as setup:
+        assert setup.settings == {"greeting": "hello from the demo"}
+
+
+async def test_hook_startup(medianest_hub) -> None:
+    async with medianest_hub.run(autoload=True, **HELLO) as running:
+        assert await running.hub.cache.get("hello:started") is True
+
+
+async def test_hook_shutdown(medianest_hub) -> None:
+    from medianest_hello.plugin import LIFECYCLE
+
+    LIFECYCLE.clear()
+    async with medianest_hub.run(autoload=True, **HELLO):
+        assert LIFECYCLE == ["startup"]
+    assert LIFECYCLE == ["startup", "shutdown"]

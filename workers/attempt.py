@@ -1,0 +1,82 @@
+"""One try of a job, the same in both runners: timeout, outcome, logging."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from medianest.sdk.jobs import Job, JobContext, RetryJob
+from medianest.workers.definitions import RetryPolicy
+
+logger = structlog.get_logger(__name__)
+
+
+class JobTimeoutError(TimeoutError):
+    """A try of a job ran longer than the job's ``timeout_seconds`` and was cancelled."""
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptOutcome:
+    """How one try ended.
+
+    ``retry_in`` is set when another try is due after that many seconds; ``error`` is set
+    when the try failed (whether or not it will be retried).
+    """
+
+    succeeded: bool
+    result: Any = None
+    error: BaseException | None = None
+    retry_in: float | None = None
+
+
+def describe(error: BaseException) -> str:
+    """``"TypeName: message"`` for logs."""
+    text = str(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+async def run_attempt(
+    job: Job, ctx: JobContext, args: tuple[Any, ...], kwargs: dict[str, Any], policy: RetryPolicy
+) -> AttemptOutcome:
+    """Run try ``ctx.attempt`` of ``job`` within its timeout and say what comes next.
+
+    Exceptions from the job (a timeout included) are caught and logged with the job's name,
+    id and try: a warning when another try follows (after ``policy``'s back-off, or the
+    ``RetryJob``'s own delay), an error when the job is given up. Cancellation propagates.
+    The job's own log lines carry ``job``, ``job_id`` and ``attempt`` too.
+    """
+    log = logger.bind(job=job.name, job_id=ctx.job_id, attempt=ctx.attempt, max_tries=job.max_tries)
+    started = time.monotonic()
+    deadline = asyncio.timeout(job.timeout_seconds)
+    error: BaseException
+    with structlog.contextvars.bound_contextvars(
+        job=job.name, job_id=ctx.job_id, attempt=ctx.attempt
+    ):
+        try:
+            async with deadline:
+                result = await job.function(ctx, *args, **kwargs)
+        except RetryJob as exc:
+            error, retry_in = exc, exc.defer_seconds
+        except TimeoutError as exc:
+            error = exc
+            if deadline.expired():
+                error = JobTimeoutError(f"timed out after {job.timeout_seconds:g} s")
+                error.__cause__ = exc
+            retry_in = policy.delay(ctx.attempt)
+        except Exception as exc:
+            error, retry_in = exc, policy.delay(ctx.attempt)
+        else:
+            log.info("job succeeded", duration=round(time.monotonic() - started, 3))
+            return AttemptOutcome(succeeded=True, result=result)
+    duration = round(time.monotonic() - started, 3)
+    if ctx.attempt >= job.max_tries:
+        log.error("job failed", error=describe(error), duration=duration, exc_info=error)
+        return AttemptOutcome(succeeded=False, error=error)
+    log.warning(
+        "job try failed, retrying", error=describe(error), duration=duration, retry_in=retry_in
+    )
+    return AttemptOutcome(succeeded=False, error=error, retry_in=retry_in)
