@@ -34,9 +34,8 @@ from openapi_core.validation.response.exceptions import InvalidData
 from openapi_core.validation.schemas.exceptions import InvalidSchemaValue
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
-SPECS = Path(__file__).resolve().parents[4] / "shared" / "specs"
-if not SPECS.is_dir():
-    SPECS = Path("/work/shared/specs")
+# The specs live in the ``shared`` folder beside the repository.
+SPECS = Path(__file__).resolve().parents[5] / "shared" / "specs"
 LOOPBACK_SERVER: dict[str, Any] = {
     "url": "http://127.0.0.1:{port}",
     "variables": {"port": {"default": "32400"}},
