@@ -46,6 +46,11 @@ async def check_components(hub: Hub) -> list[ComponentHealth]:
         probes.append(("redis", hub.state.ping))
     probes += [(source.id, source.health) for source in hub.registry.all("media_sources")]
     results = await asyncio.gather(*(_check(name, probe, timeout) for name, probe in probes))
+    sources = {source.id for source in hub.registry.all("media_sources")}
     for component in results:
         hub.metrics.component_up.labels(component.name).set(1 if component.ok else 0)
+        if component.name in sources and component.latency_ms is not None:
+            hub.metrics.upstream_calls.labels(
+                component.name, "health", "ok" if component.ok else "error"
+            ).observe(component.latency_ms / 1000)
     return list(results)

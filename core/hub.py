@@ -10,8 +10,10 @@ on a hub. The hub implements the SDK's ``HubContext``: it is what plugins see.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import inspect
 import re
+import time
 from collections.abc import Mapping
 from typing import Any, Literal, TypeVar
 
@@ -28,7 +30,7 @@ from medianest.core.registry import ProviderRegistry
 from medianest.core.state import StateBackends, open_state
 from medianest.sdk.errors import ConfigurationError, PluginError
 from medianest.sdk.flags import FLAG_KEY_PATTERN, Flag
-from medianest.sdk.jobs import JOB_NAME_PATTERN, Job
+from medianest.sdk.jobs import JOB_NAME_PATTERN, Job, RetryJob
 from medianest.sdk.models import DomainEvent, Notification
 from medianest.sdk.persistence import DatabaseModels
 from medianest.sdk.providers import PROVIDER_KINDS
@@ -52,14 +54,17 @@ class Hub:
         self.registry = ProviderRegistry()
         for kind in PROVIDER_KINDS:
             self.registry.add_all(kind, host.collect(f"register_{kind}", hub=self))
-        self.job_definitions = _check_jobs(
-            [(None, job) for job in core_jobs.JOBS] + host.collect("register_jobs")
-        )
+        self.metrics = Metrics()
+        self.job_definitions = [
+            _measured(job, self.metrics)
+            for job in _check_jobs(
+                [(None, job) for job in core_jobs.JOBS] + host.collect("register_jobs")
+            )
+        ]
         self.flag_definitions = _check_flags(host.collect("register_flags"))
         self.blueprints = _check_blueprints(host.collect("register_blueprints"))
         self.models = _collect_models(host)
         self.database = Database(settings.effective_database_url, plugin_models=self.models)
-        self.metrics = Metrics()
         self._state: StateBackends | None = None
         self._jobs: Any = None
         self._flags: FlagService | None = None
@@ -193,6 +198,7 @@ class Hub:
             except Exception as exc:
                 log.error("plugin shutdown failed", plugin=info.key, error=str(exc))
         self._started_plugins.clear()
+        await self._close_providers()
         try:
             if self._jobs is not None:
                 await self._jobs.close()
@@ -207,6 +213,42 @@ class Hub:
                 if self._state is not None:
                     await self._state.close()
                     self._state = None
+
+    async def _close_providers(self) -> None:
+        """Call ``aclose()`` once on every provider that defines it (HTTP clients, pools)."""
+        seen: set[int] = set()
+        for kind in PROVIDER_KINDS:
+            for provider in self.registry.all(kind):
+                close = getattr(provider, "aclose", None)
+                if close is None or id(provider) in seen:
+                    continue
+                seen.add(id(provider))
+                try:
+                    await close()
+                except Exception as exc:
+                    log.error("provider close failed", provider=provider.id, error=str(exc))
+
+
+def _measured(job: Job, metrics: Metrics) -> Job:
+    """``job`` with its runs counted and timed in the hub's metrics, by outcome."""
+    function = job.function
+
+    async def run(ctx: Any, *args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        outcome = "error"
+        try:
+            result = await function(ctx, *args, **kwargs)
+            outcome = "ok"
+            return result
+        except RetryJob:
+            outcome = "retry"
+            raise
+        finally:
+            metrics.jobs.labels(job.name, outcome).inc()
+            metrics.job_duration.labels(job.name).observe(time.perf_counter() - started)
+
+    run.__qualname__ = run.__name__ = f"{job.name}.run"
+    return dataclasses.replace(job, function=run)
 
 
 def build_hub(

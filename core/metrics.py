@@ -52,12 +52,6 @@ class Metrics:
             buckets=(*LATENCY_BUCKETS, 30, 60, 300, 900),
             registry=self.registry,
         )
-        self.sync_progress = Gauge(
-            "medianest_sync_items_seen",
-            "Items seen by the running library sync, by source",
-            ["source"],
-            registry=self.registry,
-        )
         self.component_up = Gauge(
             "medianest_component_up",
             "1 when a component passed its last readiness check",

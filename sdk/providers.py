@@ -6,7 +6,8 @@ the plugin key, optionally followed by ``:<instance>`` (``plex:home``, ``plex:ca
 across the hub. Several instances of one plugin are simply several providers.
 
 Methods raise :mod:`medianest.sdk.errors` exceptions; anything else is treated as a bug in
-the plugin and reported as such.
+the plugin and reported as such. A provider that holds resources (HTTP clients, connection
+pools) may define ``async def aclose()``: core calls it once when the hub stops.
 """
 
 from __future__ import annotations

@@ -134,3 +134,28 @@ async def test_openapi_document_is_valid(medianest_hub) -> None:
         document = await response.get_json()
         validate(document)
         assert "/health/ready" in document["paths"] and "/api/v1/plugins" in document["paths"]
+
+
+async def test_job_runs_are_counted_in_metrics(medianest_hub) -> None:
+    async with medianest_hub.run(autoload=True, features={"hello": True}) as running:
+        await running.hub.jobs.enqueue("hello.count_visit", key="metrics")
+        await running.hub.jobs.join()
+        text = await (await running.client.get("/metrics")).get_data(as_text=True)
+        assert 'medianest_jobs_total{job="hello.count_visit",outcome="ok"} 1.0' in text
+        assert 'medianest_job_duration_seconds_count{job="hello.count_visit"} 1.0' in text
+
+
+async def test_providers_are_closed_once_when_the_hub_stops(medianest_hub) -> None:
+    async with medianest_hub.run(autoload=True, features={"hello": True}) as running:
+        library = running.hub.registry.get("media_sources", "hello:main")
+        assert library.closed == 0
+    assert library.closed == 1
+
+
+async def test_failing_source_makes_ready_503_naming_it(medianest_hub) -> None:
+    async with medianest_hub.run(autoload=True, features={"hello": True}) as running:
+        running.hub.registry.get("media_sources", "hello:main").healthy = False
+        response = await running.client.get("/health/ready")
+        body = await response.get_json()
+        assert response.status_code == 503
+        assert [c["name"] for c in body["components"] if not c["ok"]] == ["hello:main"]
