@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 import socket
 import subprocess
@@ -10,10 +11,11 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import httpx
 import pytest
 import redis
 
-from tests.cli_helpers import medianest
+from tests.cli_helpers import MEDIANEST, clean_environment, medianest
 from tests.conftest import service_missing
 
 
@@ -108,3 +110,59 @@ async def test_worker_process_runs_jobs_queued_by_the_api(
         )
         assert result.returncode == 0, result.stderr
         assert await running.hub.cache.get("from-worker") == 1
+
+
+async def test_flag_set_on_one_replica_is_seen_by_another_within_a_second(
+    medianest_hub, postgres_url, redis_url
+) -> None:
+    shared = {
+        "database_url": postgres_url,
+        "redis_url": redis_url,
+        "features": {"hello": True},
+    }
+    async with (
+        medianest_hub.run(autoload=True, **shared) as first,
+        medianest_hub.run(autoload=True, **shared) as second,
+    ):
+        assert second.hub.flags.is_enabled("hello.greetings") is True
+        await first.hub.flag_service.set("hello.greetings", False, by="admin")
+        for _ in range(50):  # one second at most
+            if not second.hub.flags.is_enabled("hello.greetings"):
+                break
+            await asyncio.sleep(0.02)
+        assert second.hub.flags.is_enabled("hello.greetings") is False
+        response = await second.client.post("/api/v1/plugins/hello/greetings", json={"name": "A"})
+        assert response.status_code == 409
+
+
+def test_serve_with_several_workers_in_scaled_mode(tmp_path, postgres_url, redis_url) -> None:
+    env = {"MEDIANEST_DATABASE_URL": postgres_url, "MEDIANEST_REDIS_URL": redis_url}
+    upgraded = medianest(tmp_path, "db", "upgrade", **env)
+    assert upgraded.returncode == 0, upgraded.stderr
+    log = tmp_path / "serve.log"
+    with (
+        log.open("w") as stderr,
+        subprocess.Popen(
+            [*MEDIANEST, "serve", "--workers", "2", "--port", "0"],
+            cwd=tmp_path,
+            env=clean_environment(tmp_path, **env),
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+        ) as process,
+    ):
+        try:
+            line = process.stdout.readline()
+            match = re.search(r"serving on (http://\S+) with 2 workers \(scaled mode\)", line)
+            assert match, line + log.read_text()
+            for _ in range(100):
+                try:
+                    response = httpx.get(f"{match.group(1)}/health/ready", timeout=5)
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            assert response.status_code == 200, response.text
+            assert response.json()["mode"] == "scaled"
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
