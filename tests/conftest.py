@@ -7,7 +7,6 @@ Services are found through ``MEDIANEST_TEST_DATABASE_URL`` and ``MEDIANEST_TEST_
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator
 
@@ -15,18 +14,7 @@ import asyncpg
 import pytest
 import redis.asyncio as aioredis
 
-POSTGRES_URL = os.environ.get(
-    "MEDIANEST_TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test"
-)
-REDIS_URL = os.environ.get("MEDIANEST_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
-
-
-def service_missing(service: str, reason: str) -> None:
-    """Skip (locally) or fail (in CI) because ``service`` cannot be reached."""
-    message = f"{service} is not reachable: {reason}"
-    if os.environ.get("CI"):
-        pytest.fail(f"{message}; CI requires it", pytrace=False)
-    pytest.skip(message)
+from tests.services import POSTGRES_URL, REDIS_URL, service_missing
 
 
 @pytest.fixture

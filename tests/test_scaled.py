@@ -16,7 +16,7 @@ import pytest
 import redis
 
 from tests.cli_helpers import MEDIANEST, clean_environment, medianest
-from tests.conftest import service_missing
+from tests.services import service_missing
 
 
 def _free_port() -> int:

@@ -17,7 +17,7 @@ from typing import Any
 
 import structlog
 
-from medianest.core.state.codec import decode, encode, roundtrip
+from medianest.core.state.codec import decode, encode
 from medianest.core.state.limits import check_hit, check_ttl
 from medianest.core.state.singleflight import SingleFlight
 from medianest.sdk.services import RateLimitResult
@@ -67,16 +67,7 @@ class MemoryCache:
     async def get_or_set(self, key: str, ttl: float, compute: Callable[[], Awaitable[Any]]) -> Any:
         """The cached value, or ``compute()``'s stored for ``ttl`` seconds (single flight)."""
         check_ttl(ttl)
-
-        async def fill() -> Any:
-            cached = await self.get(key)
-            if cached is not None:
-                return cached
-            value = await compute()
-            await self.set(key, value, ttl)
-            return roundtrip(value, what=f"cache value for {key!r}")
-
-        return await self._flight.do(key, fill)
+        return await self._flight.get_or_set(self, key, ttl, compute)
 
     def _sweep(self) -> None:
         now = time.monotonic()

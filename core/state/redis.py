@@ -22,7 +22,7 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from medianest.core.state.codec import decode, encode, roundtrip
+from medianest.core.state.codec import decode, encode
 from medianest.core.state.errors import StateUnavailableError
 from medianest.core.state.limits import check_hit, check_ttl
 from medianest.core.state.singleflight import SingleFlight
@@ -110,16 +110,7 @@ class RedisCache:
         replicas may compute the same key at the same time.
         """
         check_ttl(ttl)
-
-        async def fill() -> Any:
-            cached = await self.get(key)
-            if cached is not None:
-                return cached
-            value = await compute()
-            await self.set(key, value, ttl)
-            return roundtrip(value, what=f"cache value for {key!r}")
-
-        return await self._flight.do(key, fill)
+        return await self._flight.get_or_set(self, key, ttl, compute)
 
     async def aclose(self) -> None:
         """Cancel computations still running for :meth:`get_or_set`."""

@@ -6,6 +6,9 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from medianest.core.state.codec import roundtrip
+from medianest.sdk.services import Cache
+
 
 class SingleFlight:
     """Collapses concurrent calls for the same key into one.
@@ -26,6 +29,24 @@ class SingleFlight:
             self._flights[key] = task
             task.add_done_callback(lambda done: self._forget(key, done))
         return await asyncio.shield(task)
+
+    async def get_or_set(
+        self, cache: Cache, key: str, ttl: float, compute: Callable[[], Awaitable[Any]]
+    ) -> Any:
+        """``cache``'s value for ``key``, or ``compute()``'s stored there, one flight per key.
+
+        Returns what a later ``get`` would return (the value after a JSON round trip).
+        """
+
+        async def fill() -> Any:
+            cached = await cache.get(key)
+            if cached is not None:
+                return cached
+            value = await compute()
+            await cache.set(key, value, ttl)
+            return roundtrip(value, what=f"cache value for {key!r}")
+
+        return await self.do(key, fill)
 
     def _forget(self, key: str, task: asyncio.Task[Any]) -> None:
         if self._flights.get(key) is task:

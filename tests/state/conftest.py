@@ -7,32 +7,21 @@ gets its own random key prefix and deletes only keys under it.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
 import pytest
-import redis
 from state_testing import OpenReplica, TcpProxy, delete_prefixed
 
 from medianest.core.state import StateBackends, open_state
-
-REDIS_URL = os.environ.get("MEDIANEST_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+from tests.services import redis_database, require_redis
 
 
 @pytest.fixture(scope="session")
 def redis_url() -> str:
-    """The test Redis URL, once it answers a ping (skip, or fail under CI, when it does not)."""
-    try:
-        with redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2) as client:
-            client.ping()
-    except (redis.RedisError, OSError) as exc:
-        reason = f"Redis not reachable at {REDIS_URL} (MEDIANEST_TEST_REDIS_URL): {exc}"
-        if os.environ.get("CI"):
-            pytest.fail(f"Redis is required in CI. {reason}")
-        pytest.skip(reason)
-    return REDIS_URL
+    """Database 15 of the test Redis; tests keep apart by key prefix, not by flushing."""
+    return require_redis(redis_database(15))
 
 
 @pytest.fixture

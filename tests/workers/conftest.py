@@ -9,31 +9,20 @@ uses its own queue name and job names, and deletes only its own keys.
 from __future__ import annotations
 
 import contextlib
-import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 
 import pytest
-import redis
 from jobs_testing import ArqRuntime, InProcessRuntime, MakeRuntime, Runtime, delete_test_keys
 
 from medianest.sdk.jobs import Job
-
-REDIS_URL = os.environ.get("MEDIANEST_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+from tests.services import redis_database, require_redis
 
 
 @pytest.fixture(scope="session")
 def redis_url() -> str:
-    """The test Redis URL, once it answers a ping (skip, or fail under CI, when it does not)."""
-    try:
-        with redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2) as client:
-            client.ping()
-    except (redis.RedisError, OSError) as exc:
-        reason = f"Redis not reachable at {REDIS_URL} (MEDIANEST_TEST_REDIS_URL): {exc}"
-        if os.environ.get("CI"):
-            pytest.fail(f"Redis is required in CI. {reason}")
-        pytest.skip(reason)
-    return REDIS_URL
+    """Database 15 of the test Redis; tests keep apart by key prefix, not by flushing."""
+    return require_redis(redis_database(15))
 
 
 @pytest.fixture
