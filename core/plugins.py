@@ -13,7 +13,6 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from types import ModuleType
 from typing import Any
 
 import pluggy
@@ -256,7 +255,3 @@ class PluginHost:
                     )
                 collected.extend((info, item) for item in result)
         return collected
-
-    def module_of(self, key: str) -> ModuleType | object | None:
-        """The registered plugin object for ``key`` (``None`` when blocked)."""
-        return self.plugins[key].module if key in self.plugins else None

@@ -109,7 +109,3 @@ class ProviderRegistry:
             if provider_id in self._providers[kind]:
                 return self._providers[kind][provider_id]
         raise NotFoundError(f"no provider {provider_id!r}")
-
-    def owner(self, kind: str, provider_id: str) -> PluginInfo:
-        """The plugin that registered a provider."""
-        return self._owners[(kind, provider_id)]
