@@ -1,0 +1,23 @@
+"""The benchmarks, by name, in the order a full run takes them."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from tests.benchmarks import (
+    cold_start,
+    health_live_rate,
+    plex_library_read,
+    plex_simulator_pages,
+)
+from tests.benchmarks.results import Result
+
+Benchmark = Callable[[bool], Awaitable[Result]]
+"""``run(quick)``: measures and returns the figures."""
+
+BENCHMARKS: dict[str, Benchmark] = {
+    "cold_start": cold_start.run,
+    "health_live_rate": health_live_rate.run,
+    "plex_simulator_pages": plex_simulator_pages.run,
+    "plex_library_read": plex_library_read.run,
+}

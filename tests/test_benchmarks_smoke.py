@@ -1,0 +1,41 @@
+"""The benchmark runner works end to end: one quick benchmark writes its figures as JSON.
+
+Timings are never asserted; only that the run succeeds and every figure is a positive number.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_quick_health_benchmark_writes_positive_figures(tmp_path: Path) -> None:
+    command = ["-m", "tests.benchmarks", "health_live_rate", "--quick", "--out", str(tmp_path)]
+    done = subprocess.run(
+        [sys.executable, *command],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+    result = json.loads((tmp_path / "health_live_rate.json").read_text())
+    figures = result["figures"]
+    assert "raw.requests_per_second" in figures
+    assert "raw.latency_p99_ms" in figures
+    for key, figure in figures.items():
+        assert isinstance(figure["value"], int | float), key
+        assert figure["value"] > 0, key
+    assert result["machine"]["cpu_count"] >= 1
+    assert result["machine"]["python"].startswith("3.")
+    assert result["quick"] is True
+
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert set(summary["benchmarks"]) == {"health_live_rate"}
+    assert summary["failures"] == {}
