@@ -131,7 +131,8 @@ def resolve_config_file(
 
 
 _NOT_SETTINGS = {CONFIG_FILE_ENV, SECRETS_DIR_ENV}
-_NOT_SETTINGS_PREFIXES = (f"{ENV_PREFIX}TEST_",)
+_NOT_SETTINGS_PREFIXES = (f"{ENV_PREFIX}TEST_", f"{ENV_PREFIX}DEMO_")
+"""Variables of the test suite and of the simulators ``medianest demo`` runs, not settings."""
 
 
 def unknown_environment_variables(environ: Mapping[str, str]) -> list[str]:

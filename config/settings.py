@@ -11,11 +11,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "MEDIANEST_"
 ENV_DELIMITER = "__"
+SECRET_KEY_MIN_LENGTH = 32
 
 
 class _Section(BaseModel):
@@ -72,6 +73,13 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None, description="redis://host:port/db; set it to run scaled (shared state, ARQ)"
     )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "encrypts secrets at rest (at least 32 characters); required when scaled, "
+            "generated into data_dir/secret_key when embedded"
+        ),
+    )
     server: ServerSettings = ServerSettings()
     log: LogSettings = LogSettings()
     jobs: JobSettings = JobSettings()
@@ -102,6 +110,13 @@ class Settings(BaseSettings):
     def _known_redis(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("secret_key")
+    @classmethod
+    def _long_secret_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < SECRET_KEY_MIN_LENGTH:
+            raise ValueError(f"must be at least {SECRET_KEY_MIN_LENGTH} characters long")
         return value
 
     @model_validator(mode="after")

@@ -20,7 +20,9 @@ from medianest.config import Settings, load_settings
 from medianest.core.hub import Hub, build_hub
 from medianest.core.web import problems
 from medianest.core.web.openapi import HubOpenAPIProvider
+from medianest.core.web.pages import pages
 from medianest.core.web.request import HubRequest
+from medianest.core.web.signin import signin
 from medianest.core.web.system import api, health, metrics
 from medianest.sdk.errors import MediaNestError
 from medianest.sdk.web import HUB_EXTENSION
@@ -92,6 +94,8 @@ def create_app(
     app.register_blueprint(health)
     app.register_blueprint(metrics)
     app.register_blueprint(api)
+    app.register_blueprint(signin)
+    app.register_blueprint(pages)
     for key, blueprint in hub.blueprints:
         app.register_blueprint(
             blueprint,

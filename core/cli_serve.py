@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
 
@@ -42,7 +43,10 @@ def serve(obj: Context, host: str | None, port: int | None, workers: int | None)
         run(_serve_one(settings))
 
 
-async def _serve_one(settings: Settings, *, banner: list[str] | None = None) -> None:
+async def _serve_one(
+    settings: Settings, *, banner: Callable[[str], list[str]] | None = None
+) -> None:
+    """Serve one hub until SIGINT/SIGTERM; once it listens, print where and ``banner(url)``."""
     app = create_app(settings)
     sock = bind_socket(settings.server.host, settings.server.port)
     stop = asyncio.Event()
@@ -50,7 +54,7 @@ async def _serve_one(settings: Settings, *, banner: list[str] | None = None) -> 
 
     def ready(url: str) -> None:
         out.print(f"MediaNest is serving on [bold]{url}[/] ({settings.mode} mode)", markup=True)
-        for line in banner or []:
+        for line in banner(url) if banner is not None else []:
             out.print(line, markup=False, soft_wrap=True)
 
     with sock:
@@ -159,4 +163,4 @@ async def _demo(obj: Context, host: str, port: int, data_dir: Path) -> None:
             plugins=sections,
             server={"host": host, "port": port},
         )
-        await _serve_one(settings, banner=banner)
+        await _serve_one(settings, banner=lambda url: [f"Sign in at {url}/sign-in", *banner])

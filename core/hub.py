@@ -27,6 +27,7 @@ from medianest.core.flags import FlagService
 from medianest.core.metrics import Metrics
 from medianest.core.plugins import PluginHost, PluginInfo
 from medianest.core.registry import ProviderRegistry
+from medianest.core.secrets import SecretBox, secret_box_for
 from medianest.core.state import StateBackends, open_state
 from medianest.sdk.errors import ConfigurationError, PluginError
 from medianest.sdk.flags import FLAG_KEY_PATTERN, Flag
@@ -65,6 +66,7 @@ class Hub:
         self.blueprints = _check_blueprints(host.collect("register_blueprints"))
         self.models = _collect_models(host)
         self.database = Database(settings.effective_database_url, plugin_models=self.models)
+        self._secrets: SecretBox | None = None
         self._state: StateBackends | None = None
         self._jobs: Any = None
         self._flags: FlagService | None = None
@@ -81,6 +83,11 @@ class Hub:
     def state(self) -> StateBackends:
         """Cache, rate limiter and pub/sub (after :meth:`start`)."""
         return _started(self._state)
+
+    @property
+    def secrets(self) -> SecretBox:
+        """Encrypts and decrypts secrets stored at rest, with the hub's secret key."""
+        return _started(self._secrets)
 
     @property
     def cache(self) -> Cache:
@@ -154,6 +161,7 @@ class Hub:
         :raises ConfigurationError: a resource cannot be reached or the schema is behind.
         """
         try:
+            self._secrets = await asyncio.to_thread(secret_box_for, self.settings)
             self._state = await open_state(self.settings.redis_url)
             await _reachable("Redis", self._state.ping, self.settings.redis_url)
             await self.database.open()

@@ -14,7 +14,7 @@ import asyncpg
 import pytest
 import redis.asyncio as aioredis
 
-from tests.services import POSTGRES_URL, REDIS_URL, service_missing
+from tests.services import POSTGRES_URL, REDIS_URL, SECRET_KEY, service_missing
 
 
 @pytest.fixture
@@ -58,4 +58,5 @@ def mode(request: pytest.FixtureRequest) -> dict:
     return {
         "database_url": request.getfixturevalue("postgres_url"),
         "redis_url": request.getfixturevalue("redis_url"),
+        "secret_key": SECRET_KEY,
     }

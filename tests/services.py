@@ -15,6 +15,8 @@ POSTGRES_URL = os.environ.get(
     "MEDIANEST_TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test"
 )
 REDIS_URL = os.environ.get("MEDIANEST_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
+SECRET_KEY = "scaled-mode-test-key-shared-by-every-replica"
+"""Scaled mode needs a secret key all replicas share; tests use this one."""
 
 
 def service_missing(service: str, reason: str) -> None:

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from tests.cli_helpers import MEDIANEST, clean_environment, medianest
+from tests.services import SECRET_KEY
 
 HELLO = {"MEDIANEST_FEATURES__HELLO": "true"}
 
@@ -106,6 +107,7 @@ def test_schema_behind_is_reported_in_scaled_mode(tmp_path, postgres_url, redis_
         "list",
         MEDIANEST_DATABASE_URL=postgres_url,
         MEDIANEST_REDIS_URL=redis_url,
+        MEDIANEST_SECRET_KEY=SECRET_KEY,
     )
     assert result.returncode == 2
     assert "run `medianest db upgrade`" in result.stderr

@@ -34,6 +34,10 @@ def test_wheel_maps_the_folders_into_the_medianest_namespace(tmp_path) -> None:
     for expected in (
         "medianest/core/app.py",
         "medianest/core/db/migrations/0001_initial.py",
+        "medianest/core/db/migrations/0002_users_and_identities.py",
+        "medianest/core/web/templates/signin.html",
+        "medianest/core/web/static/signin.js",
+        "medianest/core/web/static/signin.css",
         "medianest/sdk/hookspecs.py",
         "medianest/sdk/py.typed",
         "medianest/sdk/testing/contract.py",

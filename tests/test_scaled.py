@@ -16,7 +16,7 @@ import pytest
 import redis
 
 from tests.cli_helpers import MEDIANEST, clean_environment, medianest
-from tests.services import service_missing
+from tests.services import SECRET_KEY, service_missing
 
 
 def _free_port() -> int:
@@ -64,6 +64,7 @@ async def test_ready_turns_503_naming_redis_and_recovers(medianest_hub, postgres
         async with medianest_hub.run(
             database_url=postgres_url,
             redis_url=f"redis://127.0.0.1:{port}/0",
+            secret_key=SECRET_KEY,
             health={"check_timeout_seconds": 1.0},
         ) as running:
             status, body = await _readiness(running.client)
@@ -89,7 +90,12 @@ async def test_ready_turns_503_naming_redis_and_recovers(medianest_hub, postgres
 async def test_worker_process_runs_jobs_queued_by_the_api(
     medianest_hub, postgres_url, redis_url, tmp_path
 ) -> None:
-    settings = {"database_url": postgres_url, "redis_url": redis_url, "features": {"hello": True}}
+    settings = {
+        "database_url": postgres_url,
+        "redis_url": redis_url,
+        "secret_key": SECRET_KEY,
+        "features": {"hello": True},
+    }
     async with medianest_hub.run(autoload=True, **settings) as running:
         handle = await running.hub.jobs.enqueue("hello.count_visit", key="from-worker")
         assert handle.queued
@@ -106,6 +112,7 @@ async def test_worker_process_runs_jobs_queued_by_the_api(
             "--burst",
             MEDIANEST_DATABASE_URL=postgres_url,
             MEDIANEST_REDIS_URL=redis_url,
+            MEDIANEST_SECRET_KEY=SECRET_KEY,
             MEDIANEST_FEATURES__HELLO="true",
         )
         assert result.returncode == 0, result.stderr
@@ -118,6 +125,7 @@ async def test_flag_set_on_one_replica_is_seen_by_another_within_a_second(
     shared = {
         "database_url": postgres_url,
         "redis_url": redis_url,
+        "secret_key": SECRET_KEY,
         "features": {"hello": True},
     }
     async with (
@@ -136,7 +144,11 @@ async def test_flag_set_on_one_replica_is_seen_by_another_within_a_second(
 
 
 def test_serve_with_several_workers_in_scaled_mode(tmp_path, postgres_url, redis_url) -> None:
-    env = {"MEDIANEST_DATABASE_URL": postgres_url, "MEDIANEST_REDIS_URL": redis_url}
+    env = {
+        "MEDIANEST_DATABASE_URL": postgres_url,
+        "MEDIANEST_REDIS_URL": redis_url,
+        "MEDIANEST_SECRET_KEY": SECRET_KEY,
+    }
     upgraded = medianest(tmp_path, "db", "upgrade", **env)
     assert upgraded.returncode == 0, upgraded.stderr
     log = tmp_path / "serve.log"

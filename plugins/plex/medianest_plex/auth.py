@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import quote, urlencode
@@ -48,8 +48,9 @@ _HANDLE_VERSION = 1
 class PlexAuthProvider:
     """The ``plex`` sign-in method (interactive).
 
-    :param plextv: the plex.tv client (shared, closed by the plugin's ``shutdown``).
-    :param servers: the configured servers, whose owners and guests may sign in.
+    :param plextv: the plex.tv client; :meth:`aclose` closes it.
+    :param servers: returns the configured servers' sources, whose owners and guests may
+        sign in (looked up when needed: the hub owns and closes the sources).
     :param auth_app_url: Plex's sign-in page.
     :param client_identifier: this hub's ``X-Plex-Client-Identifier``.
     :param product: the product name Plex shows on its sign-in page.
@@ -63,16 +64,25 @@ class PlexAuthProvider:
         self,
         *,
         plextv: PlexTvClient,
-        servers: Sequence[PlexMediaSource],
+        servers: Callable[[], Sequence[PlexMediaSource]],
         auth_app_url: str,
         client_identifier: str,
         product: str,
     ) -> None:
         self.plextv = plextv
-        self.servers = list(servers)
+        self._servers = servers
         self.auth_app_url = auth_app_url
         self.client_identifier = client_identifier
         self.product = product
+
+    @property
+    def servers(self) -> list[PlexMediaSource]:
+        """The configured servers' sources."""
+        return list(self._servers())
+
+    async def aclose(self) -> None:
+        """Close the plex.tv client."""
+        await self.plextv.aclose()
 
     async def start(self, *, forward_url: str | None = None) -> AuthChallenge:
         """Create a strong PIN and return the page where the person approves it.
@@ -170,12 +180,13 @@ class PlexAuthProvider:
 
     async def _machine_identifiers(self) -> tuple[dict[str, str], list[str]]:
         """``machineIdentifier → source id`` of servers that answered; ids of those that did not."""
+        servers = self.servers
         results = await asyncio.gather(
-            *(server.machine_identifier() for server in self.servers), return_exceptions=True
+            *(server.machine_identifier() for server in servers), return_exceptions=True
         )
         machines: dict[str, str] = {}
         unreachable: list[str] = []
-        for server, result in zip(self.servers, results, strict=True):
+        for server, result in zip(servers, results, strict=True):
             if isinstance(result, str):
                 machines[result] = server.id
             elif isinstance(result, MediaNestError):

@@ -39,25 +39,25 @@ def test_every_hook_is_a_known_hook(manager: pluggy.PluginManager) -> None:
     assert isinstance(plugin, ModuleType)
 
 
-async def test_sources_and_sign_in_share_one_runtime_per_hub(
+async def test_sign_in_finds_the_sources_through_the_hub(
     manager: pluggy.PluginManager,
 ) -> None:
     hub, other_hub = FakeHub(), FakeHub()
     [sources] = manager.hook.register_media_sources(settings=SETTINGS, hub=hub)
+    hub.providers.update({source.id: source for source in sources})  # as the hub registers them
     [providers] = manager.hook.register_auth_providers(settings=SETTINGS, hub=hub)
     [other_sources] = manager.hook.register_media_sources(settings=SETTINGS, hub=other_hub)
+    [auth] = providers
     try:
         assert [s.id for s in sources] == ["plex:home", "plex:cabin"]
         assert all(isinstance(s, MediaSource) for s in sources)
-        [auth] = providers
         assert isinstance(auth, AuthProvider) and auth.id == "plex"
         assert auth.servers == sources
         assert other_sources[0] is not sources[0]
     finally:
-        for closing in manager.hook.shutdown(hub=hub) + manager.hook.shutdown(hub=other_hub):
-            await closing
+        for provider in [*sources, *other_sources, auth]:
+            await provider.aclose()  # what the hub does when it stops
     assert all(isinstance(s, PlexMediaSource) and s.client._http.is_closed for s in sources)
-    assert manager.hook.shutdown(hub=hub) == []
 
 
 async def test_no_servers_means_no_sign_in(
@@ -68,8 +68,6 @@ async def test_no_servers_means_no_sign_in(
         assert manager.hook.register_auth_providers(settings=PlexSettings(), hub=hub) == [[]]
     assert "no Plex server is configured" in caplog.text
     assert manager.hook.register_media_sources(settings=PlexSettings(), hub=hub) == [[]]
-    for closing in manager.hook.shutdown(hub=hub):
-        await closing
 
 
 def test_settings_blueprints_and_flags(manager: pluggy.PluginManager) -> None:
@@ -81,5 +79,5 @@ def test_settings_blueprints_and_flags(manager: pluggy.PluginManager) -> None:
 
 
 def test_hooks_are_plain_functions() -> None:
-    for name in ("register_media_sources", "register_auth_providers", "shutdown"):
+    for name in ("register_media_sources", "register_auth_providers"):
         assert not inspect.iscoroutinefunction(getattr(plugin, name))

@@ -1,0 +1,105 @@
+"""``medianest demo`` as a person runs it: it prints where to sign in and how, and a sign-in
+through the printed addresses works (the simulator's control API plays the person on Plex)."""
+
+from __future__ import annotations
+
+import queue
+import re
+import subprocess
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import parse_qs
+
+import httpx
+
+from tests.cli_helpers import MEDIANEST, clean_environment
+
+STARTUP_SECONDS = 60
+
+
+@contextmanager
+def running_demo(tmp_path, **env: str) -> Iterator[tuple[subprocess.Popen, queue.Queue]]:
+    """``medianest demo --port 0``; yields the process and a queue of its output lines."""
+    log = tmp_path / "demo.log"
+    lines: queue.Queue[str | None] = queue.Queue()
+    with (
+        log.open("w") as stderr,
+        subprocess.Popen(
+            [*MEDIANEST, "demo", "--port", "0", "--data-dir", str(tmp_path / "demo")],
+            cwd=tmp_path,
+            env=clean_environment(tmp_path, **env),
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+        ) as process,
+    ):
+
+        def pump() -> None:
+            for line in process.stdout:
+                lines.put(line.rstrip("\n"))
+            lines.put(None)
+
+        reader = threading.Thread(target=pump, daemon=True)
+        reader.start()
+        try:
+            yield process, lines
+        finally:
+            process.terminate()
+            code = process.wait(timeout=30)
+            reader.join(timeout=10)
+            assert code == 0, log.read_text()
+
+
+def read_until(lines: queue.Queue, marker: str) -> list[str]:
+    """Output lines up to and including the first containing ``marker``."""
+    seen: list[str] = []
+    while True:
+        try:
+            line = lines.get(timeout=STARTUP_SECONDS)
+        except queue.Empty:
+            raise AssertionError("no output for a minute:\n" + "\n".join(seen)) from None
+        if line is None:
+            raise AssertionError("the demo stopped:\n" + "\n".join(seen))
+        seen.append(line)
+        if marker in line:
+            return seen
+
+
+def test_demo_prints_where_and_how_to_sign_in_and_sign_in_works(tmp_path) -> None:
+    with running_demo(tmp_path, MEDIANEST_DEMO_PLEX_ITEMS="40") as (_, lines):
+        output = read_until(lines, "(stranger)")
+        text = "\n".join(output)
+        hub_url = re.search(r"serving on (http://\S+) \(embedded mode\)", text).group(1)
+        assert f"Sign in at {hub_url}/sign-in" in text
+        assert "click 'Sign in with Plex'" in text
+        assert "40 items each" in text
+        assert re.search(r"\(owner\)\s+-> signed in as an admin", text)
+        assert re.search(r"\(friend\), \(managed\)\s+-> signed in as a user", text)
+        assert re.search(r"\(stranger\)\s+-> refused", text)
+        control = re.search(r"Simulator control API: (http://\S+)", text).group(1)
+
+        with httpx.Client(timeout=15) as browser:
+            page = browser.get(f"{hub_url}/sign-in")
+            assert page.status_code == 200 and "Sign in with Plex" in page.text
+            assert browser.get(hub_url).headers["location"].endswith("/sign-in")
+            assert sign_in(browser, hub_url, control, "owner").json()["user"]["role"] == "admin"
+            assert sign_in(browser, hub_url, control, "friend1").json()["user"]["role"] == "user"
+            refused = sign_in(browser, hub_url, control, "stranger")
+            assert refused.status_code == 403
+            assert "no access" in refused.json()["detail"]
+    assert (tmp_path / "demo" / "secret_key").is_file()
+
+
+def sign_in(browser: httpx.Client, hub_url: str, control: str, account: str) -> httpx.Response:
+    """Start, approve the PIN as ``account`` through the control API, poll once approved."""
+    api = f"{hub_url}/api/v1/auth/providers/plex"
+    challenge = browser.post(f"{api}/start", json={"forward_url": "/sign-in"}).json()
+    page_url, _, fragment = challenge["url"].partition("#?")
+    assert page_url.startswith(control.removesuffix("/__sim"))
+    assert browser.get(page_url).status_code == 200
+    code = parse_qs(fragment)["code"][0]
+    [pin] = [p for p in browser.get(f"{control}/pins").json() if p["code"] == code]
+    approved = browser.post(f"{control}/pins/{pin['id']}/approve", json={"account": account})
+    assert approved.status_code == 200, approved.text
+    return browser.post(f"{api}/poll", json={"handle": challenge["handle"]})
