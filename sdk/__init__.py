@@ -5,6 +5,7 @@ Plugins import from ``medianest.sdk`` (and its submodules) only, never from
 plugins bumps it.
 """
 
+from medianest.sdk.access import Permission, public, requires, signed_in
 from medianest.sdk.demo import Demo, DemoSetup
 from medianest.sdk.errors import (
     AuthenticationError,
@@ -68,7 +69,7 @@ from medianest.sdk.services import (
     RateLimitResult,
 )
 from medianest.sdk.settings import PluginSettings
-from medianest.sdk.web import current_hub
+from medianest.sdk.web import current_hub, current_principal
 
 API_VERSION = 1
 """The version of the plugin contract."""
@@ -110,6 +111,7 @@ __all__ = [
     "Notification",
     "Notifier",
     "Page",
+    "Permission",
     "PermissionDeniedError",
     "PluginError",
     "PluginSettings",
@@ -131,8 +133,12 @@ __all__ = [
     "UpstreamRateLimitedError",
     "UpstreamTimeoutError",
     "current_hub",
+    "current_principal",
     "decode_cursor",
     "encode_cursor",
     "hookimpl",
+    "public",
+    "requires",
+    "signed_in",
     "utcnow",
 ]

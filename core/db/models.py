@@ -27,8 +27,10 @@ class RuntimeFlagValue(Model):
 class User(Model):
     """A person who signed in at least once, through any sign-in method.
 
-    ``role`` is ``admin`` or ``user``; a deactivated user (``is_active`` false) is refused at
-    sign-in. ``username`` is unique on the hub.
+    ``role`` is ``admin`` or ``user``; ``permissions`` lists what a ``user`` may do (admins may
+    do everything). A deactivated user (``is_active`` false) is refused at sign-in and loses
+    their sessions. ``username`` is unique on the hub. ``password_hash`` (argon2id) is set for
+    local accounts only.
     """
 
     id = fields.IntField(primary_key=True)
@@ -37,11 +39,15 @@ class User(Model):
     email = fields.CharField(max_length=320, null=True)
     avatar_url = fields.CharField(max_length=2000, null=True)
     role = fields.CharField(max_length=16, default="user")
+    permissions: list = fields.JSONField(default=list)
     is_active = fields.BooleanField(default=True)
+    password_hash = fields.CharField(max_length=200, null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     last_sign_in_at = fields.DatetimeField(null=True)
 
     identities: fields.ReverseRelation[ExternalIdentity]
+    sessions: fields.ReverseRelation[Session]
+    api_keys: fields.ReverseRelation[ApiKey]
 
     class Meta:
         app = "core"
@@ -72,4 +78,99 @@ class ExternalIdentity(Model):
         unique_together = (("provider", "external_id"),)
 
 
-__models__ = [RuntimeFlagValue, User, ExternalIdentity]
+class Session(Model):
+    """One signed-in device: a family of rotating refresh tokens.
+
+    Revoking it (sign-out, "sign out everywhere", an admin, a replayed refresh token) ends
+    every token of the family at once.
+    """
+
+    id = fields.CharField(max_length=36, primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "core.User", related_name="sessions", on_delete=fields.CASCADE
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+    last_seen_at = fields.DatetimeField()
+    expires_at = fields.DatetimeField()
+    revoked_at = fields.DatetimeField(null=True)
+    revoked_reason = fields.CharField(max_length=100, null=True)
+    ip = fields.CharField(max_length=64, null=True)
+    user_agent = fields.CharField(max_length=500, null=True)
+    refresh_tokens: fields.ReverseRelation[RefreshToken]
+
+    class Meta:
+        app = "core"
+        table = "core_session"
+
+
+class RefreshToken(Model):
+    """A refresh token of a session, stored as its SHA-256 digest.
+
+    Each use spends it (``used_at``) and issues the next. Presenting a spent one again is a
+    replay and revokes the whole session.
+    """
+
+    digest = fields.CharField(max_length=64, primary_key=True)
+    session: fields.ForeignKeyRelation[Session] = fields.ForeignKeyField(
+        "core.Session", related_name="refresh_tokens", on_delete=fields.CASCADE
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+    used_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        app = "core"
+        table = "core_refresh_token"
+
+
+class ApiKey(Model):
+    """A user's API key, scoped to some of the user's permissions, shown once, stored hashed.
+
+    The key reads ``mnk_<public_id>_<secret>``. The ``public_id`` finds the row and the secret
+    is checked against ``secret_digest`` (SHA-256, as the secret is long and random).
+    """
+
+    id = fields.IntField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "core.User", related_name="api_keys", on_delete=fields.CASCADE
+    )
+    public_id = fields.CharField(max_length=32, unique=True)
+    secret_digest = fields.CharField(max_length=64)
+    name = fields.CharField(max_length=100)
+    permissions: list = fields.JSONField(default=list)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    expires_at = fields.DatetimeField(null=True)
+    last_used_at = fields.DatetimeField(null=True)
+    revoked_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        app = "core"
+        table = "core_api_key"
+
+
+class AuditEvent(Model):
+    """An admin action or security event: who did what to whom, from where, with what outcome."""
+
+    id = fields.BigIntField(primary_key=True)
+    at = fields.DatetimeField(auto_now_add=True, db_index=True)
+    action = fields.CharField(max_length=100, db_index=True)
+    outcome = fields.CharField(max_length=16, default="success")
+    actor_user_id = fields.IntField(null=True, db_index=True)
+    actor = fields.CharField(max_length=200, null=True)
+    target = fields.CharField(max_length=200, null=True)
+    ip = fields.CharField(max_length=64, null=True)
+    details: dict = fields.JSONField(default=dict)
+
+    class Meta:
+        app = "core"
+        table = "core_audit_event"
+
+
+__models__ = [
+    RuntimeFlagValue,
+    User,
+    ExternalIdentity,
+    Session,
+    RefreshToken,
+    ApiKey,
+    AuditEvent,
+]

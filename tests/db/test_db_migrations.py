@@ -14,7 +14,11 @@ from medianest.core.db.models import RuntimeFlagValue
 from medianest.sdk.errors import ConfigurationError
 from medianest.sdk.persistence import DatabaseModels
 
-CORE = ["core.0001_initial", "core.0002_users_and_identities"]
+CORE = [
+    "core.0001_initial",
+    "core.0002_users_and_identities",
+    "core.0003_identity_and_security",
+]
 SAMPLE = ["sample.0001_initial", "sample.0002_add_rating"]
 PLUGINS = {KEY: DATABASE_MODELS}
 

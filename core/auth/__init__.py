@@ -1,0 +1,1 @@
+"""Identity and security: who is calling, what they may do, and the record of it."""

@@ -1,0 +1,39 @@
+"""From a stored user (and an API key's scopes) to the ``Principal`` requests run as."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from medianest.core.db.models import User
+from medianest.sdk.access import Permission
+from medianest.sdk.models import Principal
+
+ALL_PERMISSIONS = frozenset(Permission)
+
+
+def known_permissions(names: Iterable[str]) -> frozenset[Permission]:
+    """The names that are permissions; anything else (a permission since removed) is dropped."""
+    return frozenset(Permission(n) for n in names if n in Permission.__members__.values())
+
+
+def effective_permissions(user: User) -> frozenset[Permission]:
+    """What ``user`` may do: everything for an admin, the granted permissions otherwise."""
+    return ALL_PERMISSIONS if user.role == "admin" else known_permissions(user.permissions)
+
+
+def principal_for(user: User, *, scopes: Iterable[str] | None = None) -> Principal:
+    """The principal of ``user``, limited to ``scopes`` when acting through an API key.
+
+    An API key never holds more than its user: its scopes are intersected with the user's
+    permissions, and an admin's key is an admin only if it is scoped to everything.
+    """
+    granted = effective_permissions(user)
+    if scopes is not None:
+        granted = granted & known_permissions(scopes)
+    role = "admin" if user.role == "admin" and granted == ALL_PERMISSIONS else "user"
+    return Principal(
+        user_id=user.id,
+        username=user.username,
+        role=role,
+        permissions=frozenset(str(p) for p in granted),
+    )
