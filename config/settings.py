@@ -11,7 +11,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    IPvAnyNetwork,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "MEDIANEST_"
@@ -33,6 +41,23 @@ class ServerSettings(_Section):
         default=None, description="the URL people open, when behind a proxy (used in redirects)"
     )
     max_body_bytes: int = Field(default=1_048_576, ge=1024, description="largest request body")
+    trusted_proxies: list[IPvAnyNetwork] = Field(
+        default_factory=list,
+        description="proxies whose X-Forwarded-For is believed (addresses or CIDR networks)",
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="origins other web apps may call the API from (none by default)",
+    )
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _plain_origins(cls, origins: list[str]) -> list[str]:
+        for origin in origins:
+            scheme, _, rest = origin.partition("://")
+            if scheme not in ("http", "https") or not rest or "/" in rest:
+                raise ValueError(f"{origin!r} is not an origin like https://app.example.org")
+        return origins
 
 
 class LogSettings(_Section):
@@ -46,6 +71,57 @@ class JobSettings(_Section):
     """Background jobs (the in-process runner and ARQ workers alike)."""
 
     concurrency: int = Field(default=8, ge=1, le=1000)
+
+
+class AuthSettings(_Section):
+    """Sessions, tokens and sign-in protection."""
+
+    access_token_minutes: int = Field(default=15, ge=1, le=60)
+    refresh_token_days: int = Field(default=30, ge=1, le=365)
+    cookie_secure: Literal["auto", "always", "never"] = Field(
+        default="auto", description="Secure cookies: auto = when the request came over HTTPS"
+    )
+    lockout_attempts: int = Field(
+        default=5, ge=1, le=100, description="failed sign-ins in a row..."
+    )
+    lockout_minutes: int = Field(default=15, ge=1, le=1440, description="...before this lockout")
+
+
+class RateLimitRule(_Section):
+    """At most ``limit`` calls per ``window_seconds``."""
+
+    limit: int = Field(ge=1)
+    window_seconds: float = Field(gt=0, le=86_400)
+
+
+class SignInLimit(RateLimitRule):
+    """Sign-in attempts per client IP."""
+
+    limit: int = Field(default=10, ge=1)
+    window_seconds: float = Field(default=60, gt=0, le=86_400)
+
+
+class ApiLimit(RateLimitRule):
+    """API calls per user (per client IP when anonymous)."""
+
+    limit: int = Field(default=300, ge=1)
+    window_seconds: float = Field(default=60, gt=0, le=86_400)
+
+
+class RequestCreationLimit(RateLimitRule):
+    """Media requests created per user."""
+
+    limit: int = Field(default=20, ge=1)
+    window_seconds: float = Field(default=3600, gt=0, le=86_400)
+
+
+class RateLimitSettings(_Section):
+    """Limits per client IP (anonymous) and per user, shared by every replica."""
+
+    enabled: bool = True
+    sign_in: SignInLimit = SignInLimit()
+    api: ApiLimit = ApiLimit()
+    requests: RequestCreationLimit = RequestCreationLimit()
 
 
 class HealthSettings(_Section):
@@ -80,7 +156,13 @@ class Settings(BaseSettings):
             "generated into data_dir/secret_key when embedded"
         ),
     )
+    previous_secret_keys: list[SecretStr] = Field(
+        default_factory=list,
+        description="keys secret_key replaced: still accepted for reading until rotated away",
+    )
     server: ServerSettings = ServerSettings()
+    auth: AuthSettings = AuthSettings()
+    rate_limits: RateLimitSettings = RateLimitSettings()
     log: LogSettings = LogSettings()
     jobs: JobSettings = JobSettings()
     health: HealthSettings = HealthSettings()

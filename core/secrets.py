@@ -99,8 +99,12 @@ class SecretBox:
 
 
 def secret_box_for(settings: Settings) -> SecretBox:
-    """The :class:`SecretBox` of a hub with ``settings`` (see :func:`load_secret_key`)."""
-    return SecretBox(load_secret_key(settings))
+    """The :class:`SecretBox` of a hub with ``settings`` (see :func:`load_secret_key`).
+
+    Values written under a key listed in ``previous_secret_keys`` still decrypt.
+    """
+    previous = [key.get_secret_value() for key in settings.previous_secret_keys]
+    return SecretBox(load_secret_key(settings), previous_keys=previous)
 
 
 def load_secret_key(settings: Settings) -> str:
