@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from medianest.core.db.models import User
-from medianest.sdk.access import Permission
+from medianest.sdk.access import USER_PERMISSIONS, Permission
 from medianest.sdk.models import Principal
 
 ALL_PERMISSIONS = frozenset(Permission)
@@ -17,8 +17,13 @@ def known_permissions(names: Iterable[str]) -> frozenset[Permission]:
 
 
 def effective_permissions(user: User) -> frozenset[Permission]:
-    """What ``user`` may do: everything for an admin, the granted permissions otherwise."""
-    return ALL_PERMISSIONS if user.role == "admin" else known_permissions(user.permissions)
+    """What ``user`` may do: everything for an admin, the granted permissions otherwise
+    (the default user permissions while none were granted)."""
+    if user.role == "admin":
+        return ALL_PERMISSIONS
+    if user.permissions is None:
+        return USER_PERMISSIONS
+    return known_permissions(user.permissions)
 
 
 def principal_for(user: User, *, scopes: Iterable[str] | None = None) -> Principal:

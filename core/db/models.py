@@ -27,10 +27,10 @@ class RuntimeFlagValue(Model):
 class User(Model):
     """A person who signed in at least once, through any sign-in method.
 
-    ``role`` is ``admin`` or ``user``; ``permissions`` lists what a ``user`` may do (admins may
-    do everything). A deactivated user (``is_active`` false) is refused at sign-in and loses
-    their sessions. ``username`` is unique on the hub. ``password_hash`` (argon2id) is set for
-    local accounts only.
+    ``role`` is ``admin`` or ``user``. ``permissions`` lists what a ``user`` may do, or is null
+    for the default set (admins may do everything). A deactivated user (``is_active`` false)
+    is refused at sign-in and loses their sessions. ``username`` is unique on the hub.
+    ``password_hash`` (argon2id) is set for local accounts only.
     """
 
     id = fields.IntField(primary_key=True)
@@ -39,7 +39,7 @@ class User(Model):
     email = fields.CharField(max_length=320, null=True)
     avatar_url = fields.CharField(max_length=2000, null=True)
     role = fields.CharField(max_length=16, default="user")
-    permissions: list = fields.JSONField(default=list)
+    permissions: list | None = fields.JSONField(null=True)
     is_active = fields.BooleanField(default=True)
     password_hash = fields.CharField(max_length=200, null=True)
     created_at = fields.DatetimeField(auto_now_add=True)

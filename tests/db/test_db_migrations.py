@@ -102,3 +102,29 @@ async def test_a_missing_migrations_package_is_a_configuration_error(
 async def test_migrate_needs_an_open_database(url: str) -> None:
     with pytest.raises(RuntimeError, match="not open"):
         await Database(url).migrate()
+
+
+async def test_upgrading_a_database_that_holds_users_keeps_them(
+    url: str, open_database: OpenDatabase
+) -> None:
+    """A hub that ran an earlier release upgrades in place: new columns fit existing rows."""
+    from tortoise.migrations.executor import MigrationExecutor, MigrationTarget
+
+    from medianest.core.auth.principals import effective_permissions
+    from medianest.core.db.config import apps_config
+    from medianest.core.db.models import User
+    from medianest.sdk.access import USER_PERMISSIONS
+
+    database = await open_database(url, migrate=False)
+    with database.activate():
+        executor = MigrationExecutor(database.connection, apps_config(connection=database.dialect))
+        earlier = MigrationTarget(app_label="core", name="0002_users_and_identities")
+        await executor.migrate([earlier])
+        await database.connection.execute_query(
+            "INSERT INTO core_user (username, role, is_active, created_at) "
+            "VALUES ('early', 'user', TRUE, CURRENT_TIMESTAMP)"
+        )
+        assert await database.migrate() == CORE[2:]
+        user = await User.get(username="early")
+    assert user.permissions is None and user.password_hash is None
+    assert effective_permissions(user) == USER_PERMISSIONS

@@ -162,7 +162,7 @@ class Migration(migrations.Migration):
             model_name="User",
             name="permissions",
             field=fields.JSONField(
-                default=list, encoder=functools.partial(dumps, separators=(",", ":")), decoder=loads
+                null=True, encoder=functools.partial(dumps, separators=(",", ":")), decoder=loads
             ),
         ),
     ]
