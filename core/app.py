@@ -17,11 +17,16 @@ from quart_schema import QuartSchema, RequestSchemaValidationError
 from werkzeug.exceptions import HTTPException
 
 from medianest.config import Settings, load_settings
+from medianest.core.auth.client_ip import install_client_ip
+from medianest.core.auth.ratelimit import install_rate_limits
 from medianest.core.hub import Hub, build_hub
-from medianest.core.web import problems
+from medianest.core.web import api_keys_api, audit_api, flags_api, problems, users_api
+from medianest.core.web.cors import install_cors
+from medianest.core.web.guard import check_declared, install_guard
 from medianest.core.web.openapi import HubOpenAPIProvider
 from medianest.core.web.pages import pages
 from medianest.core.web.request import HubRequest
+from medianest.core.web.sessions_api import sessions_api
 from medianest.core.web.signin import signin
 from medianest.core.web.system import api, health, metrics
 from medianest.sdk.errors import MediaNestError
@@ -61,7 +66,8 @@ def create_app(
     :param plugins: plugin objects to register directly (tests, embedding), by key.
     :param autoload: discover installed plugins through their entry points.
     :param migrate: apply pending migrations at start; default: in embedded mode.
-    :raises ConfigurationError: settings or plugins are wrong (the message names the culprit).
+    :raises ConfigurationError: settings or plugins are wrong, or a route declares no access
+        (the message names the culprit).
     """
     settings = settings or load_settings()
     hub = build_hub(settings, plugins=plugins, autoload=autoload)
@@ -89,19 +95,29 @@ def create_app(
     async def stop_hub() -> None:
         await hub.close()
 
+    # Order matters: the client IP first (the guard, sessions and audit read it), CORS
+    # preflights before authentication, rate limits after it (per-user limits need the
+    # principal the guard resolves).
     _install_request_hooks(app, hub)
+    install_client_ip(app, settings)
+    install_cors(app, settings)
+    install_guard(app, hub)
+    install_rate_limits(app, hub)
     _install_error_handlers(app)
     app.register_blueprint(health)
     app.register_blueprint(metrics)
     app.register_blueprint(api)
     app.register_blueprint(signin)
+    app.register_blueprint(sessions_api)
+    for admin in (users_api, api_keys_api, audit_api, flags_api):
+        app.register_blueprint(admin.blueprint)
     app.register_blueprint(pages)
+    owners: dict[str, str] = {}
     for key, blueprint in hub.blueprints:
-        app.register_blueprint(
-            blueprint,
-            url_prefix=f"{API_PREFIX}/plugins/{key}",
-            name=f"plugin_{key}_{blueprint.name}",
-        )
+        name = f"plugin_{key}_{blueprint.name}"
+        app.register_blueprint(blueprint, url_prefix=f"{API_PREFIX}/plugins/{key}", name=name)
+        owners[name] = key
+    check_declared(app, owners)
     return app
 
 
@@ -128,6 +144,10 @@ def _install_request_hooks(app: Quart, hub: Hub) -> None:
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=g.request_id)
         hub.database.enter()
+
+    @app.before_websocket
+    async def begin_websocket() -> None:
+        hub.database.enter()  # the access check and the handler use the hub's database
 
     @app.after_request
     async def finish(response: Response) -> Response:

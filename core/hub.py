@@ -22,6 +22,8 @@ from quart import Blueprint
 
 from medianest.config import Settings
 from medianest.core import core_jobs
+from medianest.core.auth.local import core_auth_providers
+from medianest.core.auth.sessions import SessionManager
 from medianest.core.db import Database
 from medianest.core.flags import FlagService
 from medianest.core.metrics import Metrics
@@ -55,6 +57,7 @@ class Hub:
         self.registry = ProviderRegistry()
         for kind in PROVIDER_KINDS:
             self.registry.add_all(kind, host.collect(f"register_{kind}", hub=self))
+        self.registry.add_all("auth_providers", core_auth_providers())
         self.metrics = Metrics()
         self.job_definitions = [
             _measured(job, self.metrics)
@@ -68,6 +71,7 @@ class Hub:
         self.database = Database(settings.effective_database_url, plugin_models=self.models)
         self._secrets: SecretBox | None = None
         self._state: StateBackends | None = None
+        self._sessions: SessionManager | None = None
         self._jobs: Any = None
         self._flags: FlagService | None = None
         self._started_plugins: list[PluginInfo] = []
@@ -88,6 +92,11 @@ class Hub:
     def secrets(self) -> SecretBox:
         """Encrypts and decrypts secrets stored at rest, with the hub's secret key."""
         return _started(self._secrets)
+
+    @property
+    def sessions(self) -> SessionManager:
+        """Sign-in sessions and access tokens (after :meth:`start`)."""
+        return _started(self._sessions)
 
     @property
     def cache(self) -> Cache:
@@ -164,6 +173,9 @@ class Hub:
             self._secrets = await asyncio.to_thread(secret_box_for, self.settings)
             self._state = await open_state(self.settings.redis_url)
             await _reachable("Redis", self._state.ping, self.settings.redis_url)
+            self._sessions = await asyncio.to_thread(
+                SessionManager.for_settings, self.settings, self._state.cache
+            )
             await self.database.open()
             self.database.enter()
             if migrate:

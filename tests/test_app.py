@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from openapi_spec_validator import validate
 
+from medianest.sdk import Permission, public
+
 PROBLEM = "application/problem+json"
 
 
@@ -50,7 +52,9 @@ async def test_request_id_is_honoured_or_made(medianest_hub) -> None:
 
 async def test_security_headers(medianest_hub) -> None:
     async with medianest_hub.run() as running:
-        response = await running.client.get("/api/v1/plugins")
+        admin = await running.sign_in(role="admin")
+        response = await running.client.get("/api/v1/plugins", headers=admin)
+        assert response.status_code == 200
         assert response.headers["X-Content-Type-Options"] == "nosniff"
         assert response.headers["X-Frame-Options"] == "DENY"
         assert response.headers["Referrer-Policy"] == "no-referrer"
@@ -75,6 +79,7 @@ async def test_security_headers(medianest_hub) -> None:
 )
 async def test_bad_bodies_are_400_saying_why(medianest_hub, body, headers, detail) -> None:
     async with medianest_hub.run(features={"hello": True}, autoload=True) as running:
+        headers |= await running.sign_in()
         response = await running.client.post(
             "/api/v1/plugins/hello/greetings", data=body, headers=headers
         )
@@ -90,7 +95,7 @@ async def test_oversized_body_is_413(medianest_hub) -> None:
         response = await running.client.post(
             "/api/v1/plugins/hello/greetings",
             data=b"{" + b" " * 5000 + b"}",
-            headers={"Content-Type": "application/json"},
+            headers={"Content-Type": "application/json"} | await running.sign_in(),
         )
         assert response.status_code == 413
         assert response.content_type == PROBLEM
@@ -100,6 +105,7 @@ async def test_crash_is_500_without_internals(medianest_hub) -> None:
     async with medianest_hub.run() as running:
 
         @running.app.get("/boom")
+        @public
         async def boom() -> None:
             raise RuntimeError("secret internals")
 
@@ -113,7 +119,8 @@ async def test_crash_is_500_without_internals(medianest_hub) -> None:
 async def test_metrics_count_requests_by_route(medianest_hub) -> None:
     async with medianest_hub.run() as running:
         await running.client.get("/health/live")
-        text = await (await running.client.get("/metrics")).get_data(as_text=True)
+        scraper = await running.sign_in(permissions=[Permission.VIEW_METRICS])
+        text = await (await running.client.get("/metrics", headers=scraper)).get_data(as_text=True)
         labels = 'method="GET",route="/health/live",status="200"'
         assert f"medianest_http_request_duration_seconds_count{{{labels}}} 1.0" in text
         assert "_created" not in text
@@ -121,7 +128,8 @@ async def test_metrics_count_requests_by_route(medianest_hub) -> None:
 
 async def test_plugins_endpoint_lists_installed_plugins(medianest_hub) -> None:
     async with medianest_hub.run(autoload=True) as running:
-        body = await (await running.client.get("/api/v1/plugins")).get_json()
+        admin = await running.sign_in(role="admin")
+        body = await (await running.client.get("/api/v1/plugins", headers=admin)).get_json()
         by_key = {p["key"]: p for p in body["items"]}
         assert body["total"] == len(body["items"])
         assert by_key["hello"]["enabled"] is False and by_key["hello"]["version"] == "1.2.0"
@@ -140,7 +148,8 @@ async def test_job_runs_are_counted_in_metrics(medianest_hub) -> None:
     async with medianest_hub.run(autoload=True, features={"hello": True}) as running:
         await running.hub.jobs.enqueue("hello.count_visit", key="metrics")
         await running.hub.jobs.join()
-        text = await (await running.client.get("/metrics")).get_data(as_text=True)
+        admin = await running.sign_in(role="admin")
+        text = await (await running.client.get("/metrics", headers=admin)).get_data(as_text=True)
         assert 'medianest_jobs_total{job="hello.count_visit",outcome="ok"} 1.0' in text
         assert 'medianest_job_duration_seconds_count{job="hello.count_visit"} 1.0' in text
 

@@ -39,3 +39,26 @@ def test_quick_health_benchmark_writes_positive_figures(tmp_path: Path) -> None:
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert set(summary["benchmarks"]) == {"health_live_rate"}
     assert summary["failures"] == {}
+
+
+def test_quick_token_benchmark_writes_positive_figures(tmp_path: Path) -> None:
+    command = ["-m", "tests.benchmarks", "token_verify", "--quick", "--out", str(tmp_path)]
+    done = subprocess.run(
+        [sys.executable, *command],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+    figures = json.loads((tmp_path / "token_verify.json").read_text())["figures"]
+    for key in (
+        "jwt_verify_us",
+        "memory_revocation_check_us",
+        "authenticate_sqlite_us",
+        "http.live.requests_per_second",
+        "http.me.requests_per_second",
+    ):
+        assert figures[key]["value"] > 0, key

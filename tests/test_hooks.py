@@ -97,12 +97,19 @@ async def test_hook_register_notifiers(medianest_hub) -> None:
 
 async def test_hook_register_blueprints(medianest_hub) -> None:
     async with medianest_hub.run(autoload=True, **HELLO) as running:
-        response = await running.client.post(
+        anonymous = await running.client.post(
             "/api/v1/plugins/hello/greetings", json={"name": "Ann"}
+        )
+        assert anonymous.status_code == 401, "the route is declared signed_in"
+        user = await running.sign_in(permissions=[])
+        response = await running.client.post(
+            "/api/v1/plugins/hello/greetings", json={"name": "Ann"}, headers=user
         )
         assert response.status_code == 201
         assert (await response.get_json())["greeting"] == "hello, Ann"
-        bad = await running.client.post("/api/v1/plugins/hello/greetings", json={"name": 3})
+        bad = await running.client.post(
+            "/api/v1/plugins/hello/greetings", json={"name": 3}, headers=user
+        )
         assert bad.status_code == 400
         assert (await bad.get_json())["errors"][0]["field"] == "name"
 
@@ -121,9 +128,12 @@ async def test_hook_register_flags(medianest_hub) -> None:
     async with medianest_hub.run(autoload=True, **HELLO) as running:
         assert running.hub.flags.is_enabled("hello.greetings") is True
         await running.hub.flag_service.set("hello.greetings", False, by="test")
-        response = await running.client.post("/api/v1/plugins/hello/greetings", json={"name": "A"})
+        admin = await running.sign_in(role="admin")
+        response = await running.client.post(
+            "/api/v1/plugins/hello/greetings", json={"name": "A"}, headers=admin
+        )
         assert response.status_code == 409
-        flags = await (await running.client.get("/api/v1/flags")).get_json()
+        flags = await (await running.client.get("/api/v1/flags", headers=admin)).get_json()
         by_key = {flag["key"]: flag for flag in flags["items"]}
         assert by_key["hello.greetings"]["enabled"] is False
         assert by_key["hello.greetings"]["updated_by"] == "test"
@@ -131,9 +141,10 @@ async def test_hook_register_flags(medianest_hub) -> None:
 
 async def test_hook_register_models(medianest_hub) -> None:
     async with medianest_hub.run(autoload=True, **HELLO) as running:
+        user = await running.sign_in()
         for name in ("Ann", "Bo"):
             response = await running.client.post(
-                "/api/v1/plugins/hello/greetings", json={"name": name}
+                "/api/v1/plugins/hello/greetings", json={"name": name}, headers=user
             )
         assert (await response.get_json())["total"] == 2
 

@@ -139,7 +139,10 @@ async def test_flag_set_on_one_replica_is_seen_by_another_within_a_second(
                 break
             await asyncio.sleep(0.02)
         assert second.hub.flags.is_enabled("hello.greetings") is False
-        response = await second.client.post("/api/v1/plugins/hello/greetings", json={"name": "A"})
+        signed_in = await first.sign_in()
+        response = await second.client.post(
+            "/api/v1/plugins/hello/greetings", json={"name": "A"}, headers=signed_in
+        )
         assert response.status_code == 409
 
 

@@ -10,7 +10,7 @@ from typing import Literal
 
 import pytest
 
-from medianest.core.db.models import ExternalIdentity, User
+from medianest.core.db.models import AuditEvent, ExternalIdentity, Session, User
 from medianest.core.web import signin
 from medianest.sdk import (
     AuthChallenge,
@@ -317,3 +317,36 @@ async def test_the_page_assets_are_served(running) -> None:
 async def test_pages_stay_out_of_the_openapi_document(running) -> None:
     document = await (await running.client.get("/api/v1/openapi.json")).get_json()
     assert not {"/", "/sign-in", "/assets/{filename}"} & set(document["paths"])
+
+
+async def test_an_interactive_sign_in_completes_once(running, door) -> None:
+    door.provider.pending_polls = 0
+    first, body = await post(running.client, "door/poll", {"handle": "handle-0123456789"})
+    assert first.status_code == 200 and body["access_token"] and body["refresh_token"]
+    again, problem = await post(running.client, "door/poll", {"handle": "handle-0123456789"})
+    assert again.status_code == 403 and problem["code"] == "sign_in_refused"
+    assert problem["detail"] == "this sign-in was already completed; start again"
+    with running.hub.database.activate():
+        assert await Session.filter(user_id=body["user"]["id"]).count() == 1
+
+
+async def test_sign_ins_and_refusals_are_audited(running) -> None:
+    ok, body = await post(
+        running.client, "hello/sign-in", {"credentials": {"username": "ann", "password": "pw-ann"}}
+    )
+    refused, _ = await post(
+        running.client, "hello/sign-in", {"credentials": {"username": "bob", "password": "guess"}}
+    )
+    assert (ok.status_code, refused.status_code) == (200, 403)
+    with running.hub.database.activate():
+        events = await AuditEvent.all().order_by("id")
+    succeeded, failed = events[-2:]
+    assert (succeeded.action, succeeded.actor, succeeded.outcome) == (
+        "sign_in.succeeded",
+        "ann",
+        "success",
+    )
+    assert succeeded.target == f"session:{body['session_id']}"
+    assert (failed.action, failed.actor, failed.outcome) == ("sign_in.failed", "bob", "failure")
+    assert failed.details == {"provider": "hello", "reason": "wrong username or password"}
+    assert "guess" not in str([e.details for e in events])

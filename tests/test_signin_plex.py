@@ -145,3 +145,23 @@ async def test_plextv_down_is_a_502_naming_it(hub, sim, browser) -> None:
     response = await browser.post(f"{hub_url}/api/v1/auth/providers/plex/start", json={})
     assert response.status_code == 502
     assert response.json()["source"] == "plex.tv"
+
+
+async def test_a_browser_signed_in_with_plex_uses_its_cookies(hub, sim, browser) -> None:
+    hub_url, _ = hub
+    signed_in = await sign_in(browser, hub_url, sim, "friend1")
+    assert signed_in.status_code == 200, signed_in.text
+    assert set(browser.cookies) == {"medianest_access", "medianest_refresh", "medianest_csrf"}
+    me = await browser.get(f"{hub_url}/api/v1/me")
+    assert me.status_code == 200 and me.json()["authenticated_by"] == "cookie"
+    assert me.json()["user"]["username"] == sim.world.accounts["friend1"].username
+
+    sign_out = f"{hub_url}/api/v1/auth/sign-out"
+    forged = await browser.post(sign_out, json={})
+    assert forged.status_code == 403 and forged.json()["code"] == "csrf_failed"
+    csrf = {"X-CSRF-Token": browser.cookies["medianest_csrf"]}
+    refreshed = await browser.post(f"{hub_url}/api/v1/auth/refresh", json={}, headers=csrf)
+    assert refreshed.status_code == 200, refreshed.text
+    assert (await browser.post(sign_out, json={}, headers=csrf)).status_code == 204
+    assert not browser.cookies
+    assert (await browser.get(f"{hub_url}/api/v1/me")).status_code == 401

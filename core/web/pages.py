@@ -21,6 +21,7 @@ from quart import (
 from quart_schema import hide
 
 from medianest.core.web.signin import FLOWS
+from medianest.sdk.access import public
 from medianest.sdk.web import HUB_EXTENSION
 
 ASSETS = Path(__file__).parent / "static"
@@ -30,6 +31,7 @@ pages = Blueprint("pages", __name__, template_folder="templates")
 
 @pages.get("/")
 @hide
+@public
 async def home() -> Response:
     """Until the hub has a web interface, its home is the sign-in page."""
     return redirect(url_for("pages.sign_in_page"))
@@ -37,6 +39,7 @@ async def home() -> Response:
 
 @pages.get("/sign-in")
 @hide
+@public
 async def sign_in_page() -> str:
     """The sign-in page: one button per interactive method, a form per credentials method."""
     hub = current_app.extensions[HUB_EXTENSION]
@@ -46,6 +49,7 @@ async def sign_in_page() -> str:
 
 @pages.get("/assets/<path:filename>")
 @hide
+@public
 async def asset(filename: str) -> Response:
     """The pages' scripts and style sheets (404 for anything else)."""
     return await send_from_directory(ASSETS, filename)

@@ -16,6 +16,8 @@ from quart import Response, g
 from quart_schema import RequestSchemaValidationError
 from werkzeug.exceptions import HTTPException
 
+from medianest.core.db import DatabaseUnavailableError
+from medianest.core.state.errors import StateUnavailableError
 from medianest.sdk import errors
 
 log = structlog.get_logger(__name__)
@@ -31,6 +33,8 @@ _STATUS_BY_ERROR: list[tuple[type[errors.MediaNestError], int]] = [
     (errors.RateLimitedError, 429),
     (errors.UpstreamTimeoutError, 504),
     (errors.UpstreamError, 502),
+    (StateUnavailableError, 503),
+    (DatabaseUnavailableError, 503),
 ]
 
 
@@ -75,6 +79,9 @@ def from_medianest_error(error: errors.MediaNestError) -> Response:
         extensions["permission"] = error.permission
     if isinstance(error, errors.RateLimitedError) and error.retry_after is not None:
         headers["Retry-After"] = str(max(1, round(error.retry_after)))
+    if status == 503:
+        headers["Retry-After"] = "5"
+        log.error("a service the hub depends on is unavailable", error=str(error))
     if isinstance(error, errors.UpstreamError):
         extensions["source"] = error.source
         log.warning("upstream error", source=error.source, status=error.status, error=error.message)

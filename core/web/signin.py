@@ -7,13 +7,20 @@ handle; ``POST .../poll`` with the handle answers 202 while they have not approv
 A provider's refusal (``AuthenticationError``) is a 403 problem whose ``detail`` is the
 provider's reason; an unknown provider is a 404 naming the known ones; using the wrong flow,
 or a ``forward_url`` of another origin, is a 400; a provider that fails or times out is a
-502/504 naming it. Completing a sign-in goes through :func:`medianest.core.users.complete_sign_in`
-and answers the user; issuing a session on top of it belongs to the caller of that function.
+502/504 naming it. An interactive sign-in completes once: polling a handle that already
+signed someone in is refused.
+
+Completing a sign-in goes through :func:`medianest.core.users.complete_sign_in`, then opens a
+session (:mod:`medianest.core.auth.sessions`): the answer carries the user and the session's
+tokens (for API clients), and sets the session cookies (for browsers). Every route here is
+public and takes no ambient authority, so none needs a CSRF token. Sign-ins and refusals are
+recorded in the audit log.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
@@ -22,8 +29,11 @@ from urllib.parse import urlsplit
 from quart import Blueprint, Response, current_app, g, request
 from quart_schema import tag, validate_request, validate_response
 
+from medianest.core.auth import audit
+from medianest.core.auth.principals import principal_for
 from medianest.core.secrets import SecretBox
 from medianest.core.users import complete_sign_in
+from medianest.core.web.session_cookies import cookies_after_this_request, device_of_request
 from medianest.core.web.signin_schemas import (
     AuthProviderList,
     AuthProviderView,
@@ -35,6 +45,7 @@ from medianest.core.web.signin_schemas import (
     SignInPending,
     StartSignIn,
 )
+from medianest.sdk.access import public
 from medianest.sdk.errors import (
     AuthenticationError,
     InvalidInputError,
@@ -51,6 +62,8 @@ if TYPE_CHECKING:
 PROVIDER_TIMEOUT_SECONDS = 30.0
 """How long one call to a provider (start, poll, authenticate) may take."""
 FLOWS = ("interactive", "credentials")
+COMPLETED_HANDLE_SECONDS = 86_400.0
+"""How long a completed interactive sign-in is remembered (longer than any handle lives)."""
 
 signin = Blueprint("signin", __name__, url_prefix="/api/v1/auth")
 
@@ -69,6 +82,7 @@ async def no_store(response: Response) -> Response:
 
 
 @signin.get("/providers")
+@public
 @tag(["sign-in"])
 @validate_response(AuthProviderList)
 async def providers() -> AuthProviderList:
@@ -82,6 +96,7 @@ async def providers() -> AuthProviderList:
 
 
 @signin.post("/providers/<provider_id>/start")
+@public
 @tag(["sign-in"])
 @validate_request(StartSignIn)
 @validate_response(SignInChallenge)
@@ -102,30 +117,35 @@ async def start(provider_id: str, data: StartSignIn) -> SignInChallenge:
 
 
 @signin.post("/providers/<provider_id>/poll")
+@public
 @tag(["sign-in"])
 @validate_request(PollSignIn)
 @validate_response(SignedIn, 200)
 @validate_response(SignInPending, 202)
 async def poll(provider_id: str, data: PollSignIn) -> tuple[SignedIn | SignInPending, int]:
-    """Finish an interactive sign-in: 202 while pending, 200 with the user once approved."""
+    """Finish an interactive sign-in: 202 while pending, 200 with the user and the session's
+    tokens once approved (and the session cookies set). A handle signs in once."""
     provider = _provider(provider_id, "interactive")
     box = secret_box()
     async with _calling(provider):
         identity = await provider.poll(data.handle)
     if identity is None:
         return SignInPending(), 202
+    await _complete_once(provider, data.handle, identity)
     return await _signed_in(provider, identity, box), 200
 
 
 @signin.post("/providers/<provider_id>/sign-in")
+@public
 @tag(["sign-in"])
 @validate_request(CredentialsSignIn)
 @validate_response(SignedIn)
 async def sign_in(provider_id: str, data: CredentialsSignIn) -> SignedIn:
-    """Sign in with typed credentials (providers whose flow is ``credentials``)."""
+    """Sign in with typed credentials (providers whose flow is ``credentials``): the user and
+    the session's tokens (and the session cookies set)."""
     provider = _provider(provider_id, "credentials")
     box = secret_box()
-    async with _calling(provider):
+    async with _calling(provider, attempted=data.credentials.get("username")):
         identity = await provider.authenticate(dict(data.credentials))
     return await _signed_in(provider, identity, box)
 
@@ -161,14 +181,64 @@ def same_origin_url(url: str) -> str:
 
 
 async def _signed_in(provider: AuthProvider, identity: Identity, box: SecretBox) -> SignedIn:
+    """Record the sign-in, open a session, set its cookies; the answer with its tokens."""
     if identity.provider != provider.id:
         identity = identity.model_copy(update={"provider": provider.id})
     try:
         user = await complete_sign_in(identity, box)
     except AuthenticationError as exc:
-        raise SignInRefusedError(exc.message) from exc
+        raise await _refused(provider, exc.message, identity.username) from exc
+    hub = _hub()
+    ip, user_agent = device_of_request()
+    issued = await hub.sessions.start(user, ip=ip, user_agent=user_agent)
+    cookies_after_this_request(issued, hub.settings.auth)
     g.user_id = user.id
-    return SignedIn(provider=provider.id, user=SignedInUser.of(user))
+    await audit.record(
+        "sign_in.succeeded",
+        actor=principal_for(user),
+        target=f"session:{issued.session.id}",
+        details={"provider": provider.id},
+    )
+    return SignedIn(
+        provider=provider.id,
+        user=SignedInUser.of(user),
+        session_id=issued.session.id,
+        access_token=issued.access_token,
+        refresh_token=issued.refresh_token,
+        expires_in=issued.access_expires_in,
+    )
+
+
+async def _complete_once(provider: AuthProvider, handle: str, identity: Identity) -> None:
+    """Claim ``handle`` for this completion, on every replica at once.
+
+    The rate limiter's atomic fixed window with a limit of one is the claim: the first
+    completion fits, any later one (a replayed or leaked handle) does not.
+
+    :raises SignInRefusedError: the handle already signed someone in.
+    """
+    digest = hashlib.sha256(f"{provider.id}\n{handle}".encode()).hexdigest()
+    claim = await _hub().rate_limiter.hit(
+        f"core:sign-in-completed:{digest}", 1, COMPLETED_HANDLE_SECONDS
+    )
+    if not claim.allowed:
+        raise await _refused(
+            provider, "this sign-in was already completed; start again", identity.username
+        )
+
+
+async def _refused(
+    provider: AuthProvider, reason: str, attempted: str | None
+) -> SignInRefusedError:
+    """Audit a refused sign-in; the error to raise for it."""
+    await audit.record(
+        "sign_in.failed",
+        actor_label=attempted[:200] if attempted else None,
+        target=f"provider:{provider.id}",
+        outcome="failure",
+        details={"provider": provider.id, "reason": reason},
+    )
+    return SignInRefusedError(reason)
 
 
 def _hub() -> Hub:
@@ -196,17 +266,17 @@ def _provider(provider_id: str, flow: str) -> AuthProvider:
 
 
 @asynccontextmanager
-async def _calling(provider: AuthProvider) -> AsyncIterator[None]:
+async def _calling(provider: AuthProvider, *, attempted: str | None = None) -> AsyncIterator[None]:
     """Bound a provider call in time; its refusals become :class:`SignInRefusedError`.
 
     The refusal's message is the provider's own reason, without the plugin prefix: it is
-    shown to the person as it is.
+    shown to the person as it is. Refusals are audited, with the ``attempted`` username.
     """
     try:
         async with asyncio.timeout(PROVIDER_TIMEOUT_SECONDS):
             yield
     except AuthenticationError as exc:
-        raise SignInRefusedError(exc.message) from exc
+        raise await _refused(provider, exc.message, attempted) from exc
     except TimeoutError as exc:
         raise UpstreamTimeoutError(
             f"sign-in with {provider.name} did not answer within "

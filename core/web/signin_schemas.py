@@ -86,7 +86,21 @@ class SignInPending(BaseModel):
     status: Literal["pending"] = "pending"
 
 
-class SignedIn(BaseModel):
+class SessionTokens(BaseModel):
+    """A session's tokens, for API clients (browsers get them as cookies too)."""
+
+    session_id: str = Field(description="the session these tokens belong to")
+    access_token: str = Field(
+        description="send as Authorization: Bearer <access_token>; valid for expires_in seconds"
+    )
+    token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - the scheme, not a secret
+    expires_in: int = Field(description="seconds until the access token expires")
+    refresh_token: str = Field(
+        description="spend it at POST /api/v1/auth/refresh for new tokens; each works once"
+    )
+
+
+class SignedIn(SessionTokens):
     status: Literal["signed_in"] = "signed_in"
     provider: str = Field(description="the sign-in method used")
     user: SignedInUser

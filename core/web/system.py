@@ -1,4 +1,5 @@
-"""Core endpoints: health, metrics, plugins and runtime flags."""
+"""Core endpoints: health (public), metrics (``view_metrics``), plugins and runtime flags
+(``manage_settings``)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from medianest.core.web.schemas import (
     PluginView,
     Readiness,
 )
+from medianest.sdk.access import Permission, public, requires
 from medianest.sdk.web import HUB_EXTENSION
 
 health = Blueprint("health", __name__, url_prefix="/health")
@@ -26,6 +28,7 @@ def _hub():
 
 
 @health.get("/live")
+@public
 @tag(["system"])
 @validate_response(Liveness)
 async def live() -> Liveness:
@@ -34,6 +37,7 @@ async def live() -> Liveness:
 
 
 @health.get("/ready")
+@public
 @tag(["system"])
 @validate_response(Readiness, 200)
 @validate_response(Readiness, 503)
@@ -47,6 +51,7 @@ async def ready() -> tuple[Readiness, int]:
 
 
 @metrics.get("/metrics")
+@requires(Permission.VIEW_METRICS)
 async def prometheus() -> Response:
     """Prometheus metrics in the text exposition format."""
     hub = _hub()
@@ -54,6 +59,7 @@ async def prometheus() -> Response:
 
 
 @api.get("/plugins")
+@requires(Permission.MANAGE_SETTINGS)
 @tag(["system"])
 @validate_response(PluginList)
 async def plugins() -> PluginList:
@@ -74,6 +80,7 @@ async def plugins() -> PluginList:
 
 
 @api.get("/flags")
+@requires(Permission.MANAGE_SETTINGS)
 @tag(["system"])
 @validate_response(FlagList)
 async def flags() -> FlagList:

@@ -5,24 +5,62 @@ This is the one SDK module that reaches into core: a test kit has to run the rea
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+import secrets
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from medianest.config import load_settings
 from medianest.core.app import create_app, hub_of
+from medianest.core.db.models import User
 from medianest.core.hub import Hub
+from medianest.sdk.access import Permission
 
 
 @dataclass
 class RunningHub:
-    """A started hub: the Quart ``app``, a ``client`` for it, and the ``hub`` itself."""
+    """A started hub: the Quart ``app``, a ``client`` for it, and the ``hub`` itself.
+
+    Every route declares who may call it, so tests of protected routes sign in first with
+    :meth:`sign_in`::
+
+        headers = await running.sign_in(permissions=[Permission.REQUEST])
+        response = await running.client.post("/api/v1/plugins/mine/things", headers=headers)
+    """
 
     app: Any
     client: Any
     hub: Hub
+
+    async def sign_in(
+        self,
+        *,
+        role: Literal["admin", "user"] = "user",
+        permissions: Iterable[Permission | str] | None = None,
+        username: str | None = None,
+    ) -> dict[str, str]:
+        """Create a user directly in the hub's database, open a session for them, and return
+        the headers that authenticate as them (``Authorization: Bearer <access token>``).
+
+        :param role: ``admin`` holds every permission; ``user`` only ``permissions``.
+        :param permissions: what a ``user`` may do; default: what a new user gets
+            (:data:`~medianest.sdk.access.USER_PERMISSIONS`); ``[]`` for nothing at all.
+        :param username: default: a new unique name.
+        :raises ValueError: an unknown permission.
+        """
+        names = None if permissions is None else sorted({str(Permission(p)) for p in permissions})
+        with self.hub.database.activate():
+            user = await User.create(
+                username=username or f"test-{role}-{secrets.token_hex(4)}",
+                role=role,
+                permissions=names,
+            )
+            issued = await self.hub.sessions.start(
+                user, ip="127.0.0.1", user_agent="medianest test kit"
+            )
+        return {"Authorization": f"Bearer {issued.access_token}"}
 
 
 class HubHarness:

@@ -9,6 +9,7 @@ from tests.benchmarks import (
     health_live_rate,
     plex_library_read,
     plex_simulator_pages,
+    token_verify,
 )
 from tests.benchmarks.results import Result
 
@@ -20,4 +21,5 @@ BENCHMARKS: dict[str, Benchmark] = {
     "health_live_rate": health_live_rate.run,
     "plex_simulator_pages": plex_simulator_pages.run,
     "plex_library_read": plex_library_read.run,
+    "token_verify": token_verify.run,
 }

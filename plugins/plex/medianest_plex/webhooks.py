@@ -2,9 +2,10 @@
 
 Core mounts the blueprint under ``/api/v1/plugins/plex``, so the URL to paste into Plex's
 Webhooks settings is ``https://<hub>/api/v1/plugins/plex/webhook/<webhook_secret>``. Plex
-does not sign webhooks: the unguessable secret in the path is what authenticates them. It
-is compared in constant time; without a configured secret, with a wrong one, or while the
-``plex.webhooks`` flag is off, the answer is 404.
+does not sign webhooks: the unguessable secret in the path is what authenticates them, so the
+route is declared public (no sign-in). The secret is compared in constant time; without a
+configured secret, with a wrong one, or while the ``plex.webhooks`` flag is off, the answer
+is 404.
 
 Plex posts ``multipart/form-data`` with the event as JSON in the ``payload`` field:
 
@@ -35,6 +36,7 @@ from medianest.sdk import (
     NotFoundError,
     SourceRef,
     current_hub,
+    public,
 )
 from medianest_plex.const import (
     FLAG_WEBHOOKS,
@@ -258,5 +260,11 @@ def make_blueprint(settings: PlexSettings) -> Blueprint:
     """The webhook blueprint for one hub (its own receiver state; no module globals)."""
     blueprint = Blueprint(f"{PLUGIN_KEY}_webhooks", __name__)
     receiver = WebhookReceiver(settings)
-    blueprint.add_url_rule("/webhook/<secret>", "webhook", receiver.handle, methods=["POST"])
+
+    @public
+    async def webhook(secret: str) -> Response:
+        """Receive an event from Plex Media Server (the secret in the path authenticates it)."""
+        return await receiver.handle(secret)
+
+    blueprint.add_url_rule("/webhook/<secret>", "webhook", webhook, methods=["POST"])
     return blueprint

@@ -1,0 +1,93 @@
+"""What core's account and admin endpoints share: who is calling, checking permission names,
+and paging through lists.
+
+Lists page by row id with an opaque ``cursor`` (see :func:`page_by_id`): stable while rows
+are added, cheap at any depth, and each page carries the ``total`` of the whole filtered list.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+from tortoise.models import Model
+from tortoise.queryset import QuerySet
+
+from medianest.sdk.access import Permission
+from medianest.sdk.errors import AuthenticationError, InvalidInputError
+from medianest.sdk.models import Principal, decode_cursor, encode_cursor
+from medianest.sdk.web import current_principal
+
+M = TypeVar("M", bound=Model)
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+
+
+def caller() -> Principal:
+    """The principal the current request runs as.
+
+    :raises AuthenticationError: the request is anonymous (the route's access declaration
+        refuses that before the view runs; this guards views against running without it).
+    """
+    principal = current_principal()
+    if principal is None:
+        raise AuthenticationError("authentication required")
+    return principal
+
+
+def known_permission_list(names: list[str]) -> list[str]:
+    """``names`` sorted and without repeats, when each is a permission.
+
+    :raises InvalidInputError: naming the unknown ones and listing the known ones.
+    """
+    known = {str(p) for p in Permission}
+    unknown = sorted(set(names) - known)
+    if unknown:
+        raise InvalidInputError(
+            f"unknown permissions: {', '.join(unknown)} (known: {', '.join(sorted(known))})",
+            field="permissions",
+        )
+    return sorted(set(names))
+
+
+class PageQuery(BaseModel):
+    """``limit`` and ``cursor`` of a list endpoint's query string."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="items per page")
+    cursor: str | None = Field(
+        default=None,
+        max_length=200,
+        description="next_cursor of the previous page; omit for the first page",
+    )
+
+
+async def page_by_id(
+    query: QuerySet[M], page: PageQuery, *, newest_first: bool
+) -> tuple[list[M], int, str | None]:
+    """One page of ``query`` ordered by id: the rows, the total, and the next page's cursor.
+
+    :param newest_first: highest ids first (audit events, keys); else lowest first (users).
+    :raises InvalidInputError: the cursor was not made by this endpoint (field ``cursor``).
+    """
+    total = await query.count()
+    position = _position(page.cursor)
+    if position is not None:
+        query = query.filter(id__lt=position) if newest_first else query.filter(id__gt=position)
+    rows = await query.order_by("-id" if newest_first else "id").limit(page.limit + 1)
+    following = None
+    if len(rows) > page.limit:
+        rows = rows[: page.limit]
+        following = encode_cursor({"id": rows[-1].pk})
+    return rows, total, following
+
+
+def _position(cursor: str | None) -> int | None:
+    if cursor is None:
+        return None
+    position = decode_cursor(cursor).get("id")
+    if not isinstance(position, int) or isinstance(position, bool):
+        raise InvalidInputError("the cursor is not valid", field="cursor")
+    return position

@@ -1,0 +1,290 @@
+"""Managing users (permission ``manage_users``): list and search, read, change.
+
+``PATCH /api/v1/users/{id}`` sets a user's role, permissions or whether they are active:
+
+- unknown permissions are a 400 naming them;
+- only admins change roles or an admin's account, and nobody grants a permission they do not
+  hold themselves (403);
+- a change that would leave the hub without an active admin (demoting or deactivating the
+  last one, oneself included) is a 409; concurrent changes are serialised on the admin rows so
+  two admins cannot demote each other at once;
+- deactivating revokes every session of the user at once and their API keys stop working
+  (keys are checked against the user on every request, so reactivating brings them back);
+- each change is recorded in the audit log with its before and after.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from quart import Blueprint
+from quart_schema import tag, validate_querystring, validate_request, validate_response
+from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
+
+from medianest.core.auth import audit, sessions
+from medianest.core.auth.principals import effective_permissions
+from medianest.core.db.models import User
+from medianest.core.users import ROLE_ADMIN, ROLE_USER
+from medianest.core.web.api_support import PageQuery, caller, known_permission_list, page_by_id
+from medianest.sdk.access import USER_PERMISSIONS, Permission, requires
+from medianest.sdk.errors import (
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+)
+from medianest.sdk.models import Principal
+
+blueprint = Blueprint("users_admin", __name__, url_prefix="/api/v1")
+
+LAST_ADMIN = "the hub would be left without an active admin; make another user an admin first"
+
+
+class UserQuery(PageQuery):
+    q: str | None = Field(
+        default=None, min_length=1, max_length=150, description="part of the username or e-mail"
+    )
+    role: Literal["admin", "user"] | None = None
+    active: bool | None = Field(
+        default=None, description="true: active users only; false: deactivated ones only"
+    )
+
+
+class UserView(BaseModel):
+    id: int
+    username: str
+    display_name: str | None
+    email: str | None
+    avatar_url: str | None
+    role: Literal["admin", "user"]
+    permissions: list[str] = Field(description="granted to the user (admins hold every one)")
+    effective_permissions: list[str] = Field(description="what the user may do right now")
+    is_active: bool
+    created_at: datetime
+    last_sign_in_at: datetime | None
+    sign_in_methods: list[str] = Field(description="the auth providers the user signs in with")
+
+    @classmethod
+    def of(cls, user: User) -> UserView:
+        """The view of ``user`` (with its ``identities`` fetched)."""
+        return cls(
+            id=user.id,
+            username=user.username,
+            display_name=user.display_name,
+            email=user.email,
+            avatar_url=user.avatar_url,
+            role=ROLE_ADMIN if user.role == ROLE_ADMIN else ROLE_USER,
+            permissions=granted(user),
+            effective_permissions=sorted(str(p) for p in effective_permissions(user)),
+            is_active=user.is_active,
+            created_at=user.created_at,
+            last_sign_in_at=user.last_sign_in_at,
+            sign_in_methods=sorted({link.provider for link in user.identities}),
+        )
+
+
+class UserList(BaseModel):
+    items: list[UserView]
+    total: int = Field(description="users matching the filters, on every page")
+    next_cursor: str | None = Field(description="pass as cursor for the next page; null: last")
+
+
+class UserChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["admin", "user"] | None = None
+    permissions: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = Field(
+        default=None, max_length=50, description="replaces the granted permissions"
+    )
+    is_active: bool | None = Field(default=None, description="false deactivates the user")
+
+
+@blueprint.get("/users")
+@requires(Permission.MANAGE_USERS)
+@tag(["users"])
+@validate_querystring(UserQuery)
+@validate_response(UserList)
+async def list_users(query_args: UserQuery) -> UserList:
+    """Users, oldest first, searched by username or e-mail and filtered by role and state."""
+    query = User.all()
+    if query_args.q:
+        query = query.filter(Q(username__icontains=query_args.q) | Q(email__icontains=query_args.q))
+    if query_args.role is not None:
+        query = query.filter(role=query_args.role)
+    if query_args.active is not None:
+        query = query.filter(is_active=query_args.active)
+    rows, total, following = await page_by_id(
+        query.prefetch_related("identities"), query_args, newest_first=False
+    )
+    return UserList(items=[UserView.of(u) for u in rows], total=total, next_cursor=following)
+
+
+@blueprint.get("/users/<int:user_id>")
+@requires(Permission.MANAGE_USERS)
+@tag(["users"])
+@validate_response(UserView)
+async def get_user(user_id: int) -> UserView:
+    """One user."""
+    return UserView.of(await user_or_404(user_id))
+
+
+@blueprint.patch("/users/<int:user_id>")
+@requires(Permission.MANAGE_USERS)
+@tag(["users"])
+@validate_request(UserChange)
+@validate_response(UserView)
+async def update_user(user_id: int, data: UserChange) -> UserView:
+    """Set a user's role, permissions or active state (see the rules in the module)."""
+    actor = caller()
+    if data.role is None and data.permissions is None and data.is_active is None:
+        raise InvalidInputError("nothing to change: give role, permissions or is_active")
+    permissions = None if data.permissions is None else known_permission_list(data.permissions)
+    before, after = await _apply(user_id, data, permissions, actor)
+    revoked = None
+    if before.is_active and not after.is_active:
+        revoked = await sessions.revoke_all(user_id, reason="user_deactivated", actor=actor)
+    await _record(actor, user_id, before, after, sessions_revoked=revoked)
+    return UserView.of(await user_or_404(user_id))
+
+
+async def user_or_404(user_id: int) -> User:
+    """The user ``user_id`` with their identities.
+
+    :raises NotFoundError: no such user.
+    """
+    user = await User.get_or_none(id=user_id).prefetch_related("identities")
+    if user is None:
+        raise NotFoundError(f"no user with id {user_id}")
+    return user
+
+
+def granted(user: User) -> list[str]:
+    """The permissions granted to ``user``, sorted (a user's defaults when none are stored)."""
+    if user.permissions is None:
+        return sorted(str(p) for p in USER_PERMISSIONS)
+    return sorted(user.permissions)
+
+
+class _Snapshot(BaseModel):
+    username: str
+    role: str
+    permissions: list[str]
+    is_active: bool
+
+    @classmethod
+    def of(cls, user: User) -> _Snapshot:
+        return cls(
+            username=user.username,
+            role=user.role,
+            permissions=granted(user),
+            is_active=user.is_active,
+        )
+
+
+async def _apply(
+    user_id: int, data: UserChange, permissions: list[str] | None, actor: Principal
+) -> tuple[_Snapshot, _Snapshot]:
+    """Change the user in one transaction; return the user before and after.
+
+    Active admins' rows are locked first (in id order) when the change could remove an
+    admin, then the target's, so concurrent changes are checked one after the other.
+    """
+    may_remove_admin = data.role == ROLE_USER or data.is_active is False
+    admins: list[User] = []
+    async with in_transaction() as connection:
+        if may_remove_admin:
+            admins = (
+                await User.filter(role=ROLE_ADMIN, is_active=True)
+                .order_by("id")
+                .select_for_update()
+                .using_db(connection)
+            )
+        user = await User.filter(id=user_id).select_for_update().using_db(connection).first()
+        if user is None:
+            raise NotFoundError(f"no user with id {user_id}")
+        before = _Snapshot.of(user)
+        _authorise(actor, user, data, permissions)
+        if data.role is not None:
+            user.role = data.role
+        if permissions is not None:
+            user.permissions = permissions
+        if data.is_active is not None:
+            user.is_active = data.is_active
+        after = _Snapshot.of(user)
+        if may_remove_admin and before.role == ROLE_ADMIN and before.is_active:
+            still_admin = after.role == ROLE_ADMIN and after.is_active
+            if not still_admin and not [a for a in admins if a.id != user.id]:
+                raise ConflictError(LAST_ADMIN)
+        if after != before:
+            await user.save(using_db=connection, update_fields=["role", "permissions", "is_active"])
+    return before, after
+
+
+async def _record(
+    actor: Principal,
+    user_id: int,
+    before: _Snapshot,
+    after: _Snapshot,
+    *,
+    sessions_revoked: int | None,
+) -> None:
+    """One audit event per aspect that changed, with its value before and after."""
+    target = f"user:{user_id}"
+    details = {"username": after.username}
+    if before.role != after.role:
+        await audit.record(
+            "user.role_changed",
+            actor=actor,
+            target=target,
+            details=details | {"before": before.role, "after": after.role},
+        )
+    if before.permissions != after.permissions:
+        added = sorted(set(after.permissions) - set(before.permissions))
+        removed = sorted(set(before.permissions) - set(after.permissions))
+        await audit.record(
+            "user.permissions_changed",
+            actor=actor,
+            target=target,
+            details=details
+            | {
+                "before": before.permissions,
+                "after": after.permissions,
+                "added": added,
+                "removed": removed,
+            },
+        )
+    if before.is_active and not after.is_active:
+        await audit.record(
+            "user.deactivated",
+            actor=actor,
+            target=target,
+            details=details | {"sessions_revoked": sessions_revoked},
+        )
+    elif after.is_active and not before.is_active:
+        await audit.record("user.reactivated", actor=actor, target=target, details=details)
+
+
+def _authorise(
+    actor: Principal, user: User, data: UserChange, permissions: list[str] | None
+) -> None:
+    """Refuse changes beyond what ``actor`` may do, even holding ``manage_users``.
+
+    :raises PermissionDeniedError: a role change or a change to an admin by a non-admin, or
+        granting a permission the actor lacks (named).
+    """
+    if actor.role == ROLE_ADMIN:
+        return
+    if data.role is not None and data.role != user.role:
+        raise PermissionDeniedError("only admins can change roles")
+    if user.role == ROLE_ADMIN:
+        raise PermissionDeniedError("only admins can change an admin's account")
+    if permissions is not None:
+        lacking = sorted(set(permissions) - set(granted(user)) - set(actor.permissions))
+        if lacking:
+            raise PermissionDeniedError(
+                f"you cannot grant permissions you do not hold: {', '.join(lacking)}",
+                permission=lacking[0],
+            )
