@@ -168,3 +168,16 @@ async def test_failing_source_makes_ready_503_naming_it(medianest_hub) -> None:
         body = await response.get_json()
         assert response.status_code == 503
         assert [c["name"] for c in body["components"] if not c["ok"]] == ["hello:main"]
+
+
+async def test_page_assets_are_served_with_etags_and_nothing_else(medianest_hub) -> None:
+    async with medianest_hub.run() as running:
+        script = await running.client.get("/assets/signin.js")
+        assert script.status_code == 200
+        assert script.content_type.startswith("text/javascript")
+        again = await running.client.get(
+            "/assets/signin.js", headers={"If-None-Match": script.headers["ETag"]}
+        )
+        assert again.status_code == 304
+        for name in ("../app.py", "nope.js", "signin.html"):
+            assert (await running.client.get(f"/assets/{name}")).status_code == 404

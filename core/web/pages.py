@@ -7,15 +7,18 @@ only, never inline). Pages are not part of the API, so the OpenAPI document leav
 
 from __future__ import annotations
 
+import hashlib
+from functools import cache
 from pathlib import Path
 
 from quart import (
     Blueprint,
     Response,
+    abort,
     current_app,
     redirect,
     render_template,
-    send_from_directory,
+    request,
     url_for,
 )
 from quart_schema import hide
@@ -25,6 +28,19 @@ from medianest.sdk.access import public
 from medianest.sdk.web import HUB_EXTENSION
 
 ASSETS = Path(__file__).parent / "static"
+ASSET_TYPES = {".js": "text/javascript", ".css": "text/css"}
+
+
+@cache
+def _assets() -> dict[str, tuple[bytes, str, str]]:
+    """Every asset as (content, content type, ETag), read once: they are a few kilobytes."""
+    return {
+        path.name: (content, ASSET_TYPES[path.suffix], hashlib.sha256(content).hexdigest()[:16])
+        for path in ASSETS.iterdir()
+        if path.suffix in ASSET_TYPES
+        for content in (path.read_bytes(),)
+    }
+
 
 pages = Blueprint("pages", __name__, template_folder="templates")
 
@@ -52,4 +68,13 @@ async def sign_in_page() -> str:
 @public
 async def asset(filename: str) -> Response:
     """The pages' scripts and style sheets (404 for anything else)."""
-    return await send_from_directory(ASSETS, filename)
+    found = _assets().get(filename)
+    if found is None:
+        abort(404)
+    content, content_type, etag = found
+    if request.if_none_match.contains(etag):
+        return Response(status=304, headers={"ETag": f'"{etag}"'})
+    response = Response(content, content_type=f"{content_type}; charset=utf-8")
+    response.headers["ETag"] = f'"{etag}"'
+    response.headers["Cache-Control"] = "no-cache"
+    return response
