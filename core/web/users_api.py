@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -29,6 +28,7 @@ from medianest.core.auth.principals import effective_permissions
 from medianest.core.db.models import User
 from medianest.core.users import ROLE_ADMIN, ROLE_USER
 from medianest.core.web.api_support import PageQuery, caller, known_permission_list, page_by_id
+from medianest.core.web.signin_schemas import SignedInUser
 from medianest.sdk.access import USER_PERMISSIONS, Permission, requires
 from medianest.sdk.errors import (
     ConflictError,
@@ -53,35 +53,22 @@ class UserQuery(PageQuery):
     )
 
 
-class UserView(BaseModel):
-    id: int
-    username: str
-    display_name: str | None
-    email: str | None
-    avatar_url: str | None
-    role: Literal["admin", "user"]
+class UserView(SignedInUser):
+    """A user as admins see them: the signed-in view plus rights, state and sign-in methods."""
+
     permissions: list[str] = Field(description="granted to the user (admins hold every one)")
     effective_permissions: list[str] = Field(description="what the user may do right now")
     is_active: bool
-    created_at: datetime
-    last_sign_in_at: datetime | None
     sign_in_methods: list[str] = Field(description="the auth providers the user signs in with")
 
     @classmethod
     def of(cls, user: User) -> UserView:
         """The view of ``user`` (with its ``identities`` fetched)."""
         return cls(
-            id=user.id,
-            username=user.username,
-            display_name=user.display_name,
-            email=user.email,
-            avatar_url=user.avatar_url,
-            role=ROLE_ADMIN if user.role == ROLE_ADMIN else ROLE_USER,
+            **SignedInUser.of(user).model_dump(),
             permissions=granted(user),
             effective_permissions=sorted(str(p) for p in effective_permissions(user)),
             is_active=user.is_active,
-            created_at=user.created_at,
-            last_sign_in_at=user.last_sign_in_at,
             sign_in_methods=sorted({link.provider for link in user.identities}),
         )
 
