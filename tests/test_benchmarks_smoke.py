@@ -13,10 +13,10 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_quick_health_benchmark_writes_positive_figures(tmp_path: Path) -> None:
-    command = ["-m", "tests.benchmarks", "health_live_rate", "--quick", "--out", str(tmp_path)]
+def run_quick(benchmark: str, out: Path) -> None:
+    """Run one benchmark with ``--quick`` in a subprocess, writing its JSON into ``out``."""
     done = subprocess.run(
-        [sys.executable, *command],
+        [sys.executable, "-m", "tests.benchmarks", benchmark, "--quick", "--out", str(out)],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
@@ -24,6 +24,10 @@ def test_quick_health_benchmark_writes_positive_figures(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_quick_health_benchmark_writes_positive_figures(tmp_path: Path) -> None:
+    run_quick("health_live_rate", tmp_path)
 
     result = json.loads((tmp_path / "health_live_rate.json").read_text())
     figures = result["figures"]
@@ -42,16 +46,7 @@ def test_quick_health_benchmark_writes_positive_figures(tmp_path: Path) -> None:
 
 
 def test_quick_token_benchmark_writes_positive_figures(tmp_path: Path) -> None:
-    command = ["-m", "tests.benchmarks", "token_verify", "--quick", "--out", str(tmp_path)]
-    done = subprocess.run(
-        [sys.executable, *command],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+    run_quick("token_verify", tmp_path)
 
     figures = json.loads((tmp_path / "token_verify.json").read_text())["figures"]
     for key in (

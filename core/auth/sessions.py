@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import structlog
-from quart import current_app, has_app_context
+from quart import has_app_context
 from tortoise.transactions import in_transaction
 
 from medianest.config import Settings
@@ -40,7 +40,7 @@ from medianest.core.auth.tokens import LEEWAY_SECONDS, AccessClaims, AccessToken
 from medianest.core.db.models import RefreshToken, Session, User
 from medianest.sdk.models import Principal
 from medianest.sdk.services import Cache
-from medianest.sdk.web import HUB_EXTENSION
+from medianest.sdk.web import current_hub
 
 if TYPE_CHECKING:
     from medianest.core.hub import Hub
@@ -311,7 +311,7 @@ def _manager(hub: Any) -> SessionManager:
     if hub is None:
         if not has_app_context():
             raise RuntimeError("pass hub= when revoking sessions outside a request")
-        hub = current_app.extensions[HUB_EXTENSION]
+        hub = current_hub()
     return hub.sessions
 
 

@@ -7,15 +7,15 @@ them. Each change is recorded in the audit log with the value before and after.
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, StrictBool
-from quart import Blueprint, current_app
+from quart import Blueprint
 from quart_schema import tag, validate_request, validate_response
 
 from medianest.core.auth import audit
 from medianest.core.flags import FlagService
+from medianest.core.web import context
 from medianest.core.web.api_support import caller
 from medianest.core.web.schemas import FlagView
 from medianest.sdk.access import Permission, requires
-from medianest.sdk.web import HUB_EXTENSION
 
 blueprint = Blueprint("flags_admin", __name__, url_prefix="/api/v1")
 
@@ -34,7 +34,7 @@ class FlagChange(BaseModel):
 async def set_flag(key: str, data: FlagChange) -> FlagView:
     """Switch a runtime flag on or off for every replica (404 lists the known flags)."""
     principal = caller()
-    flags: FlagService = current_app.extensions[HUB_EXTENSION].flag_service
+    flags: FlagService = context.hub().flag_service
     before = flags.is_enabled(key)
     await flags.set(key, data.enabled, by=principal.username)
     await audit.record(

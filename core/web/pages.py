@@ -15,7 +15,6 @@ from quart import (
     Blueprint,
     Response,
     abort,
-    current_app,
     redirect,
     render_template,
     request,
@@ -23,9 +22,9 @@ from quart import (
 )
 from quart_schema import hide
 
+from medianest.core.web import context
 from medianest.core.web.signin import FLOWS
 from medianest.sdk.access import public
-from medianest.sdk.web import HUB_EXTENSION
 
 ASSETS = Path(__file__).parent / "static"
 ASSET_TYPES = {".js": "text/javascript", ".css": "text/css"}
@@ -58,7 +57,7 @@ async def home() -> Response:
 @public
 async def sign_in_page() -> str:
     """The sign-in page: one button per interactive method, a form per credentials method."""
-    hub = current_app.extensions[HUB_EXTENSION]
+    hub = context.hub()
     providers = [p for p in hub.registry.all("auth_providers") if p.flow in FLOWS]
     return await render_template("signin.html", providers=providers)
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from quart import Blueprint, Response, current_app, g, request
+from quart import Blueprint, Response, g, request
 from quart_schema import tag, validate_request, validate_response
 
 from medianest.core.auth.errors import InvalidCredentialsError
@@ -27,6 +27,7 @@ from medianest.core.auth.sessions import (
     IssuedSession,
 )
 from medianest.core.db.models import Session
+from medianest.core.web import context
 from medianest.core.web.guard import require_csrf
 from medianest.core.web.session_cookies import (
     REFRESH_COOKIE,
@@ -46,7 +47,7 @@ from medianest.core.web.signin_schemas import SignedInUser
 from medianest.sdk.access import public, signed_in
 from medianest.sdk.errors import NotFoundError
 from medianest.sdk.models import Principal
-from medianest.sdk.web import HUB_EXTENSION, current_principal
+from medianest.sdk.web import current_principal
 
 if TYPE_CHECKING:
     from medianest.core.hub import Hub
@@ -54,11 +55,7 @@ if TYPE_CHECKING:
 sessions_api = Blueprint("sessions", __name__, url_prefix="/api/v1")
 
 
-@sessions_api.after_request
-async def no_store(response: Response) -> Response:
-    """Tokens and sessions are about one person: never cached."""
-    response.headers["Cache-Control"] = "no-store"
-    return response
+sessions_api.after_request(context.never_cached)  # tokens and sessions: about one person
 
 
 @sessions_api.post("/auth/refresh")
@@ -68,7 +65,7 @@ async def no_store(response: Response) -> Response:
 @validate_response(Refreshed)
 async def refresh(data: RefreshRequest) -> Refreshed:
     """Spend a refresh token for new tokens (each refresh token works once)."""
-    hub = _hub()
+    hub = context.hub()
     token = data.refresh_token
     from_cookie = token is None
     if token is None:
@@ -98,7 +95,7 @@ async def refresh(data: RefreshRequest) -> Refreshed:
 @validate_request(SignOutRequest)
 async def sign_out(data: SignOutRequest) -> Response:
     """End this session and forget its cookies (204, also when there was none)."""
-    hub = _hub()
+    hub = context.hub()
     session_id = g.get("session_id")
     if session_id is None:
         session_id = await _session_of_refresh_token(hub, data.refresh_token)
@@ -114,7 +111,7 @@ async def sign_out(data: SignOutRequest) -> Response:
 @validate_response(SignedOutEverywhere)
 async def sign_out_everywhere() -> SignedOutEverywhere:
     """End every session of the caller, on every device, and forget this one's cookies."""
-    hub = _hub()
+    hub = context.hub()
     principal = _caller()
     count = await hub.sessions.revoke_all(
         principal.user_id, reason=SIGNED_OUT_EVERYWHERE, actor=principal
@@ -146,7 +143,7 @@ async def me() -> Me:
 async def my_sessions() -> SessionList:
     """The caller's live sessions, most recently seen first; ``current`` marks this one."""
     principal = _caller()
-    sessions = await _hub().sessions.active_sessions(principal.user_id)
+    sessions = await context.hub().sessions.active_sessions(principal.user_id)
     items = [SessionView.of(s, current_id=g.session_id) for s in sessions]
     return SessionList(items=items, total=len(items))
 
@@ -156,7 +153,7 @@ async def my_sessions() -> SessionList:
 @tag(["sessions"])
 async def end_my_session(session_id: str) -> Response:
     """End one of the caller's sessions (204); 404 when it is not a live session of theirs."""
-    hub = _hub()
+    hub = context.hub()
     principal = _caller()
     live = {s.id for s in await hub.sessions.active_sessions(principal.user_id)}
     if session_id not in live:
@@ -189,7 +186,3 @@ def _caller() -> Principal:
     if principal is None:  # the route's declaration refuses this before the view runs
         raise InvalidCredentialsError("no principal on a signed-in route")
     return principal
-
-
-def _hub() -> Hub:
-    return current_app.extensions[HUB_EXTENSION]

@@ -26,13 +26,14 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from quart import Blueprint, Response, current_app, g, request
+from quart import Blueprint, g, request
 from quart_schema import tag, validate_request, validate_response
 
 from medianest.core.auth import audit
 from medianest.core.auth.principals import principal_for
 from medianest.core.secrets import SecretBox
 from medianest.core.users import complete_sign_in
+from medianest.core.web import context
 from medianest.core.web.session_cookies import cookies_after_this_request, device_of_request
 from medianest.core.web.signin_schemas import (
     AuthProviderList,
@@ -54,10 +55,9 @@ from medianest.sdk.errors import (
 )
 from medianest.sdk.models import Identity
 from medianest.sdk.providers import AuthProvider
-from medianest.sdk.web import HUB_EXTENSION
 
 if TYPE_CHECKING:
-    from medianest.core.hub import Hub
+    pass
 
 PROVIDER_TIMEOUT_SECONDS = 30.0
 """How long one call to a provider (start, poll, authenticate) may take."""
@@ -74,11 +74,7 @@ class SignInRefusedError(PermissionDeniedError):
     code = "sign_in_refused"
 
 
-@signin.after_request
-async def no_store(response: Response) -> Response:
-    """Sign-in answers are about one person: never cached."""
-    response.headers["Cache-Control"] = "no-store"
-    return response
+signin.after_request(context.never_cached)  # sign-in answers are about one person
 
 
 @signin.get("/providers")
@@ -89,7 +85,7 @@ async def providers() -> AuthProviderList:
     """The sign-in methods this hub offers."""
     items = [
         AuthProviderView(id=p.id, name=p.name, flow=p.flow)
-        for p in _hub().registry.all("auth_providers")
+        for p in context.hub().registry.all("auth_providers")
         if p.flow in FLOWS
     ]
     return AuthProviderList(items=items, total=len(items))
@@ -152,7 +148,7 @@ async def sign_in(provider_id: str, data: CredentialsSignIn) -> SignedIn:
 
 def secret_box() -> SecretBox:
     """The :class:`SecretBox` of the current app's hub."""
-    return _hub().secrets
+    return context.hub().secrets
 
 
 def same_origin_url(url: str) -> str:
@@ -188,7 +184,7 @@ async def _signed_in(provider: AuthProvider, identity: Identity, box: SecretBox)
         user = await complete_sign_in(identity, box)
     except AuthenticationError as exc:
         raise await _refused(provider, exc.message, identity.username) from exc
-    hub = _hub()
+    hub = context.hub()
     ip, user_agent = device_of_request()
     issued = await hub.sessions.start(user, ip=ip, user_agent=user_agent)
     cookies_after_this_request(issued, hub.settings.auth)
@@ -218,7 +214,7 @@ async def _complete_once(provider: AuthProvider, handle: str, identity: Identity
     :raises SignInRefusedError: the handle already signed someone in.
     """
     digest = hashlib.sha256(f"{provider.id}\n{handle}".encode()).hexdigest()
-    claim = await _hub().rate_limiter.hit(
+    claim = await context.hub().rate_limiter.hit(
         f"core:sign-in-completed:{digest}", 1, COMPLETED_HANDLE_SECONDS
     )
     if not claim.allowed:
@@ -241,17 +237,13 @@ async def _refused(
     return SignInRefusedError(reason)
 
 
-def _hub() -> Hub:
-    return current_app.extensions[HUB_EXTENSION]
-
-
 def _provider(provider_id: str, flow: str) -> AuthProvider:
     """The auth provider ``provider_id``, which must use ``flow``.
 
     :raises NotFoundError: no such provider (the message lists the known ones).
     :raises InvalidInputError: it uses the other flow.
     """
-    provider = _hub().registry.get("auth_providers", provider_id)
+    provider = context.hub().registry.get("auth_providers", provider_id)
     if provider.flow != flow:
         base = f"/api/v1/auth/providers/{provider_id}"
         how = (
@@ -286,7 +278,7 @@ async def _calling(provider: AuthProvider, *, attempted: str | None = None) -> A
 
 
 def _hub_origin() -> str:
-    public = _hub().settings.server.public_url
+    public = context.hub().settings.server.public_url
     parts = urlsplit(public or request.host_url)
     return _origin(parts.scheme, parts.hostname or "", parts.port)
 

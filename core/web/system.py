@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
-from quart import Blueprint, Response, current_app
+from quart import Blueprint, Response
 from quart_schema import tag, validate_response
 
 from medianest.core.health import check_components
+from medianest.core.web import context
 from medianest.core.web.schemas import (
     FlagList,
     FlagView,
@@ -16,15 +17,10 @@ from medianest.core.web.schemas import (
     Readiness,
 )
 from medianest.sdk.access import Permission, public, requires
-from medianest.sdk.web import HUB_EXTENSION
 
 health = Blueprint("health", __name__, url_prefix="/health")
 api = Blueprint("core_api", __name__, url_prefix="/api/v1")
 metrics = Blueprint("metrics", __name__)
-
-
-def _hub():
-    return current_app.extensions[HUB_EXTENSION]
 
 
 @health.get("/live")
@@ -43,7 +39,7 @@ async def live() -> Liveness:
 @validate_response(Readiness, 503)
 async def ready() -> tuple[Readiness, int]:
     """Every component answers: database, Redis in scaled mode, each media source."""
-    hub = _hub()
+    hub = context.hub()
     components = await check_components(hub)
     ok = all(c.ok for c in components)
     body = Readiness(status="ready" if ok else "unavailable", mode=hub.mode, components=components)
@@ -54,7 +50,7 @@ async def ready() -> tuple[Readiness, int]:
 @requires(Permission.VIEW_METRICS)
 async def prometheus() -> Response:
     """Prometheus metrics in the text exposition format."""
-    hub = _hub()
+    hub = context.hub()
     return Response(hub.metrics.render(), content_type=hub.metrics.content_type)
 
 
@@ -64,7 +60,7 @@ async def prometheus() -> Response:
 @validate_response(PluginList)
 async def plugins() -> PluginList:
     """Installed plugins: key, version, whether they loaded, and the providers they offer."""
-    hub = _hub()
+    hub = context.hub()
     items = [
         PluginView(
             key=info.key,
@@ -85,6 +81,6 @@ async def plugins() -> PluginList:
 @validate_response(FlagList)
 async def flags() -> FlagList:
     """Runtime feature flags and their current values."""
-    states = _hub().flag_service.list()
+    states = context.hub().flag_service.list()
     items = [FlagView.model_validate(state, from_attributes=True) for state in states]
     return FlagList(items=items, total=len(items))
