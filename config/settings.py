@@ -8,6 +8,7 @@ secrets directory (Docker secrets, one value per file named like the setting, e.
 
 from __future__ import annotations
 
+from datetime import time
 from pathlib import Path
 from typing import Any, Literal
 
@@ -124,6 +125,60 @@ class RateLimitSettings(_Section):
     requests: RequestCreationLimit = RequestCreationLimit()
 
 
+class SyncSchedule(_Section):
+    """When a media source's library is synced on its own."""
+
+    incremental_minutes: int = Field(
+        default=5, ge=0, le=1440, description="minutes between incremental syncs; 0 turns them off"
+    )
+    full_daily_at: time | None = Field(
+        default=time(4, 0),
+        description="UTC time of the daily full sync (HH:MM); empty turns it off",
+    )
+
+    @field_validator("full_daily_at", mode="before")
+    @classmethod
+    def _empty_is_off(cls, value: Any) -> Any:
+        return None if value in ("", "off") else value
+
+
+class SyncSettings(SyncSchedule):
+    """Library syncs: schedules (overridable per source), batching and safety limits."""
+
+    sources: dict[str, SyncSchedule] = Field(
+        default_factory=dict, description="per media source id (plex:home): its own schedule"
+    )
+    page_size: int = Field(default=1000, ge=10, le=5000, description="items asked per page")
+    batch_size: int = Field(
+        default=2000, ge=10, le=50_000, description="items written per transaction"
+    )
+    page_retries: int = Field(
+        default=5, ge=0, le=20, description="retries of a failed page before the run fails"
+    )
+    retry_base_seconds: float = Field(
+        default=1.0, ge=0, le=300, description="first retry delay, doubled at each retry"
+    )
+    page_timeout_seconds: float = Field(
+        default=120, gt=0, le=3600, description="a page taking longer counts as failed"
+    )
+    lease_seconds: float = Field(
+        default=120, ge=1, le=86_400, description="a run silent this long is taken over"
+    )
+    max_delete_fraction: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="a full sync refuses to delete more than this share of a source's items",
+    )
+    keep_runs_days: int = Field(
+        default=30, ge=1, le=3650, description="finished runs older than this are pruned"
+    )
+
+    def schedule_for(self, source: str) -> SyncSchedule:
+        """The schedule of ``source``: its own section, or the defaults."""
+        return self.sources.get(source, self)
+
+
 class HealthSettings(_Section):
     """Readiness checks."""
 
@@ -166,6 +221,7 @@ class Settings(BaseSettings):
     log: LogSettings = LogSettings()
     jobs: JobSettings = JobSettings()
     health: HealthSettings = HealthSettings()
+    sync: SyncSettings = SyncSettings()
     features: dict[str, bool] = Field(
         default_factory=dict,
         description="boot flags: plugin key → load it (bundled plugins default on, others off)",

@@ -31,6 +31,8 @@ from medianest.core.plugins import PluginHost, PluginInfo
 from medianest.core.registry import ProviderRegistry
 from medianest.core.secrets import SecretBox, secret_box_for
 from medianest.core.state import StateBackends, open_state
+from medianest.core.sync import SyncEngine
+from medianest.core.sync import jobs as sync_jobs
 from medianest.sdk.errors import ConfigurationError, PluginError
 from medianest.sdk.flags import FLAG_KEY_PATTERN, Flag
 from medianest.sdk.jobs import JOB_NAME_PATTERN, Job, RetryJob
@@ -62,13 +64,16 @@ class Hub:
         self.job_definitions = [
             _measured(job, self.metrics)
             for job in _check_jobs(
-                [(None, job) for job in core_jobs.JOBS] + host.collect("register_jobs")
+                [(None, job) for job in [*core_jobs.JOBS, *sync_jobs.JOBS]]
+                + host.collect("register_jobs")
             )
         ]
         self.flag_definitions = _check_flags(host.collect("register_flags"))
         self.blueprints = _check_blueprints(host.collect("register_blueprints"))
         self.models = _collect_models(host)
         self.database = Database(settings.effective_database_url, plugin_models=self.models)
+        self.sync = SyncEngine(self)
+        _check_sync_sources(settings, self.registry)
         self._secrets: SecretBox | None = None
         self._state: StateBackends | None = None
         self._sessions: SessionManager | None = None
@@ -347,6 +352,16 @@ def _check_jobs(provided: list[tuple[PluginInfo | None, Any]]) -> list[Job]:
             )
         jobs[job.name] = (info, job)
     return [job for _, job in jobs.values()]
+
+
+def _check_sync_sources(settings: Settings, registry: ProviderRegistry) -> None:
+    known = {source.id for source in registry.all("media_sources")}
+    unknown = sorted(set(settings.sync.sources) - known)
+    if unknown:
+        raise ConfigurationError(
+            f"sync.sources names {', '.join(unknown)}, which is not a media source of this hub "
+            f"(there are: {', '.join(sorted(known)) or 'none'})"
+        )
 
 
 def _check_flags(provided: list[tuple[PluginInfo, Any]]) -> list[Flag]:

@@ -59,6 +59,25 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.sync_runs = Counter(
+            "medianest_sync_runs_total",
+            "Library sync runs that ended, by source, kind and outcome",
+            ["source", "kind", "outcome"],
+            registry=self.registry,
+        )
+        self.sync_items = Counter(
+            "medianest_sync_items_total",
+            "Catalogue rows library syncs inserted, updated or deleted",
+            ["source", "change"],
+            registry=self.registry,
+        )
+        self.sync_last_success = Gauge(
+            "medianest_sync_last_success_timestamp_seconds",
+            "When the last successful sync of a source ended (Unix time)",
+            ["source", "kind"],
+            registry=self.registry,
+        )
+
     def render(self) -> bytes:
         """The Prometheus text exposition of every collector."""
         return generate_latest(self.registry)

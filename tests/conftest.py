@@ -7,6 +7,7 @@ Services are found through ``MEDIANEST_TEST_DATABASE_URL`` and ``MEDIANEST_TEST_
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator
 
@@ -15,6 +16,11 @@ import pytest
 import redis.asyncio as aioredis
 
 from tests.services import POSTGRES_URL, REDIS_URL, SECRET_KEY, service_missing
+
+# Hubs started by tests (in this process and the servers and workers they launch) sync
+# libraries when a test asks, not on the default schedule.
+os.environ.setdefault("MEDIANEST_SYNC__INCREMENTAL_MINUTES", "0")
+os.environ.setdefault("MEDIANEST_SYNC__FULL_DAILY_AT", "")
 
 
 @pytest.fixture

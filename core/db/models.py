@@ -165,6 +165,82 @@ class AuditEvent(Model):
         table = "core_audit_event"
 
 
+class LibraryItem(Model):
+    """One item of one media source's library, as the last sync saw it: the catalogue.
+
+    ``(source, item_id)`` is unique. External ids are indexed for matching across sources,
+    ``parent_id`` is the parent's ``item_id`` in the same source (episode to season, season
+    to show). ``data`` is the whole item as the source gave it, ``content_hash`` its digest:
+    a sync rewrites a row only when the digest changes. The title is searchable (PostgreSQL
+    full-text and trigram indexes, SQLite FTS5), see migration 0004.
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    source = fields.CharField(max_length=100)
+    item_id = fields.CharField(max_length=255)
+    kind = fields.CharField(max_length=16)
+    title = fields.TextField()
+    year = fields.IntField(null=True)
+    parent_id = fields.CharField(max_length=255, null=True)
+    number = fields.IntField(null=True)
+    imdb = fields.CharField(max_length=16, null=True)
+    tmdb = fields.IntField(null=True)
+    tvdb = fields.IntField(null=True)
+    youtube = fields.CharField(max_length=64, null=True)
+    added_at = fields.DatetimeField(null=True)
+    updated_at = fields.DatetimeField(null=True)
+    synced_at = fields.DatetimeField()
+    content_hash = fields.CharField(max_length=32)
+    data: dict = fields.JSONField()
+
+    class Meta:
+        app = "core"
+        table = "core_library_item"
+        unique_together = (("source", "item_id"),)
+        indexes = (("source", "kind"), ("source", "parent_id"), ("source", "added_at"))
+
+
+class SyncRun(Model):
+    """One sync of one media source: what started it, how far it got, what it changed.
+
+    ``status`` goes ``queued`` → ``running`` → ``succeeded`` or ``failed``; at most one run
+    per source is queued or running (a partial unique index, migration 0004). The worker
+    running it holds a lease (``owner``, renewed in ``heartbeat_at``). A run whose lease
+    lapsed (its worker died) is taken over and resumed from ``cursor``, the position after
+    the last committed batch. ``since`` is where an incremental run started, ``checkpoint``
+    where the next one starts once this one succeeded.
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    source = fields.CharField(max_length=100)
+    kind = fields.CharField(max_length=16)
+    trigger = fields.CharField(max_length=16)
+    requested_by = fields.CharField(max_length=200, null=True)
+    status = fields.CharField(max_length=16, default="queued")
+    created_at = fields.DatetimeField()
+    started_at = fields.DatetimeField(null=True)
+    finished_at = fields.DatetimeField(null=True)
+    heartbeat_at = fields.DatetimeField()
+    owner = fields.CharField(max_length=64, null=True)
+    attempts = fields.IntField(default=0)
+    pages = fields.IntField(default=0)
+    items_seen = fields.IntField(default=0)
+    inserted = fields.IntField(default=0)
+    updated = fields.IntField(default=0)
+    deleted = fields.IntField(default=0)
+    errors = fields.IntField(default=0)
+    total = fields.IntField(null=True)
+    cursor = fields.TextField(null=True)
+    since = fields.TextField(null=True)
+    checkpoint = fields.TextField(null=True)
+    error = fields.TextField(null=True)
+
+    class Meta:
+        app = "core"
+        table = "core_sync_run"
+        indexes = (("source", "status", "finished_at"),)
+
+
 __models__ = [
     RuntimeFlagValue,
     User,
@@ -173,4 +249,6 @@ __models__ = [
     RefreshToken,
     ApiKey,
     AuditEvent,
+    LibraryItem,
+    SyncRun,
 ]

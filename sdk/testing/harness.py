@@ -82,10 +82,15 @@ class HubHarness:
 
         ``autoload=True`` also loads installed plugins through their entry points; settings
         overrides are keyword arguments (``plugins={"myplugin": {...}}`` for plugin sections).
-        The database is migrated first, in either runtime mode.
+        The database is migrated first, in either runtime mode. Scheduled library syncs are
+        off unless the ``sync`` settings given turn them on.
         """
         self._count += 1
         settings.setdefault("data_dir", self._tmp_path / f"hub{self._count}")
+        # Library syncs run when a test asks for one, not on a schedule of their own.
+        settings["sync"] = {"incremental_minutes": 0, "full_daily_at": None} | dict(
+            settings.get("sync") or {}
+        )
         app = create_app(
             load_settings(**settings), plugins=plugin_objects, autoload=autoload, migrate=True
         )

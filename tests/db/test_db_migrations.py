@@ -18,6 +18,7 @@ CORE = [
     "core.0001_initial",
     "core.0002_users_and_identities",
     "core.0003_identity_and_security",
+    "core.0004_library_sync",
 ]
 SAMPLE = ["sample.0001_initial", "sample.0002_add_rating"]
 PLUGINS = {KEY: DATABASE_MODELS}

@@ -1,0 +1,478 @@
+"""The library sync engine: copies media sources' libraries into the catalogue.
+
+Plugins only answer "give me the page after this cursor" (``list_library``) and "what
+changed since this checkpoint" (``list_changes``); everything else is here:
+
+- **Full sync** walks the whole library. Pages are fetched one ahead of the writer, written
+  in batches (see :mod:`medianest.core.sync.store`), and every id seen is recorded; at the
+  end, the source's items that were not seen are deleted in one statement.
+- **Incremental sync** walks the changes since the checkpoint of the last successful run
+  and stores the new checkpoint when it succeeds. It never deletes.
+- A page that fails upstream (5xx, 429, timeout, malformed body) is retried with back-off;
+  a run that still cannot go on fails with the reason stored on it.
+- A run survives its worker: each batch commits the position after it, the worker renews a
+  lease while it runs, and a run whose lease lapsed is taken over and resumed.
+- Progress goes to pub/sub (``sync`` channel) after every batch; the end of a run is a
+  domain event (``sync.succeeded`` or ``sync.failed``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import structlog
+
+from medianest.core.db.models import SyncRun
+from medianest.core.sync import runs
+from medianest.core.sync.records import Record, record_of
+from medianest.core.sync.runs import RunKind, Trigger
+from medianest.core.sync.store import (
+    BatchPosition,
+    CatalogueWriter,
+    DeletionRefusedError,
+    LeaseLostError,
+    writer_for,
+)
+from medianest.sdk.errors import (
+    ConflictError,
+    InvalidInputError,
+    MediaNestError,
+    NotFoundError,
+    RateLimitedError,
+    UpstreamAuthError,
+    UpstreamError,
+    UpstreamRateLimitedError,
+)
+from medianest.sdk.models import ChangesPage, DomainEvent, MediaItem, Page
+from medianest.sdk.providers import MediaSource, SourceCapability
+
+if TYPE_CHECKING:
+    from medianest.core.hub import Hub
+
+log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
+
+PROGRESS_CHANNEL = "sync"
+"""Pub/sub channel of run progress: ``{"run": <run view>}`` after every batch and at the end."""
+RUN_JOB = "sync.run"
+MAX_RETRY_DELAY_SECONDS = 60.0
+_RELEASED = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class SyncFailedError(Exception):
+    """A run cannot go on; the message is stored on the run as the reason."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(slots=True)
+class _Fetched:
+    """A page as the walk got it, with where the walk goes next."""
+
+    items: list[MediaItem]
+    next_cursor: str | None
+    checkpoint: str | None
+    total: int | None
+
+
+class SyncEngine:
+    """Requests, runs and resumes syncs of a hub's media sources."""
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+        self.settings = hub.settings.sync
+        self._writer: CatalogueWriter | None = None
+
+    @property
+    def lease(self) -> timedelta:
+        return timedelta(seconds=self.settings.lease_seconds)
+
+    @property
+    def writer(self) -> CatalogueWriter:
+        if self._writer is None:
+            self._writer = writer_for(self.hub.database)
+        return self._writer
+
+    # -- sources ---------------------------------------------------------------------------
+
+    def sources(self) -> list[MediaSource]:
+        """The media sources that have a library to sync."""
+        return [
+            source
+            for source in self.hub.registry.all("media_sources")
+            if SourceCapability.LIBRARY in source.capabilities
+        ]
+
+    def source(self, source_id: str, kind: RunKind = RunKind.FULL) -> MediaSource:
+        """The media source ``source_id``, checked to support a ``kind`` sync.
+
+        :raises NotFoundError: no such media source (listing those there are).
+        :raises InvalidInputError: it has no library, or cannot list changes (incremental).
+        """
+        source: MediaSource = self.hub.registry.get("media_sources", source_id)
+        if SourceCapability.LIBRARY not in source.capabilities:
+            raise InvalidInputError(
+                f"{source_id} has no library to sync (it is searched live)", field="source"
+            )
+        if kind is RunKind.INCREMENTAL and SourceCapability.CHANGES not in source.capabilities:
+            raise InvalidInputError(
+                f"{source_id} cannot list its changes; run a full sync instead", field="full"
+            )
+        return source
+
+    # -- requesting ------------------------------------------------------------------------
+
+    async def request(
+        self,
+        source_id: str,
+        kind: RunKind,
+        trigger: Trigger,
+        requested_by: str | None = None,
+    ) -> tuple[SyncRun, bool]:
+        """Queue a run of ``source_id`` for a worker, or join the one already going.
+
+        Returns ``(run, created)``. A run already queued or running that does the same work
+        (same kind, or a full run when an incremental one is asked) is returned instead of
+        starting another; it is handed to a worker again when its own worker is gone.
+
+        :raises NotFoundError: no such media source.
+        :raises InvalidInputError: the source cannot be synced this way.
+        :raises ConflictError: a run of another kind is going; try when it ends.
+        """
+        self.source(source_id, kind)
+        run, created = await self.claim_slot(source_id, kind, trigger, requested_by)
+        if created or runs.is_stale(run, utcnow(), self.lease):
+            await self.hub.jobs.enqueue(
+                RUN_JOB, run_id=run.id, job_id=f"{RUN_JOB}:{run.id}:{run.attempts}"
+            )
+        return run, created
+
+    async def claim_slot(
+        self,
+        source_id: str,
+        kind: RunKind,
+        trigger: Trigger,
+        requested_by: str | None = None,
+    ) -> tuple[SyncRun, bool]:
+        """The source's run slot: a new queued run, or the active one when it will do.
+
+        :raises ConflictError: a run of another kind is queued or running.
+        """
+        run, created = await runs.request_run(source_id, kind, trigger, requested_by, utcnow())
+        if not created and not runs.covers(run.kind, kind):
+            raise ConflictError(
+                f"a {run.kind} sync of {source_id} is {run.status} (run {run.id}); "
+                f"start the {kind.value} sync when it has ended"
+            )
+        return run, created
+
+    # -- running ---------------------------------------------------------------------------
+
+    async def execute(self, run_id: int) -> SyncRun | None:
+        """Run (or resume) run ``run_id`` to its end, in this task.
+
+        Returns the run as it ended, or ``None`` when there was nothing to do here: it
+        has ended already, or another worker holds it. Cancelling the task releases the
+        run at once, so the next worker resumes it without waiting for the lease to lapse.
+        """
+        owner = uuid.uuid4().hex
+        run = await runs.claim(run_id, owner, utcnow(), self.lease)
+        if run is None:
+            return None
+        log.info("sync started", run=run.id, source=run.source, kind=run.kind, attempt=run.attempts)
+        started = time.perf_counter()
+        try:
+            await self._guarded(run, owner)
+        except LeaseLostError:
+            log.warning("sync run taken over by another worker", run=run.id, source=run.source)
+            return None
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await _uninterrupted(runs.record(run.id, owner, owner=None, heartbeat_at=_RELEASED))
+            log.warning("sync interrupted, to be resumed", run=run.id, source=run.source)
+            raise
+        except SyncFailedError as exc:
+            await self._fail(run, owner, str(exc))
+        except Exception as exc:
+            log.exception("sync crashed", run=run.id, source=run.source)
+            await self._fail(run, owner, f"internal error: {type(exc).__name__}: {exc}")
+        ended = await SyncRun.get(id=run.id)
+        await self._ended(ended, time.perf_counter() - started)
+        return ended
+
+    async def _guarded(self, run: SyncRun, owner: str) -> None:
+        """The walk, while a heartbeat keeps the lease; a lost lease stops the walk."""
+        work = asyncio.create_task(self._run(run, owner))
+        beat = asyncio.create_task(self._keep_lease(run.id, owner))
+        try:
+            done, _ = await asyncio.wait({work, beat}, return_when=asyncio.FIRST_COMPLETED)
+            if work in done:
+                return work.result()
+            work.cancel()
+            await asyncio.gather(work, return_exceptions=True)
+            beat.result()
+            raise LeaseLostError(f"run {run.id} is no longer ours")
+        finally:
+            for task in (work, beat):
+                task.cancel()
+            await asyncio.gather(work, beat, return_exceptions=True)
+
+    async def _keep_lease(self, run_id: int, owner: str) -> None:
+        interval = max(0.2, self.settings.lease_seconds / 4)
+        while True:
+            await asyncio.sleep(interval)
+            if not await _uninterrupted(runs.heartbeat(run_id, owner, utcnow())):
+                raise LeaseLostError(f"run {run_id} is no longer ours")
+
+    async def _run(self, run: SyncRun, owner: str) -> None:
+        try:
+            source = self.source(run.source, RunKind(run.kind))
+        except (NotFoundError, InvalidInputError) as exc:
+            raise SyncFailedError(exc.message) from exc
+        full = run.kind == RunKind.FULL
+        if not full and run.attempts == 1:
+            run.since = await runs.latest_checkpoint(run.source)
+            await runs.record(run.id, owner, since=run.since)
+        walked = run.pages > 0 and run.cursor is None
+        if not walked:
+            await self._walk(run, owner, source, full=full)
+        if full:
+            try:
+                run.deleted = await _uninterrupted(
+                    self.writer.delete_unseen(
+                        run.source, run.id, owner, self.settings.max_delete_fraction, utcnow()
+                    )
+                )
+            except DeletionRefusedError as exc:
+                raise SyncFailedError(str(exc)) from exc
+            await _uninterrupted(self.writer.forget_seen(run.id))
+        elif not await _uninterrupted(runs.finish(run.id, owner, utcnow())):
+            raise LeaseLostError(f"run {run.id} is no longer ours")
+
+    async def _walk(self, run: SyncRun, owner: str, source: MediaSource, *, full: bool) -> None:
+        """Fetch pages one ahead of writing them; commit a batch every ``batch_size`` items."""
+        limit = self.settings.page_size
+
+        def fetch(cursor: str | None) -> Awaitable[Page[MediaItem] | ChangesPage]:
+            if full:
+                return source.list_library(cursor, limit)
+            return source.list_changes(run.since, cursor, limit)
+
+        pages: asyncio.Queue[_Fetched | BaseException] = asyncio.Queue(maxsize=2)
+        producer = asyncio.create_task(self._produce(run, source, fetch, pages))
+        try:
+            batch: dict[str, Record] = {}
+            pages_in_batch = 0
+            while True:
+                fetched = await pages.get()
+                if isinstance(fetched, BaseException):
+                    raise fetched
+                now = utcnow()
+                for item in fetched.items:
+                    record = record_of(item, now)
+                    batch[record.item_id] = record
+                pages_in_batch += 1
+                last = fetched.next_cursor is None
+                if len(batch) >= self.settings.batch_size or last:
+                    await self._commit(run, owner, list(batch.values()), pages_in_batch, fetched)
+                    batch.clear()
+                    pages_in_batch = 0
+                if last:
+                    return
+        finally:
+            producer.cancel()
+            await asyncio.gather(producer, return_exceptions=True)
+
+    async def _produce(
+        self,
+        run: SyncRun,
+        source: MediaSource,
+        fetch: Callable[[str | None], Awaitable[Page[MediaItem] | ChangesPage]],
+        pages: asyncio.Queue[_Fetched | BaseException],
+    ) -> None:
+        cursor = run.cursor
+        number = run.pages
+        try:
+            while True:
+                number += 1
+                fetched = await self._fetch(run, source, fetch, cursor, number)
+                await pages.put(fetched)
+                if fetched.next_cursor is None:
+                    return
+                if fetched.next_cursor == cursor:
+                    raise SyncFailedError(
+                        f"{source.id} returned page {number} with the cursor it was asked "
+                        "for: its walk does not move on"
+                    )
+                cursor = fetched.next_cursor
+        except Exception as exc:
+            await pages.put(exc)
+
+    async def _fetch(
+        self,
+        run: SyncRun,
+        source: MediaSource,
+        fetch: Callable[[str | None], Awaitable[Page[MediaItem] | ChangesPage]],
+        cursor: str | None,
+        number: int,
+    ) -> _Fetched:
+        """One page, retried with back-off while the upstream trouble may pass."""
+        tries = 0
+        while True:
+            tries += 1
+            retry_after: float | None = None
+            try:
+                async with asyncio.timeout(self.settings.page_timeout_seconds):
+                    page = await fetch(cursor)
+                return _checked(source.id, page)
+            except UpstreamAuthError as exc:
+                raise SyncFailedError(f"{source.id} refused the hub: {exc.message}") from exc
+            except InvalidInputError as exc:
+                raise SyncFailedError(
+                    f"{source.id} does not accept the run's position any more ({exc.message}); "
+                    "start a new sync"
+                ) from exc
+            except (UpstreamRateLimitedError, RateLimitedError) as exc:
+                reason, retry_after = exc.message, exc.retry_after
+            except UpstreamError as exc:
+                reason = exc.message
+            except TimeoutError:
+                reason = f"no answer within {self.settings.page_timeout_seconds:g} s"
+            except MediaNestError as exc:
+                reason = f"{source.id} failed on page {number}: {exc.message}"
+                raise SyncFailedError(reason) from exc
+            run.errors += 1
+            if tries > self.settings.page_retries:
+                raise SyncFailedError(
+                    f"{source.id} failed on page {number} after {tries} tries: {reason}"
+                )
+            delay = retry_after or self.settings.retry_base_seconds * 2 ** (tries - 1)
+            delay = min(delay, MAX_RETRY_DELAY_SECONDS)
+            log.warning(
+                "sync page failed, retrying",
+                run=run.id,
+                source=source.id,
+                page=number,
+                attempt=tries,
+                retry_in=round(delay, 2),
+                reason=reason,
+            )
+            await asyncio.sleep(delay)
+
+    async def _commit(
+        self,
+        run: SyncRun,
+        owner: str,
+        records: list[Record],
+        pages: int,
+        last: _Fetched,
+    ) -> None:
+        now = utcnow()
+        position = BatchPosition(
+            run_id=run.id,
+            owner=owner,
+            pages=pages,
+            errors=run.errors,
+            cursor=last.next_cursor,
+            checkpoint=last.checkpoint,
+            total=last.total,
+            now=now,
+        )
+        result = await _uninterrupted(
+            self.writer.write_batch(records, position, track_seen=run.kind == RunKind.FULL)
+        )
+        run.pages += pages
+        run.items_seen += len(records)
+        run.inserted += result.inserted
+        run.updated += result.updated
+        run.cursor = last.next_cursor
+        run.checkpoint = last.checkpoint or run.checkpoint
+        run.total = last.total if last.total is not None else run.total
+        run.heartbeat_at = now
+        metrics = self.hub.metrics.sync_items
+        metrics.labels(run.source, "inserted").inc(result.inserted)
+        metrics.labels(run.source, "updated").inc(result.updated)
+        await self._publish(run)
+
+    async def _fail(self, run: SyncRun, owner: str, reason: str) -> None:
+        log.error("sync failed", run=run.id, source=run.source, reason=reason)
+        await runs.finish(run.id, owner, utcnow(), error=reason[:2000])
+        await self.writer.forget_seen(run.id)
+
+    async def _ended(self, run: SyncRun, seconds: float) -> None:
+        self.hub.metrics.sync_runs.labels(run.source, run.kind, run.status).inc()
+        if run.status == "succeeded":
+            self.hub.metrics.sync_items.labels(run.source, "deleted").inc(run.deleted)
+            if run.finished_at is not None:
+                self.hub.metrics.sync_last_success.labels(run.source, run.kind).set(
+                    run.finished_at.timestamp()
+                )
+        log.info(
+            "sync ended",
+            run=run.id,
+            source=run.source,
+            kind=run.kind,
+            status=run.status,
+            seconds=round(seconds, 3),
+            items=run.items_seen,
+            inserted=run.inserted,
+            updated=run.updated,
+            deleted=run.deleted,
+        )
+        await self._publish(run)
+        await self.hub.emit(
+            DomainEvent(
+                type=f"sync.{run.status}",
+                source="core",
+                data=runs.run_view(run),
+            )
+        )
+
+    async def _publish(self, run: SyncRun) -> None:
+        try:
+            await self.hub.pubsub.publish(PROGRESS_CHANNEL, {"run": runs.run_view(run)})
+        except Exception as exc:  # progress is best effort; the run row is the record
+            log.warning("sync progress not published", run=run.id, error=str(exc))
+
+
+async def _uninterrupted(write: Awaitable[T]) -> T:
+    """Await a database write that a cancellation must not cut in half.
+
+    Cancelling a task in the middle of a statement can leave the driver's connection lock
+    taken (SQLite) or a transaction half done; shielded, the write completes (or fails) on
+    its own while the cancellation reaches the caller at once.
+    """
+    return await asyncio.shield(write)
+
+
+def _checked(source_id: str, page: Any) -> _Fetched:
+    """The page, once it is what the protocol promises (a plugin bug fails the run)."""
+    if isinstance(page, ChangesPage):
+        fetched = _Fetched(page.items, page.next_cursor, page.checkpoint, None)
+    elif isinstance(page, Page):
+        fetched = _Fetched(page.items, page.next_cursor, None, page.total)
+    else:
+        raise SyncFailedError(
+            f"{source_id} returned {type(page).__name__} for a page; expected a Page"
+        )
+    for item in fetched.items:
+        if not isinstance(item, MediaItem):
+            raise SyncFailedError(
+                f"{source_id} returned {type(item).__name__} in a page; expected MediaItem"
+            )
+        if item.ref.source != source_id:
+            raise SyncFailedError(
+                f"{source_id} returned item {item.ref.item_id!r} of another source "
+                f"({item.ref.source})"
+            )
+    return fetched
