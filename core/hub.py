@@ -214,7 +214,14 @@ class Hub:
             raise
 
     async def close(self) -> None:
-        """Run ``shutdown`` hooks and release every resource; safe to call twice."""
+        """Run ``shutdown`` hooks and release every resource; safe to call twice.
+
+        Jobs stop first (a sync in progress is released, to be resumed), so none is left
+        calling a provider that is already closed.
+        """
+        if self._jobs is not None:
+            await self._jobs.close()
+            self._jobs = None
         for info in reversed(self._started_plugins):
             try:
                 for result in self.host.call(info, "shutdown", hub=self):
@@ -225,9 +232,6 @@ class Hub:
         self._started_plugins.clear()
         await self._close_providers()
         try:
-            if self._jobs is not None:
-                await self._jobs.close()
-                self._jobs = None
             if self._flags is not None:
                 await self._flags.close()
                 self._flags = None

@@ -256,7 +256,7 @@ class SyncEngine:
             except DeletionRefusedError as exc:
                 raise SyncFailedError(str(exc)) from exc
             await _uninterrupted(self.writer.forget_seen(run.id))
-        elif not await _uninterrupted(runs.finish(run.id, owner, utcnow())):
+        elif not await _uninterrupted(runs.finish(run.id, owner, utcnow(), errors=run.errors)):
             raise LeaseLostError(f"run {run.id} is no longer ours")
 
     async def _walk(self, run: SyncRun, owner: str, source: MediaSource, *, full: bool) -> None:
@@ -406,8 +406,10 @@ class SyncEngine:
 
     async def _fail(self, run: SyncRun, owner: str, reason: str) -> None:
         log.error("sync failed", run=run.id, source=run.source, reason=reason)
-        await runs.finish(run.id, owner, utcnow(), error=reason[:2000])
-        await self.writer.forget_seen(run.id)
+        await _uninterrupted(
+            runs.finish(run.id, owner, utcnow(), error=reason[:2000], errors=run.errors)
+        )
+        await _uninterrupted(self.writer.forget_seen(run.id))
 
     async def _ended(self, run: SyncRun, seconds: float) -> None:
         self.hub.metrics.sync_runs.labels(run.source, run.kind, run.status).inc()

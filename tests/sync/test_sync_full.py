@@ -126,3 +126,45 @@ async def test_a_sync_that_would_empty_the_catalogue_is_refused(
     assert run.status == "failed"
     assert "would delete" in run.error and "sync.max_delete_fraction" in run.error
     assert (await catalogue("plex:home")).keys() == stored.keys()
+
+
+async def _title_search(hub, words: str) -> set[str]:
+    """Item ids whose title matches ``words`` through the database's own search index."""
+    connection = hub.database.connection
+    if hub.database.dialect == "postgres":
+        rows = await connection.execute_query_dict(
+            "SELECT item_id FROM core_library_item "
+            "WHERE search @@ plainto_tsquery('simple', $1) AND similarity(title, $1) > 0.3",
+            [words],
+        )
+    else:
+        rows = await connection.execute_query_dict(
+            "SELECT item_id FROM core_library_item WHERE id IN (SELECT rowid FROM "
+            "core_library_item_fts WHERE core_library_item_fts MATCH ?)",
+            [" ".join(f'"{w}"' for w in words.split())],
+        )
+    return {row["item_id"] for row in rows}
+
+
+async def test_the_search_index_follows_inserts_renames_and_deletions(
+    sync_hub: RunningHub, plex_sim: RunningSimulator
+) -> None:
+    hub = sync_hub.hub
+    world = plex_sim.world
+    await sync(hub, "plex:home")
+    rows = await catalogue("plex:home")
+    first, second = sorted((int(k) for k, v in rows.items() if v.kind == "movie"))[:2]
+    world.advance_clock(60)
+    world.update_item("home", first, title="Zanzibar Moonlight Express")
+    added = world.add_movie("home", title="Quixotic Zanzibar Voyage")
+    await sync(hub, "plex:home")
+    assert await _title_search(hub, "Zanzibar Moonlight Express") == {str(first)}
+    assert await _title_search(hub, "Quixotic Zanzibar Voyage") == {str(added.rating_key)}
+    assert await _title_search(hub, rows[str(first)].title) <= {
+        k for k, v in rows.items() if v.title == rows[str(first)].title and k != str(first)
+    }
+
+    world.remove_item("home", first)
+    world.remove_item("home", second)
+    await sync(hub, "plex:home")
+    assert await _title_search(hub, "Zanzibar Moonlight Express") == set()
