@@ -109,7 +109,11 @@ class MediaSource(Provider, Protocol):
         ...
 
     async def list_library(self, cursor: str | None, limit: int) -> Page[MediaItem]:
-        """A page of the whole library, in a stable order; ``cursor=None`` starts."""
+        """A page of the whole library, in a stable order; ``cursor=None`` starts.
+
+        Core's library sync stores each cursor and may resume from it in another process
+        later: a cursor must hold the whole position, nothing may live in memory.
+        """
         ...
 
     async def list_changes(self, since: str | None, cursor: str | None, limit: int) -> ChangesPage:
