@@ -139,17 +139,18 @@ class PostgresWriter:
         "youtube varchar(64), added_at timestamptz, updated_at timestamptz, "
         "synced_at timestamptz, content_hash varchar(32), data jsonb) ON COMMIT DELETE ROWS"
     )
+    # Unchanged items are filtered out by the join before the insert: ON CONFLICT would
+    # otherwise lock (and so write to) every row it skips.
     _MERGE = (
         f"INSERT INTO core_library_item AS m ({', '.join(COLUMNS)}) "
-        f"SELECT {', '.join(COLUMNS)} FROM core_sync_stage "
+        f"SELECT {', '.join('s.' + c for c in COLUMNS)} FROM core_sync_stage s "
+        "LEFT JOIN core_library_item o ON o.source = s.source AND o.item_id = s.item_id "
+        "WHERE o.content_hash IS DISTINCT FROM s.content_hash "
         "ON CONFLICT (source, item_id) DO UPDATE SET "
         + ", ".join(f"{c} = EXCLUDED.{c}" for c in COLUMNS if c not in ("source", "item_id"))
         + " WHERE m.content_hash <> EXCLUDED.content_hash RETURNING (xmax = 0) AS inserted"
     )
-    _SEEN = (
-        "INSERT INTO core_sync_seen (run_id, item_id) SELECT $1, item_id FROM core_sync_stage "
-        "ON CONFLICT DO NOTHING"
-    )
+    _SEEN = "INSERT INTO core_sync_seen (run_id, item_id) SELECT $1, item_id FROM core_sync_stage"
     _ADVANCE = _numbered(_RUN_ADVANCE)
     _SUCCEEDED = _numbered(_RUN_SUCCEEDED)
     _UNSEEN = (

@@ -11,8 +11,10 @@ _POSTGRES = [
     "GENERATED ALWAYS AS (to_tsvector('simple', title)) STORED",
     "CREATE INDEX core_library_item_search ON core_library_item USING gin (search)",
     "CREATE INDEX core_library_item_title_trgm ON core_library_item USING gin (title gin_trgm_ops)",
-    "CREATE UNLOGGED TABLE core_sync_seen (run_id bigint NOT NULL, "
-    "item_id varchar(255) NOT NULL, PRIMARY KEY (run_id, item_id))",
+    # Written once per item by a full sync and read once, by a hash anti-join: no index to
+    # keep up. Logged, unlike a scratch table: a run resumed after a database crash still
+    # needs what it saw before.
+    "CREATE TABLE core_sync_seen (run_id bigint NOT NULL, item_id varchar(255) NOT NULL)",
 ]
 
 _SQLITE = [
