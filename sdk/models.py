@@ -119,7 +119,10 @@ class Page(BaseModel, Generic[T]):
     """One page of a longer list.
 
     ``next_cursor`` is opaque to the caller and ``None`` on the last page; ``total`` is the
-    size of the whole list when the source knows it cheaply.
+    size of the whole list when the source knows it cheaply. A library walk of a source that
+    can list changes may set ``checkpoint`` (on any page, usually the last): the changes
+    checkpoint of the library as the walk began, so the next incremental sync reads only
+    what changed after it.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -127,6 +130,7 @@ class Page(BaseModel, Generic[T]):
     items: list[T]
     next_cursor: str | None = None
     total: int | None = Field(default=None, ge=0)
+    checkpoint: str | None = None
 
 
 class ChangesPage(_Frozen):

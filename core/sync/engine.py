@@ -7,7 +7,8 @@ changed since this checkpoint" (``list_changes``); everything else is here:
   in batches (see :mod:`medianest.core.sync.store`), and every id seen is recorded; at the
   end, the source's items that were not seen are deleted in one statement.
 - **Incremental sync** walks the changes since the checkpoint of the last successful run
-  and stores the new checkpoint when it succeeds. It never deletes.
+  (an incremental one, or a full one whose source gave the checkpoint of its walk) and
+  stores the new checkpoint when it succeeds. It never deletes.
 - A page that fails upstream (5xx, 429, timeout, malformed body) is retried with back-off;
   a run that still cannot go on fails with the reason stored on it.
 - A run survives its worker: each batch commits the position after it, the worker renews a
@@ -462,7 +463,7 @@ def _checked(source_id: str, page: Any) -> _Fetched:
     if isinstance(page, ChangesPage):
         fetched = _Fetched(page.items, page.next_cursor, page.checkpoint, None)
     elif isinstance(page, Page):
-        fetched = _Fetched(page.items, page.next_cursor, None, page.total)
+        fetched = _Fetched(page.items, page.next_cursor, page.checkpoint, page.total)
     else:
         raise SyncFailedError(
             f"{source_id} returned {type(page).__name__} for a page; expected a Page"

@@ -5,10 +5,12 @@ a run resumed after a crash starts exactly after the last committed batch: nothi
 and nothing counted twice. The update of the run row is guarded by the lease owner, so a
 worker that lost its lease cannot write over the one that took the run over.
 
-- PostgreSQL: ``COPY`` into a temporary staging table, then one ``INSERT ... ON CONFLICT``
-  merge that rewrites a row only when its content digest changed.
-- SQLite: the stored digests of the batch's items are read in a few ``IN (...)`` queries,
-  then new and changed rows are written with ``executemany``, all in one transaction.
+Both read the stored digests of the batch's items first (one ``= ANY`` query on PostgreSQL,
+a few ``IN (...)`` queries on SQLite), so unchanged items are never written, then:
+
+- PostgreSQL: ``COPY`` of the new and changed rows into a temporary staging table, and one
+  ``INSERT ... ON CONFLICT`` merge.
+- SQLite: ``executemany`` inserts and updates, in the same transaction.
 
 Full syncs record every item id they saw in ``core_sync_seen`` (keyed by run); at the end
 the items of the source that were not seen are deleted in one statement.
@@ -130,27 +132,28 @@ def _numbered(template: str) -> str:
 
 
 class PostgresWriter:
-    """COPY into a staging table, then one merge per batch."""
+    """Stored digests looked up per batch; new and changed rows COPYed and merged at once."""
 
+    _DIGESTS = (
+        "SELECT item_id, content_hash FROM core_library_item "
+        "WHERE source = $1 AND item_id = ANY($2::varchar[])"
+    )
+    # The JSON travels as text (cheaper to COPY) and becomes jsonb in the merge.
     _STAGE = (
         "CREATE TEMPORARY TABLE IF NOT EXISTS core_sync_stage ("
         "source varchar(100), item_id varchar(255), kind varchar(16), title text, year int, "
         "parent_id varchar(255), number int, imdb varchar(16), tmdb int, tvdb int, "
         "youtube varchar(64), added_at timestamptz, updated_at timestamptz, "
-        "synced_at timestamptz, content_hash varchar(32), data jsonb) ON COMMIT DELETE ROWS"
+        "synced_at timestamptz, content_hash varchar(32), data text) ON COMMIT DELETE ROWS"
     )
-    # Unchanged items are filtered out by the join before the insert: ON CONFLICT would
-    # otherwise lock (and so write to) every row it skips.
     _MERGE = (
         f"INSERT INTO core_library_item AS m ({', '.join(COLUMNS)}) "
-        f"SELECT {', '.join('s.' + c for c in COLUMNS)} FROM core_sync_stage s "
-        "LEFT JOIN core_library_item o ON o.source = s.source AND o.item_id = s.item_id "
-        "WHERE o.content_hash IS DISTINCT FROM s.content_hash "
-        "ON CONFLICT (source, item_id) DO UPDATE SET "
+        f"SELECT {', '.join(c if c != 'data' else 'data::jsonb' for c in COLUMNS)} "
+        "FROM core_sync_stage ON CONFLICT (source, item_id) DO UPDATE SET "
         + ", ".join(f"{c} = EXCLUDED.{c}" for c in COLUMNS if c not in ("source", "item_id"))
         + " WHERE m.content_hash <> EXCLUDED.content_hash RETURNING (xmax = 0) AS inserted"
     )
-    _SEEN = "INSERT INTO core_sync_seen (run_id, item_id) SELECT $1, item_id FROM core_sync_stage"
+    _SEEN = "INSERT INTO core_sync_seen (run_id, item_id) SELECT $1, unnest($2::varchar[])"
     _ADVANCE = _numbered(_RUN_ADVANCE)
     _SUCCEEDED = _numbered(_RUN_SUCCEEDED)
     _UNSEEN = (
@@ -167,16 +170,24 @@ class PostgresWriter:
     async def write_batch(
         self, records: Sequence[Record], position: BatchPosition, *, track_seen: bool
     ) -> BatchResult:
+        ids = [r.item_id for r in records]
         async with self._connection() as connection, connection.transaction():
-            await connection.execute(self._STAGE)
-            await connection.copy_records_to_table(
-                "core_sync_stage", records=[r.values for r in records], columns=COLUMNS
-            )
-            rows = await connection.fetch(self._MERGE)
-            inserted = sum(1 for row in rows if row[0])
-            result = BatchResult(inserted=inserted, updated=len(rows) - inserted)
-            if track_seen:
-                await connection.execute(self._SEEN, position.run_id)
+            result = BatchResult(inserted=0, updated=0)
+            if records:
+                stored = dict(await connection.fetch(self._DIGESTS, records[0].values[0], ids))
+                # Only what is new or changed is sent and merged: an unchanged item costs
+                # one digest comparison, and ON CONFLICT never locks (writes) its row.
+                changed = [r.values for r in records if stored.get(r.item_id) != r.content_hash]
+                if changed:
+                    await connection.execute(self._STAGE)
+                    await connection.copy_records_to_table(
+                        "core_sync_stage", records=changed, columns=COLUMNS
+                    )
+                    rows = await connection.fetch(self._MERGE)
+                    inserted = sum(1 for row in rows if row[0])
+                    result = BatchResult(inserted=inserted, updated=len(rows) - inserted)
+                if track_seen:
+                    await connection.execute(self._SEEN, position.run_id, ids)
             status = await connection.execute(
                 self._ADVANCE,
                 position.pages,

@@ -56,6 +56,8 @@ class FakeLibrary:
         self.cursors: list[str | None] = []
         self.pages_served = 0
         self.result: Callable[[Page[MediaItem]], Any] | None = None
+        self.walk_checkpoints = False
+        """Whether library walks end with a changes checkpoint."""
 
     async def _page(self, items: list[MediaItem], cursor: str | None, limit: int) -> Any:
         self.cursors.append(cursor)
@@ -70,15 +72,19 @@ class FakeLibrary:
 
     async def list_library(self, cursor: str | None, limit: int) -> Any:
         page, _ = await self._page(self.items, cursor, limit)
+        if self.walk_checkpoints and page.next_cursor is None:
+            page = page.model_copy(update={"checkpoint": self._newest().isoformat()})
         return self.result(page) if self.result is not None else page
+
+    def _newest(self) -> datetime:
+        return max((i.updated_at or EPOCH for i in self.items), default=EPOCH)
 
     async def list_changes(self, since: str | None, cursor: str | None, limit: int) -> ChangesPage:
         after = datetime.fromisoformat(since) if since else None
         changed = [i for i in self.items if after is None or (i.updated_at or EPOCH) >= after]
         page, _ = await self._page(changed, cursor, limit)
-        newest = max((i.updated_at or EPOCH for i in self.items), default=EPOCH)
         return ChangesPage(
-            items=page.items, next_cursor=page.next_cursor, checkpoint=newest.isoformat()
+            items=page.items, next_cursor=page.next_cursor, checkpoint=self._newest().isoformat()
         )
 
     async def search(self, query: SearchQuery) -> list[MediaItem]:

@@ -158,6 +158,20 @@ async def test_an_incremental_sync_reads_only_what_changed_since_the_last_one(
     assert "501" in rows
 
 
+async def test_a_full_sync_keeps_the_checkpoint_its_walk_gave(
+    fake_hub: RunningHub, fake_library: FakeLibrary
+) -> None:
+    hub = fake_hub.hub
+    fake_library.walk_checkpoints = True
+    full = await sync(hub, "fake")
+    assert full.checkpoint == fake_library.items[-1].updated_at.isoformat()
+
+    incremental = await sync(hub, "fake", RunKind.INCREMENTAL)
+
+    assert incremental.since == full.checkpoint
+    assert (incremental.status, incremental.items_seen) == ("succeeded", 1)
+
+
 async def test_a_plugin_that_breaks_the_protocol_fails_the_run_with_the_reason(
     fake_hub: RunningHub, fake_library: FakeLibrary
 ) -> None:
