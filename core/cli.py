@@ -93,12 +93,14 @@ def _register_commands() -> None:
     from medianest.core.cli_admin import config_group, db_group, flags_group, plugins_group
     from medianest.core.cli_secrets import secrets_group
     from medianest.core.cli_serve import demo, serve, worker
+    from medianest.core.cli_sync import sync_command
     from medianest.core.cli_users import users_group
 
     for command in (serve, worker, demo, db_group, plugins_group, config_group, flags_group):
         main.add_command(command)
     main.add_command(users_group)
     main.add_command(secrets_group)
+    main.add_command(sync_command)
 
 
 _register_commands()
