@@ -175,8 +175,14 @@ class SyncSettings(SyncSchedule):
     )
 
     def schedule_for(self, source: str) -> SyncSchedule:
-        """The schedule of ``source``: its own section, or the defaults."""
-        return self.sources.get(source, self)
+        """The schedule of ``source``: what its own section sets, the ``[sync]`` values else."""
+        schedule = SyncSchedule(
+            incremental_minutes=self.incremental_minutes, full_daily_at=self.full_daily_at
+        )
+        own = self.sources.get(source)
+        if own is None:
+            return schedule
+        return schedule.model_copy(update=own.model_dump(exclude_unset=True))
 
 
 class HealthSettings(_Section):

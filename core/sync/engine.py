@@ -150,7 +150,6 @@ class SyncEngine:
         :raises InvalidInputError: the source cannot be synced this way.
         :raises ConflictError: a run of another kind is going; try when it ends.
         """
-        self.source(source_id, kind)
         run, created = await self.claim_slot(source_id, kind, trigger, requested_by)
         if created or runs.is_stale(run, utcnow(), self.lease):
             await self.hub.jobs.enqueue(
@@ -167,8 +166,11 @@ class SyncEngine:
     ) -> tuple[SyncRun, bool]:
         """The source's run slot: a new queued run, or the active one when it will do.
 
+        :raises NotFoundError: no such media source.
+        :raises InvalidInputError: the source cannot be synced this way.
         :raises ConflictError: a run of another kind is queued or running.
         """
+        self.source(source_id, kind)
         run, created = await runs.request_run(source_id, kind, trigger, requested_by, utcnow())
         if not created and not runs.covers(run.kind, kind):
             raise ConflictError(
@@ -199,6 +201,9 @@ class SyncEngine:
             return None
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
+                # A batch still being written finishes first: released before it commits,
+                # the run would make that batch fail as written by a worker that lost it.
+                await asyncio.shield(asyncio.gather(*_writing, return_exceptions=True))
                 await _uninterrupted(runs.record(run.id, owner, owner=None, heartbeat_at=_RELEASED))
             log.warning("sync interrupted, to be resumed", run=run.id, source=run.source)
             raise
@@ -448,6 +453,10 @@ class SyncEngine:
             log.warning("sync progress not published", run=run.id, error=str(exc))
 
 
+_writing: set[asyncio.Future[Any]] = set()
+"""Database writes in flight in this process (see :func:`_uninterrupted`)."""
+
+
 async def _uninterrupted(write: Awaitable[T]) -> T:
     """Await a database write that a cancellation must not cut in half.
 
@@ -455,7 +464,10 @@ async def _uninterrupted(write: Awaitable[T]) -> T:
     taken (SQLite) or a transaction half done; shielded, the write completes (or fails) on
     its own while the cancellation reaches the caller at once.
     """
-    return await asyncio.shield(write)
+    task = asyncio.ensure_future(write)
+    _writing.add(task)
+    task.add_done_callback(_writing.discard)
+    return await asyncio.shield(task)
 
 
 def _checked(source_id: str, page: Any) -> _Fetched:

@@ -52,7 +52,6 @@ async def run_job(ctx: JobContext, *, run_id: int) -> dict[str, Any] | None:
 async def _sync_now(ctx: JobContext, source: str, kind: RunKind, trigger: str) -> Any:
     engine = _engine(ctx)
     try:
-        engine.source(source, kind)
         run, created = await engine.claim_slot(source, kind, Trigger(trigger))
     except (MediaNestError, ValueError) as exc:
         log.warning("sync not started", source=source, kind=kind.value, reason=str(exc))

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, time, timedelta
 
 import httpx
 
-from medianest.config.settings import SyncSchedule
+from medianest.config.settings import SyncSchedule, SyncSettings
 from medianest.core.db.models import SyncRun
 from medianest.core.sync import RunKind, Trigger
 from medianest.core.sync.jobs import due, schedule_job
@@ -24,6 +24,23 @@ DAILY = SyncSchedule(incremental_minutes=5, full_daily_at=time(4, 0))
 
 def ended(kind: str, at: datetime, status: str = "succeeded") -> SyncRun:
     return SyncRun(kind=kind, status=status, created_at=at, finished_at=at, heartbeat_at=at)
+
+
+def test_a_source_schedule_takes_what_it_leaves_out_from_the_sync_section() -> None:
+    settings = SyncSettings(
+        incremental_minutes=15,
+        full_daily_at=time(2, 30),
+        sources={"plex:cabin": {"incremental_minutes": 0}, "plex:attic": {"full_daily_at": ""}},
+    )
+    assert settings.schedule_for("plex:home") == SyncSchedule(
+        incremental_minutes=15, full_daily_at=time(2, 30)
+    )
+    assert settings.schedule_for("plex:cabin") == SyncSchedule(
+        incremental_minutes=0, full_daily_at=time(2, 30)
+    )
+    assert settings.schedule_for("plex:attic") == SyncSchedule(
+        incremental_minutes=15, full_daily_at=None
+    )
 
 
 def test_a_source_never_synced_gets_a_full_sync_at_once() -> None:
@@ -78,7 +95,8 @@ async def test_the_tick_queues_due_runs_joins_active_ones_and_hands_on_orphans(
     medianest_hub: HubHarness, mode: dict
 ) -> None:
     library = FakeLibrary("fake", 30)
-    settings = {**SYNC_SETTINGS, "sources": {"fake": {"incremental_minutes": 5}}}
+    schedule = {"incremental_minutes": 5, "full_daily_at": "04:00"}
+    settings = {**SYNC_SETTINGS, "sources": {"fake": schedule}}
     async with medianest_hub.run({"fake": FakePlugin(library)}, sync=settings, **mode) as running:
         hub = running.hub
         with hub.database.activate():
