@@ -168,3 +168,23 @@ async def test_the_search_index_follows_inserts_renames_and_deletions(
     world.remove_item("home", second)
     await sync(hub, "plex:home")
     assert await _title_search(hub, "Zanzibar Moonlight Express") == set()
+
+
+async def test_an_incremental_sync_after_a_full_one_reads_only_the_changes(
+    sync_hub: RunningHub, plex_sim: RunningSimulator
+) -> None:
+    hub = sync_hub.hub
+    world = plex_sim.world
+    full = await sync(hub, "plex:home")
+    assert full.checkpoint is not None
+    rows = await catalogue("plex:home")
+    movie = min(int(k) for k, v in rows.items() if v.kind == "movie")
+    world.advance_clock(3600)
+    world.update_item("home", movie, title="Changed After The Full Sync")
+
+    incremental = await sync(hub, "plex:home", RunKind.INCREMENTAL)
+
+    assert incremental.since == full.checkpoint
+    assert (incremental.status, incremental.inserted, incremental.updated) == ("succeeded", 0, 1)
+    assert incremental.items_seen < len(rows) / 4
+    assert (await catalogue("plex:home"))[str(movie)].title == "Changed After The Full Sync"

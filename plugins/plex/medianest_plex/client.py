@@ -21,8 +21,9 @@ The clients themselves are :class:`medianest_plex.pms.PlexServerClient` and
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -53,6 +54,7 @@ from medianest_plex.const import (
 )
 
 Params = Sequence[tuple[str, str | int]]
+Trace = Callable[[str, dict[str, Any]], Awaitable[None]]
 
 _DETAIL_LIMIT = 200
 
@@ -130,6 +132,27 @@ class PlexHttp:
 
         :raises UpstreamError: (or a subclass, see the module table) on any failure.
         """
+        response = await self.send(
+            method, path, params=params, headers=headers, time_limit=time_limit
+        )
+        return self.decode(response, f"{method} {path}"), response
+
+    async def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params | None = None,
+        headers: Mapping[str, str] | None = None,
+        time_limit: float | None = None,
+        trace: Trace | None = None,
+    ) -> httpx.Response:
+        """Send one request and return the successful response, its body read but not parsed.
+
+        :param trace: an httpx ``trace`` extension callback, told of each step of the exchange.
+        :raises UpstreamError: (or a subclass, see the module table) on any failure but a
+            body that is not JSON, which only :meth:`decode` notices.
+        """
         what = f"{method} {path}"
         limit = self.timeout if time_limit is None else time_limit
         try:
@@ -139,6 +162,7 @@ class PlexHttp:
                 params=list(params) if params else None,
                 headers=dict(headers) if headers else None,
                 timeout=httpx.Timeout(limit),
+                extensions={"trace": trace} if trace is not None else None,
             )
         except httpx.TimeoutException as exc:
             raise self._error(
@@ -151,9 +175,52 @@ class PlexHttp:
             ) from exc
         if response.status_code >= 300:
             raise self._status_error(response, what)
-        return self._parse(response, what), response
+        return response
 
-    def _parse(self, response: httpx.Response, what: str) -> Any:
+    async def start(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> asyncio.Task[httpx.Response]:
+        """:meth:`send` in the background; returns once the request has gone out.
+
+        Creating a task is not enough to overlap the server's work with the caller's: the
+        task would not write its request until the caller next awaits, which for a caller
+        about to parse and map a page is only after that CPU-bound work. So this waits
+        until the request body has been written (or the exchange has already ended, e.g.
+        on a transport that reports no progress), and the server works on the answer
+        while the caller goes on. The caller owns the task: it awaits it for the response
+        or cancels it.
+        """
+        sent = asyncio.Event()
+
+        async def trace(event: str, info: dict[str, Any]) -> None:
+            if event.endswith(".send_request_body.complete"):
+                sent.set()
+
+        task = asyncio.ensure_future(
+            self.send(method, path, params=params, headers=headers, trace=trace)
+        )
+        # A task cancelled unread must not log "exception was never retrieved".
+        task.add_done_callback(_retrieve)
+        waiter = asyncio.ensure_future(sent.wait())
+        try:
+            await asyncio.wait((task, waiter), return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:
+            task.cancel()
+            raise
+        finally:
+            waiter.cancel()
+        return task
+
+    def decode(self, response: httpx.Response, what: str) -> Any:
+        """The JSON body of a response from :meth:`send` to ``what`` (``GET /path``).
+
+        :raises UpstreamDataError: the body is XML or not valid JSON.
+        """
         content_type = response.headers.get("content-type", "")
         if "xml" in content_type:
             raise self._error(
@@ -207,6 +274,11 @@ class PlexHttp:
     def data_error(self, message: str) -> UpstreamDataError:
         """An ``UpstreamDataError`` about this service (``message`` should name the call)."""
         return UpstreamDataError(f"{self.label} {message}", source=self.source, plugin=PLUGIN_KEY)
+
+
+def _retrieve(task: asyncio.Task[httpx.Response]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 def _error_detail(response: httpx.Response) -> str:

@@ -13,6 +13,12 @@ path segments (``com.plexapp.agents.thetvdb://12345/1/2``) names the *show* of a
 episode, so its ids go to ``extra["show_ids"]`` rather than to the item's own ``ids``.
 
 Image URLs point at the server and never carry a token; whoever fetches them adds one.
+
+A full sync maps every item of a library, so the mapper is written for throughput: it checks
+the raw fields in plain Python, builds the item as nested plain data and has pydantic validate
+it in one call (rather than one model per reference, id set and image), and it computes the
+Plex Web link prefix once per machine identifier. The result is the same fully validated
+:class:`~medianest.sdk.MediaItem`.
 """
 
 from __future__ import annotations
@@ -26,7 +32,6 @@ from pydantic import ValidationError
 
 from medianest.sdk import (
     ExternalIds,
-    Image,
     MediaItem,
     MediaKind,
     SourceRef,
@@ -37,6 +42,7 @@ from medianest_plex.const import KIND_BY_PLEX_TYPE, PLUGIN_KEY
 _RATING_KEY = re.compile(r"^[0-9]{1,20}$")
 _IMDB = re.compile(r"^tt[0-9]{1,12}$")
 _NUMBER = re.compile(r"^[0-9]{1,12}$")
+_WHOLE_NUMBER = re.compile(r"-?[0-9]{1,16}")
 _LEGACY_AGENTS = {
     "com.plexapp.agents.imdb": "imdb",
     "com.plexapp.agents.themoviedb": "tmdb",
@@ -45,7 +51,6 @@ _LEGACY_AGENTS = {
     "com.plexapp.agents.tvdb": "tvdb",
 }
 _GUID_SCHEMES = {"imdb": "imdb", "tmdb": "tmdb", "tvdb": "tvdb"}
-_IMAGE_FIELDS = (("thumb", "poster"), ("art", "backdrop"))
 _MIN_YEAR, _MAX_YEAR = 1870, 2200
 
 
@@ -61,19 +66,29 @@ class ItemMapper:
         self.source_id = source_id
         self.server_url = server_url.rstrip("/")
         self.machine_identifier = machine_identifier
+        self._link_prefix: tuple[str, str] | None = None
 
     def ref(self, rating_key: str) -> SourceRef:
         """A reference to item ``rating_key`` of this server."""
-        return SourceRef(source=self.source_id, item_id=rating_key, url=self._web_url(rating_key))
+        return SourceRef(**self._ref_fields(rating_key))
+
+    def _ref_fields(self, rating_key: str) -> dict[str, Any]:
+        return {"source": self.source_id, "item_id": rating_key, "url": self._web_url(rating_key)}
 
     def _web_url(self, rating_key: str) -> str | None:
-        if not self.machine_identifier:
+        machine = self.machine_identifier
+        if not machine:
             return None
-        key = quote(f"/library/metadata/{rating_key}", safe="")
-        return (
-            f"https://app.plex.tv/desktop/#!/server/{quote(self.machine_identifier, safe='')}"
-            f"/details?key={key}"
-        )
+        # ``machine_identifier`` may be learned or replaced after construction, so the
+        # quoted prefix is cached together with the identifier it was made from.
+        cached = self._link_prefix
+        if cached is None or cached[0] != machine:
+            prefix = f"https://app.plex.tv/desktop/#!/server/{quote(machine, safe='')}/details?key="
+            self._link_prefix = cached = (machine, prefix)
+        if rating_key.isascii() and rating_key.isdigit():
+            # What ``quote`` makes of the key path when the key is all digits.
+            return f"{cached[1]}%2Flibrary%2Fmetadata%2F{rating_key}"
+        return cached[1] + quote(f"/library/metadata/{rating_key}", safe="")
 
     def map(self, raw: Any) -> MediaItem:
         """The SDK item for one Plex metadata object.
@@ -95,54 +110,71 @@ class ItemMapper:
             raise self._bad(rating_key, f"does not fit the expected shape: {_short(exc)}") from exc
 
     def _build(self, raw: dict[str, Any], rating_key: str, kind: MediaKind) -> MediaItem:
+        # The fields are read in a fixed order so that an item with several faults is always
+        # reported for the same one.
         index = _opt_int(raw, "index")
         title = _title(raw, kind, index)
         if title is None:
             raise ValueError("title is missing or empty")
         parent_key = _rating_key(raw.get("parentRatingKey"))
-        parent = self.ref(parent_key) if parent_key and kind in _CHILD_KINDS else None
-        ids, show_ids = external_ids(raw)
+        parent = self._ref_fields(parent_key) if parent_key and kind in _CHILD_KINDS else None
+        ids, show_ids, guid = _id_fields(raw)
         year = _opt_int(raw, "year")
         duration_ms = _opt_int(raw, "duration")
-        return MediaItem(
-            kind=kind,
-            title=title,
-            ref=self.ref(rating_key),
-            year=year if year is not None and _MIN_YEAR <= year <= _MAX_YEAR else None,
-            summary=_opt_str(raw, "summary") or None,
-            ids=ids,
-            images=self._images(raw, kind),
-            parent=parent,
-            index=index,
-            added_at=_epoch(raw, "addedAt"),
-            updated_at=_epoch(raw, "updatedAt"),
-            duration_seconds=(
-                round(duration_ms / 1000) if duration_ms is not None and duration_ms >= 0 else None
-            ),
-            extra=self._extra(raw, kind, show_ids),
+        ref = self._ref_fields(rating_key)
+        summary = _opt_str(raw, "summary") or None
+        images = self._image_fields(raw, kind)
+        added_at = _epoch(raw, "addedAt")
+        updated_at = _epoch(raw, "updatedAt")
+        duration_seconds = (
+            round(duration_ms / 1000) if duration_ms is not None and duration_ms >= 0 else None
+        )
+        extra = self._extra(raw, kind, guid, show_ids)
+        return _validate_item(
+            {
+                "kind": kind,
+                "title": title,
+                "ref": ref,
+                "year": year if year is not None and _MIN_YEAR <= year <= _MAX_YEAR else None,
+                "summary": summary,
+                "ids": ids,
+                "images": images,
+                "parent": parent,
+                "index": index,
+                "added_at": added_at,
+                "updated_at": updated_at,
+                "duration_seconds": duration_seconds,
+                "extra": extra,
+            }
         )
 
-    def _images(self, raw: dict[str, Any], kind: MediaKind) -> tuple[Image, ...]:
-        images: list[Image] = []
-        for field, image_kind in _IMAGE_FIELDS:
-            path = _opt_str(raw, field)
-            if not path:
-                continue
-            if field == "thumb" and kind == MediaKind.EPISODE:
-                image_kind = "thumbnail"
-            images.append(Image(kind=image_kind, url=self._image_url(path)))
-        return tuple(images)
+    def _image_fields(self, raw: dict[str, Any], kind: MediaKind) -> list[dict[str, str]]:
+        images: list[dict[str, str]] = []
+        thumb = _opt_str(raw, "thumb")
+        if thumb:
+            thumb_kind = "thumbnail" if kind == MediaKind.EPISODE else "poster"
+            images.append({"kind": thumb_kind, "url": self._image_url(thumb)})
+        art = _opt_str(raw, "art")
+        if art:
+            images.append({"kind": "backdrop", "url": self._image_url(art)})
+        return images
 
     def _image_url(self, path: str) -> str:
-        if urlsplit(path).scheme in ("http", "https"):
-            return path
+        # A path that starts with a single "/" has neither a scheme nor a host, so
+        # ``urlsplit`` (which also rejects some malformed hosts) is only needed for others.
+        if path[0] != "/" or path[1:2] in _HOST_MARKERS:
+            if urlsplit(path).scheme in ("http", "https"):
+                return path
         return f"{self.server_url}/{path.lstrip('/')}"
 
     def _extra(
-        self, raw: dict[str, Any], kind: MediaKind, show_ids: dict[str, str | int]
+        self,
+        raw: dict[str, Any],
+        kind: MediaKind,
+        guid: str | None,
+        show_ids: dict[str, str | int],
     ) -> dict[str, Any]:
         extra: dict[str, Any] = {}
-        guid = _opt_str(raw, "guid")
         if guid:
             extra["guid"] = guid
         section = _opt_int(raw, "librarySectionID")
@@ -155,12 +187,7 @@ class ItemMapper:
             season = _opt_int(raw, "parentIndex")
             if season is not None:
                 extra["season_number"] = season
-        for source_field, target in (
-            ("grandparentTitle", "show_title"),
-            ("parentTitle", "parent_title"),
-            ("contentRating", "content_rating"),
-            ("originallyAvailableAt", "originally_available_at"),
-        ):
+        for source_field, target in _EXTRA_STRINGS:
             value = _opt_str(raw, source_field)
             if value:
                 extra[target] = value
@@ -177,6 +204,17 @@ class ItemMapper:
 
 
 _CHILD_KINDS = frozenset({MediaKind.SEASON, MediaKind.EPISODE, MediaKind.ALBUM, MediaKind.TRACK})
+_EXTRA_STRINGS = (
+    ("grandparentTitle", "show_title"),
+    ("parentTitle", "parent_title"),
+    ("contentRating", "content_rating"),
+    ("originallyAvailableAt", "originally_available_at"),
+)
+_HOST_MARKERS = ("/", "\t", "\r", "\n")
+"""Second characters that may make ``urlsplit`` read a host after a leading "/" (it drops
+tabs and line breaks before parsing)."""
+
+_validate_item = MediaItem.model_validate
 
 
 def external_ids(raw: dict[str, Any]) -> tuple[ExternalIds, dict[str, str | int]]:
@@ -185,6 +223,14 @@ def external_ids(raw: dict[str, Any]) -> tuple[ExternalIds, dict[str, str | int]
     ``Guid`` entries win over the legacy ``guid`` string; values that are not well-formed
     ids are ignored.
     """
+    found, show_ids, _ = _id_fields(raw)
+    return ExternalIds(**found), show_ids
+
+
+def _id_fields(
+    raw: dict[str, Any],
+) -> tuple[dict[str, str | int], dict[str, str | int], str | None]:
+    """:func:`external_ids` as plain data, plus the ``guid`` string it read."""
     found: dict[str, str | int] = {}
     guids = raw.get("Guid")
     if guids is not None and not isinstance(guids, list):
@@ -200,14 +246,15 @@ def external_ids(raw: dict[str, Any]) -> tuple[ExternalIds, dict[str, str | int]
             if parsed is not None:
                 found[name] = parsed
     show_ids: dict[str, str | int] = {}
-    legacy = _legacy(_opt_str(raw, "guid"))
+    guid = _opt_str(raw, "guid")
+    legacy = _legacy(guid)
     if legacy is not None:
         name, value, is_own = legacy
         if is_own:
             found.setdefault(name, value)
         else:
             show_ids[name] = value
-    return ExternalIds(**found), show_ids
+    return found, show_ids, guid
 
 
 def _legacy(guid: str | None) -> tuple[str, str | int, bool] | None:
@@ -247,8 +294,10 @@ def _rating_key(value: Any) -> str | None:
 
 def _title(raw: dict[str, Any], kind: MediaKind, index: int | None) -> str | None:
     title = _opt_str(raw, "title")
-    if title and title.strip():
-        return title.strip()
+    if title:
+        title = title.strip()
+        if title:
+            return title
     if index is not None and kind == MediaKind.SEASON:
         return "Specials" if index == 0 else f"Season {index}"
     if index is not None and kind == MediaKind.EPISODE:
@@ -275,7 +324,7 @@ def _opt_int(raw: dict[str, Any], key: str) -> int | None:
         return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if isinstance(value, str) and re.fullmatch(r"-?[0-9]{1,16}", value.strip()):
+    if isinstance(value, str) and _WHOLE_NUMBER.fullmatch(value.strip()):
         return int(value)
     raise TypeError(f"{key} is not a whole number")
 

@@ -7,6 +7,7 @@ the ``MediaContainer``; ``X-Plex-Container-Size: 0`` asks only for the size.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -45,6 +46,18 @@ def _int_or_none(value: Any) -> int | None:
     return None
 
 
+def announced_total(response: httpx.Response) -> int | None:
+    """The collection size in a page answer's ``X-Plex-Container-Total-Size`` header.
+
+    It is known as soon as the answer arrives, before its body is parsed.
+    """
+    return _int_or_none(response.headers.get(HEADER_CONTAINER_TOTAL_SIZE))
+
+
+def _paging_headers(start: int, size: int) -> dict[str, str]:
+    return {HEADER_CONTAINER_START: str(start), HEADER_CONTAINER_SIZE: str(size)}
+
+
 class PlexServerClient(PlexHttp):
     """One Plex Media Server, read with the configured token."""
 
@@ -63,10 +76,13 @@ class PlexServerClient(PlexHttp):
         body, response = await self.request_json(
             "GET", path, params=params, headers=headers, time_limit=time_limit
         )
+        return self._container_of(body, path), response
+
+    def _container_of(self, body: Any, path: str) -> dict[str, Any]:
         container = body.get("MediaContainer") if isinstance(body, dict) else None
         if not isinstance(container, dict):
             raise self.data_error(f"answered GET {path} without a MediaContainer object")
-        return container, response
+        return container
 
     def entries(self, container: dict[str, Any], key: str, path: str) -> list[dict[str, Any]]:
         """``container[key]`` as a list of objects (missing means empty).
@@ -114,18 +130,51 @@ class PlexServerClient(PlexHttp):
         ``size=0`` asks only for the collection's size. A server that ignores paging and
         returns everything is sliced here, so callers always get at most ``size`` items.
         """
-        headers = {HEADER_CONTAINER_START: str(start), HEADER_CONTAINER_SIZE: str(size)}
-        container, response = await self.container(path, params=params, headers=headers)
+        response = await self.fetch_page(path, start=start, size=size, params=params)
+        return self.read_page(response, path, start=start, size=size)
+
+    async def fetch_page(
+        self,
+        path: str,
+        *,
+        start: int,
+        size: int,
+        params: Params | None = None,
+    ) -> httpx.Response:
+        """The answer to the request :meth:`page` makes, to be read with :meth:`read_page`."""
+        return await self.send("GET", path, params=params, headers=_paging_headers(start, size))
+
+    async def start_page(
+        self,
+        path: str,
+        *,
+        start: int,
+        size: int,
+        params: Params | None = None,
+    ) -> asyncio.Task[httpx.Response]:
+        """Ask for the page :meth:`page` would, in the background (see :meth:`start`).
+
+        The answer is read with :meth:`read_page`; the caller awaits or cancels the task.
+        """
+        return await self.start("GET", path, params=params, headers=_paging_headers(start, size))
+
+    def read_page(self, response: httpx.Response, path: str, *, start: int, size: int) -> Slice:
+        """The :class:`Slice` in the answer to a page request for ``path``.
+
+        :raises UpstreamDataError: the body is not a ``MediaContainer`` of objects.
+        """
+        container = self._container_of(self.decode(response, f"GET {path}"), path)
         items = self.entries(container, "Metadata", path)
         section = container.get("librarySectionID")
         if section is not None:
-            items = [
-                item if "librarySectionID" in item else {**item, "librarySectionID": section}
-                for item in items
-            ]
+            # The items are fresh from this body and ours alone, so they are completed in
+            # place rather than copied.
+            for item in items:
+                if "librarySectionID" not in item:
+                    item["librarySectionID"] = section
         total = _int_or_none(container.get("totalSize"))
         if total is None:
-            total = _int_or_none(response.headers.get(HEADER_CONTAINER_TOTAL_SIZE))
+            total = announced_total(response)
         offset = _int_or_none(container.get("offset"))
         if offset is None and len(items) > size:
             total = len(items) if total is None else total

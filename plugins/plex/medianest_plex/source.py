@@ -11,6 +11,8 @@ core decides when to sync, retries, caches and applies its own timeouts.
   ``changes_overlap_seconds`` before the checkpoint. Items may repeat; core de-duplicates.
 - Listings skip a malformed item with a warning naming it (one bad item must not stall a
   sync); ``get_item`` raises ``UpstreamDataError`` for it instead.
+- A call whose ``limit`` is above ``page_size`` makes several requests, each sent while the
+  page before it is parsed and mapped, so the server and this side work at the same time.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import logging
 import re
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -53,7 +56,7 @@ from medianest_plex.cursors import (
     encode_checkpoint,
 )
 from medianest_plex.mapping import ItemMapper
-from medianest_plex.pms import PlexServerClient, Slice
+from medianest_plex.pms import PlexServerClient, Slice, announced_total
 from medianest_plex.settings import ServerSettings
 
 log = logging.getLogger(__name__)
@@ -150,16 +153,26 @@ class PlexMediaSource:
         return self.mapper.map(raw)
 
     async def list_library(self, cursor: str | None, limit: int) -> Page[MediaItem]:
-        """A page of every movie, show, season and episode; ``total`` counts them all."""
+        """A page of every movie, show, season and episode; ``total`` counts them all.
+
+        The last page carries the changes checkpoint of the library as the walk began (the
+        newest ``updatedAt`` then), so changes made while it ran are read by the next
+        ``list_changes``.
+        """
         _check_limit(limit)
         if cursor is None:
             plan = await self._segments((ALL,))
-            counts = await asyncio.gather(*(self._count(s) for s in plan))
-            walk = Walk(kind=LIBRARY, plan=plan, total=sum(counts))
+            counts, newest = await asyncio.gather(
+                asyncio.gather(*(self._count(s) for s in plan)),
+                asyncio.gather(*(self._newest(s) for s in plan)),
+            )
+            walk = Walk(kind=LIBRARY, plan=plan, total=sum(counts), newest=max(newest, default=0))
         else:
             walk = Walk.decode(cursor, LIBRARY)
         items = await self._read(walk, limit)
-        return Page(items=items, next_cursor=walk.encode(), total=walk.total)
+        following = walk.encode()
+        checkpoint = encode_checkpoint(walk.newest) if following is None and walk.newest else None
+        return Page(items=items, next_cursor=following, total=walk.total, checkpoint=checkpoint)
 
     async def list_changes(self, since: str | None, cursor: str | None, limit: int) -> ChangesPage:
         """Items added or updated after ``since`` (minus the overlap window); see the module."""
@@ -243,6 +256,25 @@ class PlexMediaSource:
         params.append(("includeGuids", 1))
         return params
 
+    async def _newest(self, segment: Segment) -> int:
+        """The newest ``updatedAt`` (or ``addedAt``) of the segment's items, 0 when empty."""
+        try:
+            page = await self.client.page(
+                _section_path(segment),
+                start=0,
+                size=1,
+                params=[("type", segment.plex_type), ("sort", "updatedAt:desc")],
+            )
+        except NotFoundError:
+            return 0
+        moments = [
+            raw.get(field)
+            for raw in page.items
+            for field in _CHANGE_FIELDS
+            if isinstance(raw, dict)
+        ]
+        return max((m for m in moments if type(m) is int and m > 0), default=0)
+
     async def _count(self, segment: Segment) -> int:
         try:
             return await self.client.count(
@@ -252,25 +284,82 @@ class PlexMediaSource:
             return 0
 
     async def _read(self, walk: Walk, limit: int) -> list[MediaItem]:
-        """Read segments from the walk's position until ``limit`` items or the end."""
+        """Read segments from the walk's position until ``limit`` items or the end.
+
+        Reading is pipelined one request ahead: as soon as the answer to one request has
+        arrived, and before its body is parsed and mapped (the expensive part on this side),
+        the request the walk will most likely make next is sent, so the server prepares that
+        page meanwhile. The guess assumes a full page in which every item maps, and uses the
+        size the server announces in a header to see the end of a segment. The walk itself
+        only ever moves on what was actually read; a guess that turns out wrong (a short
+        page, a skipped malformed item) is dropped, and a page asked for is never more than
+        ``limit`` allows.
+        """
         items: list[MediaItem] = []
-        while len(items) < limit and not walk.done:
-            segment = walk.current()
-            want = min(limit - len(items), self.page_size)
-            try:
-                page = await self.client.page(
-                    _section_path(segment),
-                    start=walk.offset,
-                    size=want,
-                    params=self._params(segment, walk.since),
+        ahead: _Ahead | None = None
+        try:
+            while len(items) < limit and not walk.done:
+                segment = walk.current()
+                want = min(limit - len(items), self.page_size)
+                if ahead is not None and ahead.fits(walk, want):
+                    asked, pending = ahead.size, ahead.task
+                else:
+                    if ahead is not None:
+                        ahead.task.cancel()
+                    asked = want
+                    pending = self._fetch(segment, walk.offset, asked, walk.since)
+                ahead = None
+                try:
+                    response = await pending
+                except NotFoundError:
+                    log.warning("%s: section %s vanished during a walk", self.id, segment.section)
+                    walk.advance(0, exhausted=True)
+                    continue
+                ahead = await self._read_ahead(walk, asked, response, limit - len(items))
+                page = self.client.read_page(
+                    response, _section_path(segment), start=walk.offset, size=asked
                 )
-            except NotFoundError:
-                log.warning("%s: section %s vanished during a walk", self.id, segment.section)
-                walk.advance(0, exhausted=True)
-                continue
-            items.extend(self._map_all(page.items))
-            walk.advance(len(page.items), exhausted=_exhausted(page, walk.offset, want))
+                items.extend(self._map_all(page.items))
+                walk.advance(len(page.items), exhausted=_exhausted(page, walk.offset, asked))
+        finally:
+            if ahead is not None:
+                ahead.task.cancel()
         return items
+
+    async def _fetch(
+        self, segment: Segment, offset: int, size: int, since: int | None
+    ) -> httpx.Response:
+        return await self.client.fetch_page(
+            _section_path(segment), start=offset, size=size, params=self._params(segment, since)
+        )
+
+    async def _read_ahead(
+        self, walk: Walk, asked: int, response: httpx.Response, room: int
+    ) -> _Ahead | None:
+        """Start the request likely to follow the page in ``response``, if the call goes on.
+
+        :param asked: the page size ``response`` answers.
+        :param room: how many more items the call may return, this page included.
+        """
+        total = announced_total(response)
+        coming = asked if total is None else max(0, min(asked, total - walk.offset))
+        room -= coming
+        if room <= 0:
+            return None
+        index, offset = walk.index, walk.offset + asked
+        if total is not None and offset >= total:
+            index, offset = index + 1, 0
+        if index >= len(walk.plan):
+            return None
+        segment = walk.plan[index]
+        size = min(room, self.page_size)
+        task = await self.client.start_page(
+            _section_path(segment),
+            start=offset,
+            size=size,
+            params=self._params(segment, walk.since),
+        )
+        return _Ahead(index=index, offset=offset, size=size, task=task)
 
     def _map_all(self, raws: list[dict[str, Any]]) -> Iterable[MediaItem]:
         """Map items, skipping with a warning those that are malformed."""
@@ -279,6 +368,20 @@ class PlexMediaSource:
                 yield self.mapper.map(raw)
             except UpstreamDataError as exc:
                 log.warning("skipping a malformed item: %s", exc.message)
+
+
+@dataclass(frozen=True, slots=True)
+class _Ahead:
+    """A page request sent before the walk knew it would need it."""
+
+    index: int
+    offset: int
+    size: int
+    task: asyncio.Task[httpx.Response]
+
+    def fits(self, walk: Walk, want: int) -> bool:
+        """Whether it reads from where ``walk`` stands, at most ``want`` items."""
+        return self.index == walk.index and self.offset == walk.offset and self.size <= want
 
 
 def _section_path(segment: Segment) -> str:
