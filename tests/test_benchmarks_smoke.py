@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.services import service_missing
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -57,3 +59,28 @@ def test_quick_token_benchmark_writes_positive_figures(tmp_path: Path) -> None:
         "http.me.requests_per_second",
     ):
         assert figures[key]["value"] > 0, key
+
+
+def test_quick_library_sync_benchmark_counts_what_each_sync_changed(tmp_path: Path) -> None:
+    run_quick("library_sync", tmp_path)
+
+    result = json.loads((tmp_path / "library_sync.json").read_text())
+    figures = {key: figure["value"] for key, figure in result["figures"].items()}
+    unreachable = [n for n in result["notes"] if n.startswith("PostgreSQL is not reachable")]
+    databases = ["sqlite"] if unreachable else ["postgres", "sqlite"]
+    changes = result["params"]["incremental_changes"]
+    for database in databases:
+        assert figures[f"{database}.full.seconds"] > 0
+        assert figures[f"{database}.full.items"] == figures[f"{database}.full.inserted"] > 0
+        assert figures[f"{database}.full.worker_peak_rss_mib"] > 0
+        assert figures[f"{database}.resync.rows_written"] == 0
+        assert figures[f"{database}.incremental.inserted"] == changes["added"]
+        assert figures[f"{database}.incremental.updated"] == changes["retitled"]
+        assert figures[f"{database}.deletions.deleted"] == result["params"]["deletions"]
+        assert figures[f"{database}.deletions.rows_written"] == 0
+    problems = [n for n in result["notes"] if n.startswith(("PostgreSQL:", "SQLite:"))]
+    assert problems == []
+    if unreachable:
+        service_missing("PostgreSQL", unreachable[0])
+    assert figures["bare.seconds"] > 0
+    assert figures["postgres.full.bare_ratio"] > 0

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from tests.benchmarks import (
     cold_start,
     health_live_rate,
+    library_sync,
     plex_library_read,
     plex_simulator_pages,
     token_verify,
@@ -22,4 +23,5 @@ BENCHMARKS: dict[str, Benchmark] = {
     "plex_simulator_pages": plex_simulator_pages.run,
     "plex_library_read": plex_library_read.run,
     "token_verify": token_verify.run,
+    "library_sync": library_sync.run,
 }

@@ -1,10 +1,13 @@
 """``plex_library_read``: the Plex plugin reading a whole 100,000-leaf library.
 
 The simulator serves the world in one process; :mod:`tests.benchmarks.plex_reader` walks it
-through ``PlexMediaSource.list_library`` in another, once per page size (the plugin's
-default, and its maximum), each in a fresh process so its peak memory is its own. Reported:
-total seconds, items per second, per-page latency, the reader's peak RSS, and the CPU each
-process used (the one near 100% of a core is the bottleneck).
+through ``PlexMediaSource.list_library`` in another, once per read shape, each in a fresh
+process so its peak memory is its own. The shapes are the plugin's default page size and its
+maximum, each with ``limit`` equal to the page size, and the default page size with
+``limit=1000``, which is how the library sync engine reads (the plugin then asks the server
+for several pages per call and overlaps each request with its own work). Reported: total
+seconds, items per second, per-call latency, the reader's peak RSS, and the CPU each process
+used (the one near 100% of a core is the bottleneck).
 """
 
 from __future__ import annotations
@@ -19,30 +22,48 @@ from tests.benchmarks.plex_sim import Simulator, plex_simulator
 from tests.benchmarks.procs import cpu_seconds, run_json_child
 from tests.benchmarks.results import BenchmarkError, Result
 
+SYNC_LIMIT = 1000
+"""The ``limit`` the library sync engine asks ``list_library`` for."""
+
+READS: tuple[tuple[int, int], ...] = (
+    (DEFAULT_PAGE_SIZE, DEFAULT_PAGE_SIZE),
+    (MAX_PAGE_SIZE, MAX_PAGE_SIZE),
+    (DEFAULT_PAGE_SIZE, SYNC_LIMIT),
+)
+"""``(page_size, limit)`` of each read."""
+
 
 @dataclass(frozen=True)
 class Params:
-    """World size, page sizes read, time allowed per read."""
+    """World size, reads as ``(page_size, limit)``, time allowed per read."""
 
     items: int
-    page_sizes: tuple[int, ...]
+    reads: tuple[tuple[int, int], ...]
     time_limit: float
 
 
-FULL = Params(items=100_000, page_sizes=(DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE), time_limit=300.0)
-QUICK = Params(items=10_000, page_sizes=(DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE), time_limit=60.0)
+FULL = Params(items=100_000, reads=READS, time_limit=300.0)
+QUICK = Params(items=10_000, reads=READS, time_limit=60.0)
+
+
+def read_label(page_size: int, limit: int) -> tuple[str, str]:
+    """The figure key prefix and the human label of a read."""
+    if limit == page_size:
+        return f"page_size_{page_size}", f"{page_size}/page"
+    return f"page_size_{page_size}_limit_{limit}", f"{page_size}/page, {limit}/call"
 
 
 async def read_once(
-    sim: Simulator, page_size: int, workdir: Path, time_limit: float
+    sim: Simulator, page_size: int, limit: int, workdir: Path, time_limit: float
 ) -> dict[str, Any]:
     """One full read in a fresh reader process, with the simulator's CPU seconds added."""
+    key, label = read_label(page_size, limit)
     before = cpu_seconds(sim.child.pid)
     figures = await run_json_child(
         "tests.benchmarks.plex_reader",
-        {"url": sim.url, "token": sim.token, "page_size": page_size},
-        name=f"plex reader ({page_size}/page)",
-        log_path=workdir / f"reader-{page_size}.log",
+        {"url": sim.url, "token": sim.token, "page_size": page_size, "limit": limit},
+        name=f"plex reader ({label})",
+        log_path=workdir / f"reader-{key}.log",
         time_limit=time_limit,
     )
     after = cpu_seconds(sim.child.pid)
@@ -51,7 +72,7 @@ async def read_once(
     )
     if figures["items"] != figures["total"]:
         raise BenchmarkError(
-            f"the read with {page_size}/page returned {figures['items']} items, "
+            f"the read with {label} returned {figures['items']} items, "
             f"but the library reports {figures['total']}"
         )
     return figures
@@ -59,9 +80,7 @@ async def read_once(
 
 def add_read(result: Result, figures: dict[str, Any]) -> None:
     """Record the figures of one read."""
-    size = figures["page_size"]
-    key = f"page_size_{size}"
-    label = f"{size}/page"
+    key, label = read_label(figures["page_size"], figures["limit"])
     seconds = figures["seconds"]
     result.add(f"{key}.seconds", f"{label}: whole library", round(seconds, 2), "s")
     result.add(
@@ -99,23 +118,22 @@ def add_read(result: Result, figures: dict[str, Any]) -> None:
 
 
 async def run(quick: bool) -> Result:
-    """Read the whole library once per page size."""
+    """Read the whole library once per read shape."""
     params = QUICK if quick else FULL
     result = Result(
         name="plex_library_read",
         title=f"PlexMediaSource.list_library over the whole library ({params.items:,} leaves)",
         params={
             "items": params.items,
-            "page_sizes": list(params.page_sizes),
-            "limit": "equal to the page size",
+            "reads": [{"page_size": size, "limit": limit} for size, limit in params.reads],
             "reader_process": "separate (python -m tests.benchmarks.plex_reader)",
         },
     )
     with tempfile.TemporaryDirectory(prefix="medianest-bench-") as tmp:
         workdir = Path(tmp)
         async with plex_simulator(params.items, workdir) as sim:
-            for size in params.page_sizes:
-                figures = await read_once(sim, size, workdir, params.time_limit)
+            for size, limit in params.reads:
+                figures = await read_once(sim, size, limit, workdir, params.time_limit)
                 result.params["library_items"] = figures["total"]
                 add_read(result, figures)
     return result

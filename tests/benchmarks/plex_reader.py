@@ -1,10 +1,12 @@
 """The reading process of ``plex_library_read``: ``python -m tests.benchmarks.plex_reader``.
 
-Reads ``{"url", "token", "page_size"}`` as JSON on stdin, builds the Plex plugin's runtime for
-that one server (as the hub would), walks ``list_library`` from the first page to the last
-with ``limit = page_size``, keeping only a count of the items (as a sync that stores and
-drops each page would), and prints its figures as JSON on stdout: seconds, items, pages,
-per-page latency, its CPU time and its peak resident memory.
+Reads ``{"url", "token", "page_size", "limit"?}`` as JSON on stdin, builds the Plex plugin's
+runtime for that one server (as the hub would), walks ``list_library`` from the first page to
+the last with ``limit`` items per call (``page_size`` when not given; a larger limit makes the
+plugin ask the server for several pages per call, as the sync engine does), keeping only a
+count of the items (as a sync that stores and drops each page would), and prints its figures
+as JSON on stdout: seconds, items, pages, per-page latency, its CPU time and its peak resident
+memory.
 """
 
 from __future__ import annotations
@@ -29,8 +31,11 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-async def read_library(url: str, token: str, page_size: int) -> dict[str, Any]:
+async def read_library(
+    url: str, token: str, page_size: int, limit: int | None = None
+) -> dict[str, Any]:
     """Walk the whole library through the plugin's media source; returns the figures."""
+    limit = page_size if limit is None else limit
     settings = PlexSettings(
         servers=[{"name": "bench", "url": url, "token": token, "timeout": READ_TIMEOUT_SECONDS}],
         plextv_url=url,
@@ -48,7 +53,7 @@ async def read_library(url: str, token: str, page_size: int) -> dict[str, Any]:
         cursor: str | None = None
         for _ in range(MAX_PAGES):
             page_started = time.perf_counter()
-            page = await source.list_library(cursor, page_size)
+            page = await source.list_library(cursor, limit)
             pages.append(time.perf_counter() - page_started)
             items += len(page.items)
             total = page.total if total is None else total
@@ -63,6 +68,7 @@ async def read_library(url: str, token: str, page_size: int) -> dict[str, Any]:
     ms = [p * 1000 for p in pages]
     return {
         "page_size": page_size,
+        "limit": limit,
         "items": items,
         "total": total,
         "pages": len(pages),
@@ -79,7 +85,15 @@ async def read_library(url: str, token: str, page_size: int) -> dict[str, Any]:
 def main() -> int:
     """Read the request from stdin, print the figures on stdout."""
     request = json.load(sys.stdin)
-    figures = asyncio.run(read_library(request["url"], request["token"], int(request["page_size"])))
+    limit = request.get("limit")
+    figures = asyncio.run(
+        read_library(
+            request["url"],
+            request["token"],
+            int(request["page_size"]),
+            None if limit is None else int(limit),
+        )
+    )
     json.dump(figures, sys.stdout)
     sys.stdout.write("\n")
     return 0
