@@ -469,7 +469,7 @@ async def run(quick: bool) -> Result:
         f"the first incremental sync stored its checkpoint ({changes} changes)"
     )
     result.notes.append(
-        "the first incremental sync after a full sync walks the whole library: a full sync "
-        "stores no checkpoint"
+        "the first incremental sync after a full sync starts from the checkpoint the full "
+        "sync's walk ended with (the newest change as it began) and reads only the overlap"
     )
     return result
