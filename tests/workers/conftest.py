@@ -13,10 +13,20 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 
 import pytest
+import structlog
 from jobs_testing import ArqRuntime, InProcessRuntime, MakeRuntime, Runtime, delete_test_keys
 
 from medianest.sdk.jobs import Job
+from medianest.workers import arq_worker, attempt, inprocess
 from tests.services import redis_database, require_redis
+
+
+@pytest.fixture(autouse=True)
+def _uncached_loggers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The runners' loggers, new for each test: a logger used before (by any hub a test
+    started) is cached with the processors of then, and would bypass ``capture_logs``."""
+    for module in (attempt, inprocess, arq_worker):
+        monkeypatch.setattr(module, "logger", structlog.get_logger(module.__name__))
 
 
 @pytest.fixture(scope="session")
