@@ -232,6 +232,13 @@ class PlexHttp:
         try:
             # orjson: decoding is most of a library read's cost on this side.
             return orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            # orjson refuses some JSON the standard library reads: a lone surrogate escape,
+            # NaN or Infinity, a number too large for a double. In a listing that is one odd
+            # item, which mapping skips on its own; it must not fail the whole page.
+            pass
+        try:
+            return json.loads(response.content)
         except (ValueError, UnicodeDecodeError) as exc:
             raise self._error(
                 UpstreamDataError,

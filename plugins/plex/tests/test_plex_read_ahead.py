@@ -319,3 +319,38 @@ async def test_malformed_items_do_not_shift_the_walk() -> None:
     expected = [raw["ratingKey"] for raw in raws if "addedAt" not in raw]
     assert ids(pages) == expected
     assert all(len(page_ids) == 5 for page_ids, _ in pages[:-1])
+
+
+async def test_json_only_the_standard_library_reads_costs_one_item_not_the_page(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    listing = (
+        b'{"MediaContainer":{"totalSize":4,"offset":0,"Metadata":['
+        b'{"ratingKey":"1","type":"movie","title":"Fine"},'
+        b'{"ratingKey":"2","type":"movie","title":"Broken \\ud800"},'
+        b'{"ratingKey":"3","type":"movie","title":"Odd","year":NaN,"duration":1e400},'
+        b'{"ratingKey":"4","type":"movie","title":"Also fine"}]}}'
+    )
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/library/sections":
+            body = b'{"MediaContainer":{"Directory":[{"key":"1","type":"movie","title":"M"}]}}'
+            return httpx.Response(200, content=body)
+        return httpx.Response(200, content=listing)
+
+    server = ServerSettings(name="fake", url="http://pms.invalid:32400", token="t0ken")
+    source = PlexMediaSource(
+        server,
+        identity=ClientIdentity("t", "MediaNest"),
+        page_size=50,
+        overlap_seconds=0,
+        transport=httpx.MockTransport(handle),
+    )
+    try:
+        with caplog.at_level(logging.WARNING, logger="medianest_plex"):
+            page = await source.list_library(None, 10)
+    finally:
+        await source.aclose()
+    assert [item.ref.item_id for item in page.items] == ["1", "4"]
+    assert "Plex item 2 of plex:fake" in caplog.text
+    assert "Plex item 3 of plex:fake" in caplog.text
