@@ -44,6 +44,7 @@ from medianest.core.db.models import LibraryItem, SyncRun
 from medianest.core.hub import Hub, build_hub
 from medianest.core.logging import configure_logging
 from medianest.core.sync import RunKind, Trigger
+from medianest.core.sync.runs import run_view
 from medianest_plex import plugin
 from tests.benchmarks.procs import cpu_seconds as cpu_seconds_of
 
@@ -105,21 +106,6 @@ class OtherCpu:
             key: after[key] - value if value is not None and after[key] is not None else None
             for key, value in before.items()
         }
-
-
-def run_counts(run: SyncRun) -> dict[str, Any]:
-    """What a run did, as it ended."""
-    return {
-        "status": run.status,
-        "error": run.error,
-        "pages": run.pages,
-        "items_seen": run.items_seen,
-        "total": run.total,
-        "inserted": run.inserted,
-        "updated": run.updated,
-        "deleted": run.deleted,
-        "errors": run.errors,
-    }
 
 
 @contextlib.asynccontextmanager
@@ -195,7 +181,7 @@ async def timed_sync(
     if ended is None:
         raise RuntimeError(f"run {run.id} was not executed (taken by another worker?)")
     figures = {
-        **run_counts(ended),
+        **run_view(ended),
         "seconds": seconds,
         "cpu_seconds": cpu,
         **others_used,
