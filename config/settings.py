@@ -185,6 +185,61 @@ class SyncSettings(SyncSchedule):
         return schedule.model_copy(update=own.model_dump(exclude_unset=True))
 
 
+class LiveSourceSettings(_Section):
+    """How one live-searched source is asked: its own timeout and cache lifetime."""
+
+    timeout_seconds: float | None = Field(
+        default=None, gt=0, le=60, description="a search taking longer is given up (timeout)"
+    )
+    cache_ttl_seconds: float | None = Field(
+        default=None, ge=0, le=86_400, description="how long its answers are reused; 0: never"
+    )
+
+
+class SearchSettings(_Section):
+    """Unified search: live sources' timeouts, cache and circuit breaker.
+
+    ``timeout_seconds`` and ``cache_ttl_seconds`` apply to every live source unless its own
+    section under ``sources`` (keyed by source id) sets them.
+    """
+
+    timeout_seconds: float = Field(
+        default=2.0, gt=0, le=60, description="a live source taking longer is given up"
+    )
+    cache_ttl_seconds: float = Field(
+        default=300, ge=0, le=86_400, description="how long a live source's answers are reused"
+    )
+    live_limit: int = Field(
+        default=50, ge=1, le=100, description="results asked of each live source per query"
+    )
+    breaker_failures: int = Field(
+        default=5, ge=1, le=1000, description="failures in a row that open a source's circuit"
+    )
+    breaker_reset_seconds: float = Field(
+        default=30, gt=0, le=3600, description="how long an open circuit waits before a trial"
+    )
+    cache_max_bytes: int = Field(
+        default=32 * 1024 * 1024,
+        ge=1024,
+        description="embedded mode: the most the in-process cache holds (oldest entries go)",
+    )
+    sources: dict[str, LiveSourceSettings] = Field(
+        default_factory=dict, description="per live source id (youtube): its own timeout and TTL"
+    )
+
+    def timeout_for(self, source: str) -> float:
+        """The search timeout of ``source``."""
+        own = self.sources.get(source)
+        value = own.timeout_seconds if own is not None else None
+        return self.timeout_seconds if value is None else value
+
+    def ttl_for(self, source: str) -> float:
+        """The cache lifetime of ``source``'s answers (0: not cached)."""
+        own = self.sources.get(source)
+        value = own.cache_ttl_seconds if own is not None else None
+        return self.cache_ttl_seconds if value is None else value
+
+
 class HealthSettings(_Section):
     """Readiness checks."""
 
@@ -228,6 +283,7 @@ class Settings(BaseSettings):
     jobs: JobSettings = JobSettings()
     health: HealthSettings = HealthSettings()
     sync: SyncSettings = SyncSettings()
+    search: SearchSettings = SearchSettings()
     features: dict[str, bool] = Field(
         default_factory=dict,
         description="boot flags: plugin key → load it (bundled plugins default on, others off)",

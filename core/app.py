@@ -20,7 +20,16 @@ from medianest.config import Settings, load_settings
 from medianest.core.auth.client_ip import install_client_ip
 from medianest.core.auth.ratelimit import install_rate_limits
 from medianest.core.hub import Hub, build_hub
-from medianest.core.web import api_keys_api, audit_api, flags_api, problems, sync_api, users_api
+from medianest.core.web import (
+    api_keys_api,
+    audit_api,
+    flags_api,
+    media_api,
+    problems,
+    search_api,
+    sync_api,
+    users_api,
+)
 from medianest.core.web.cors import install_cors
 from medianest.core.web.guard import check_declared, install_guard
 from medianest.core.web.openapi import HubOpenAPIProvider
@@ -109,7 +118,7 @@ def create_app(
     app.register_blueprint(api)
     app.register_blueprint(signin)
     app.register_blueprint(sessions_api)
-    for admin in (users_api, api_keys_api, audit_api, flags_api, sync_api):
+    for admin in (users_api, api_keys_api, audit_api, flags_api, sync_api, search_api, media_api):
         app.register_blueprint(admin.blueprint)
     app.register_blueprint(pages)
     owners: dict[str, str] = {}

@@ -29,6 +29,8 @@ from medianest.core.flags import FlagService
 from medianest.core.metrics import Metrics
 from medianest.core.plugins import PluginHost, PluginInfo
 from medianest.core.registry import ProviderRegistry
+from medianest.core.search.catalogue import Catalogue
+from medianest.core.search.live import LiveSearch, live_search_flags
 from medianest.core.secrets import SecretBox, secret_box_for
 from medianest.core.state import StateBackends, open_state
 from medianest.core.sync import SyncEngine
@@ -73,6 +75,9 @@ class Hub:
         self.models = _collect_models(host)
         self.database = Database(settings.effective_database_url, plugin_models=self.models)
         self.sync = SyncEngine(self)
+        self.catalogue = Catalogue(self.database)
+        self.live = LiveSearch(self)
+        self.flag_definitions += live_search_flags(self)
         _check_sync_sources(settings, self.registry)
         self._secrets: SecretBox | None = None
         self._state: StateBackends | None = None

@@ -78,6 +78,26 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.searches = Histogram(
+            "medianest_search_duration_seconds",
+            "Unified searches by whether the whole answer came from the cache",
+            ["cached"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.live_search = Counter(
+            "medianest_live_search_total",
+            "Live source searches by source and outcome (ok, cached, timeout, error, skipped)",
+            ["source", "outcome"],
+            registry=self.registry,
+        )
+        self.circuit_open = Gauge(
+            "medianest_circuit_open",
+            "1 while a live source's circuit breaker is open (searches skip it)",
+            ["source"],
+            registry=self.registry,
+        )
+
     def render(self) -> bytes:
         """The Prometheus text exposition of every collector."""
         return generate_latest(self.registry)

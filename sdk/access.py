@@ -35,6 +35,8 @@ class Permission(StrEnum):
     """Plugins and runtime flags."""
     RUN_SYNCS = "run_syncs"
     """Start library syncs."""
+    EDIT_METADATA = "edit_metadata"
+    """Correct media metadata (titles, years, external ids); corrections survive syncs."""
     VIEW_ANALYTICS = "view_analytics"
     """Library statistics, usage analytics and reports."""
     VIEW_AUDIT = "view_audit"

@@ -200,6 +200,33 @@ class LibraryItem(Model):
         indexes = (("source", "kind"), ("source", "parent_id"), ("source", "added_at"))
 
 
+class MediaOverride(Model):
+    """An admin's correction of one catalogue item, kept apart from what syncs write.
+
+    Each column left ``NULL`` keeps the source's value. Syncs re-apply the title, year and
+    external ids to the catalogue row after writing it (so search and matching see them);
+    the summary and poster are laid over the item when it is read.
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    source = fields.CharField(max_length=100)
+    item_id = fields.CharField(max_length=255)
+    title = fields.TextField(null=True)
+    year = fields.IntField(null=True)
+    summary = fields.TextField(null=True)
+    imdb = fields.CharField(max_length=16, null=True)
+    tmdb = fields.IntField(null=True)
+    tvdb = fields.IntField(null=True)
+    poster_url = fields.TextField(null=True)
+    updated_at = fields.DatetimeField()
+    updated_by = fields.CharField(max_length=200, null=True)
+
+    class Meta:
+        app = "core"
+        table = "core_media_override"
+        unique_together = (("source", "item_id"),)
+
+
 class SyncRun(Model):
     """One sync of one media source: what started it, how far it got, what it changed.
 

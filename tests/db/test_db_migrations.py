@@ -19,6 +19,7 @@ CORE = [
     "core.0002_users_and_identities",
     "core.0003_identity_and_security",
     "core.0004_library_sync",
+    "core.0005_search_and_overrides",
 ]
 SAMPLE = ["sample.0001_initial", "sample.0002_add_rating"]
 PLUGINS = {KEY: DATABASE_MODELS}

@@ -1,0 +1,52 @@
+from tortoise import migrations
+from tortoise.migrations import operations as ops
+from tortoise import fields
+
+# Recently added across every source, newest first (the per-source index cannot serve it).
+_BOTH = ["CREATE INDEX core_library_item_added ON core_library_item (added_at)"]
+
+
+async def _catalogue_indexes(apps, schema_editor):
+    """Indexes tortoise's model options cannot express (a single-column index by name)."""
+    for statement in _BOTH:
+        await schema_editor.client.execute_script(statement)
+
+
+class Migration(migrations.Migration):
+    dependencies = [("core", "0004_library_sync")]
+
+    initial = False
+
+    operations = [
+        ops.CreateModel(
+            name="MediaOverride",
+            fields=[
+                (
+                    "id",
+                    fields.BigIntField(
+                        generated=True, primary_key=True, unique=True, db_index=True
+                    ),
+                ),
+                ("source", fields.CharField(max_length=100)),
+                ("item_id", fields.CharField(max_length=255)),
+                ("title", fields.TextField(null=True, unique=False)),
+                ("year", fields.IntField(null=True)),
+                ("summary", fields.TextField(null=True, unique=False)),
+                ("imdb", fields.CharField(null=True, max_length=16)),
+                ("tmdb", fields.IntField(null=True)),
+                ("tvdb", fields.IntField(null=True)),
+                ("poster_url", fields.TextField(null=True, unique=False)),
+                ("updated_at", fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ("updated_by", fields.CharField(null=True, max_length=200)),
+            ],
+            options={
+                "table": "core_media_override",
+                "app": "core",
+                "unique_together": (("source", "item_id"),),
+                "pk_attr": "id",
+                "table_description": "An admin's correction of one catalogue item, kept apart from what syncs write.",
+            },
+            bases=["Model"],
+        ),
+        ops.RunPython(_catalogue_indexes),
+    ]
