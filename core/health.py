@@ -7,6 +7,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from medianest.core.search.breaker import CircuitState
 from medianest.core.web.schemas import ComponentHealth
 from medianest.sdk.models import HealthStatus
 
@@ -38,7 +39,9 @@ async def _check(
 async def check_components(hub: Hub) -> list[ComponentHealth]:
     """Check the database, Redis (scaled mode) and every media source, concurrently.
 
-    Each check has the configured timeout; a hanging component costs exactly that.
+    Each check has the configured timeout; a hanging component costs exactly that. A live
+    source also reports this replica's search circuit breaker, and is not ok while it is
+    open (searches skip it), whatever its own health check says.
     """
     timeout = hub.settings.health.check_timeout_seconds
     probes: list[tuple[str, Callable[[], Awaitable[Any]]]] = [("database", hub.database.ping)]
@@ -47,10 +50,26 @@ async def check_components(hub: Hub) -> list[ComponentHealth]:
     probes += [(source.id, source.health) for source in hub.registry.all("media_sources")]
     results = await asyncio.gather(*(_check(name, probe, timeout) for name, probe in probes))
     sources = {source.id for source in hub.registry.all("media_sources")}
+    checked = []
     for component in results:
-        hub.metrics.component_up.labels(component.name).set(1 if component.ok else 0)
         if component.name in sources and component.latency_ms is not None:
             hub.metrics.upstream_calls.labels(
                 component.name, "health", "ok" if component.ok else "error"
             ).observe(component.latency_ms / 1000)
-    return list(results)
+        if component.name in sources:
+            component = _with_circuit(hub, component)
+        hub.metrics.component_up.labels(component.name).set(1 if component.ok else 0)
+        checked.append(component)
+    return checked
+
+
+def _with_circuit(hub: Hub, component: ComponentHealth) -> ComponentHealth:
+    """``component`` with its search circuit; not ok while the circuit is open."""
+    view = hub.live.circuit(component.name)
+    if view is None:
+        return component
+    update: dict[str, Any] = {"circuit": view.state.value}
+    if view.state is CircuitState.OPEN:
+        own = f"; {component.detail}" if not component.ok and component.detail else ""
+        update |= {"ok": False, "detail": view.describe() + own}
+    return component.model_copy(update=update)

@@ -8,7 +8,12 @@ from typing import Protocol, runtime_checkable
 from redis.asyncio import Redis
 
 from medianest.core.state.errors import StateUnavailableError
-from medianest.core.state.memory import MemoryCache, MemoryPubSub, MemoryRateLimiter
+from medianest.core.state.memory import (
+    DEFAULT_CACHE_MAX_BYTES,
+    MemoryCache,
+    MemoryPubSub,
+    MemoryRateLimiter,
+)
 from medianest.core.state.redis import (
     CONNECTION_ERRORS,
     DEFAULT_PREFIX,
@@ -66,17 +71,25 @@ class StateBackends:
 
 
 async def open_state(
-    redis_url: str | None, *, prefix: str = DEFAULT_PREFIX, client_name: str = "medianest"
+    redis_url: str | None,
+    *,
+    prefix: str = DEFAULT_PREFIX,
+    client_name: str = "medianest",
+    cache_max_bytes: int = DEFAULT_CACHE_MAX_BYTES,
 ) -> StateBackends:
     """In-process backends when ``redis_url`` is ``None``, else Redis ones, checked by a ping.
 
     :param prefix: namespace of every Redis key and channel.
     :param client_name: the name these connections show in Redis ``CLIENT LIST``.
+    :param cache_max_bytes: the most the in-process cache holds (embedded mode; oldest
+        entries go first). Redis is bounded by its own ``maxmemory``.
     :raises StateUnavailableError: Redis cannot be reached (the client is closed again).
     """
     if redis_url is None:
         return StateBackends(
-            cache=MemoryCache(), rate_limiter=MemoryRateLimiter(), pubsub=MemoryPubSub()
+            cache=MemoryCache(max_bytes=cache_max_bytes),
+            rate_limiter=MemoryRateLimiter(),
+            pubsub=MemoryPubSub(),
         )
     client = connect(redis_url, client_name=client_name)
     backends = StateBackends(

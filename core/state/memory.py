@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -28,13 +29,46 @@ _SWEEP_EVERY = 1024
 """Expired entries are swept out after this many writes, so memory stays bounded."""
 
 
-class MemoryCache:
-    """A :class:`~medianest.sdk.services.Cache` in a dict, with lazy expiry."""
+DEFAULT_CACHE_MAX_BYTES = 32 * 1024 * 1024
+"""The most a :class:`MemoryCache` holds unless told otherwise (``search.cache_max_bytes``)."""
 
-    def __init__(self) -> None:
-        self._entries: dict[str, tuple[float, str]] = {}
+ENTRY_OVERHEAD_BYTES = 200
+"""What one entry costs besides its key and JSON text (the objects and the dict slot holding
+them), counted so that many tiny entries are bounded too."""
+
+
+class MemoryCache:
+    """A :class:`~medianest.sdk.services.Cache` in a dict, with lazy expiry and a size bound.
+
+    :param max_bytes: the most the entries may take, counted as the length of each key and
+        of its JSON text plus :data:`ENTRY_OVERHEAD_BYTES`. Beyond it the oldest entries are
+        dropped first (storing a key again makes it the newest); a value that alone exceeds
+        the bound is not stored. Redis bounds itself (``maxmemory``), so this applies to
+        embedded mode only.
+    """
+
+    def __init__(self, *, max_bytes: int = DEFAULT_CACHE_MAX_BYTES) -> None:
+        if max_bytes < 1:
+            raise ValueError("max_bytes must be positive")
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[str, tuple[float, str]] = OrderedDict()
+        self._bytes = 0
         self._writes = 0
+        self._evicted = 0
         self._flight = SingleFlight()
+
+    @property
+    def size_bytes(self) -> int:
+        """What the entries take now, counted as for ``max_bytes``."""
+        return self._bytes
+
+    @property
+    def evicted(self) -> int:
+        """How many live entries were dropped to keep within ``max_bytes`` so far."""
+        return self._evicted
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
     async def get(self, key: str) -> Any | None:
         """The value, or ``None`` when missing or expired."""
@@ -43,41 +77,63 @@ class MemoryCache:
             return None
         expires_at, text = entry
         if expires_at <= time.monotonic():
-            del self._entries[key]
+            self._drop(key)
             return None
         return decode(text)
 
     async def set(self, key: str, value: Any, ttl: float) -> None:
-        """Store ``value`` for ``ttl`` seconds.
+        """Store ``value`` for ``ttl`` seconds, as the newest entry.
 
         :raises TypeError: ``value`` is not JSON-able.
         :raises ValueError: ``ttl`` is not positive.
         """
         ttl_ms = check_ttl(ttl)
         text = encode(value, what=f"cache value for {key!r}")
+        self._drop(key)
+        size = _entry_size(key, text)
+        if size > self.max_bytes:
+            logger.debug("cache value larger than the whole cache, not kept", key=key, size=size)
+            return
         self._entries[key] = (time.monotonic() + ttl_ms / 1000, text)
+        self._bytes += size
         self._writes += 1
         if self._writes % _SWEEP_EVERY == 0:
             self._sweep()
+        while self._bytes > self.max_bytes:
+            oldest, (_, old_text) = self._entries.popitem(last=False)
+            self._bytes -= _entry_size(oldest, old_text)
+            self._evicted += 1
 
     async def delete(self, key: str) -> None:
         """Forget ``key``; no error when it is missing."""
-        self._entries.pop(key, None)
+        self._drop(key)
 
     async def get_or_set(self, key: str, ttl: float, compute: Callable[[], Awaitable[Any]]) -> Any:
         """The cached value, or ``compute()``'s stored for ``ttl`` seconds (single flight)."""
         check_ttl(ttl)
         return await self._flight.get_or_set(self, key, ttl, compute)
 
+    def _drop(self, key: str) -> None:
+        entry = self._entries.pop(key, None)
+        if entry is not None:
+            self._bytes -= _entry_size(key, entry[1])
+
     def _sweep(self) -> None:
         now = time.monotonic()
         for key in [k for k, (expires_at, _) in self._entries.items() if expires_at <= now]:
-            del self._entries[key]
+            self._drop(key)
 
     async def aclose(self) -> None:
         """Cancel computations still running for :meth:`get_or_set` and drop every entry."""
         await self._flight.aclose()
         self._entries.clear()
+        self._bytes = 0
+
+
+def _entry_size(key: str, text: str) -> int:
+    # JSON text is ASCII (``encode`` escapes the rest), so its length is its size in bytes;
+    # keys are usually ASCII too, and counting their characters is close enough.
+    return len(key) + len(text) + ENTRY_OVERHEAD_BYTES
 
 
 @dataclass(slots=True)

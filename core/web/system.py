@@ -3,20 +3,28 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from quart import Blueprint, Response
 from quart_schema import tag, validate_response
 
 from medianest.core.health import check_components
 from medianest.core.web import context
 from medianest.core.web.schemas import (
+    CircuitView,
     FlagList,
     FlagView,
     Liveness,
     PluginList,
     PluginView,
     Readiness,
+    SourceView,
 )
 from medianest.sdk.access import Permission, public, requires
+from medianest.sdk.providers import MediaSource
+
+if TYPE_CHECKING:
+    from medianest.core.hub import Hub
 
 health = Blueprint("health", __name__, url_prefix="/health")
 api = Blueprint("core_api", __name__, url_prefix="/api/v1")
@@ -59,7 +67,8 @@ async def prometheus() -> Response:
 @tag(["system"])
 @validate_response(PluginList)
 async def plugins() -> PluginList:
-    """Installed plugins: key, version, whether they loaded, and the providers they offer."""
+    """Installed plugins: key, version, whether they loaded, the providers they offer, and
+    their media sources with what they can do (live sources: this replica's search circuit)."""
     hub = context.hub()
     items = [
         PluginView(
@@ -69,10 +78,33 @@ async def plugins() -> PluginList:
             bundled=info.bundled,
             enabled=info.enabled,
             provides=info.provides,
+            sources=[
+                _source_view(hub, hub.registry.get("media_sources", source_id))
+                for source_id in info.provides.get("media_sources", [])
+            ],
         )
         for info in hub.host.plugins.values()
     ]
     return PluginList(items=items, total=len(items))
+
+
+def _source_view(hub: Hub, source: MediaSource) -> SourceView:
+    view = hub.live.circuit(source.id)
+    circuit = None
+    if view is not None:
+        circuit = CircuitView(
+            state=view.state.value,
+            failures=view.failures,
+            opened_at=view.opened_at,
+            retry_at=view.retry_at,
+            last_error=view.last_error,
+        )
+    return SourceView(
+        id=source.id,
+        name=str(source.name),
+        capabilities=sorted(str(capability) for capability in source.capabilities),
+        circuit=circuit,
+    )
 
 
 @api.get("/flags")
