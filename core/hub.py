@@ -31,6 +31,7 @@ from medianest.core.plugins import PluginHost, PluginInfo
 from medianest.core.registry import ProviderRegistry
 from medianest.core.search.catalogue import Catalogue
 from medianest.core.search.live import LiveSearch, live_search_flags
+from medianest.core.search.service import SearchService
 from medianest.core.secrets import SecretBox, secret_box_for
 from medianest.core.state import StateBackends, open_state
 from medianest.core.sync import SyncEngine
@@ -77,6 +78,7 @@ class Hub:
         self.sync = SyncEngine(self)
         self.catalogue = Catalogue(self.database)
         self.live = LiveSearch(self)
+        self.search = SearchService(self)
         self.flag_definitions += live_search_flags(self)
         _check_sync_sources(settings, self.registry)
         self._secrets: SecretBox | None = None
@@ -209,6 +211,7 @@ class Hub:
                 max_concurrency=self.settings.jobs.concurrency,
             )
             await self._jobs.start()
+            await self.search.start()
             for info in self.host.enabled():
                 for result in self.host.call(info, "startup", hub=self):
                     if inspect.isawaitable(result):
@@ -227,6 +230,8 @@ class Hub:
         if self._jobs is not None:
             await self._jobs.close()
             self._jobs = None
+        await self.search.close()
+        await self.live.aclose()
         for info in reversed(self._started_plugins):
             try:
                 for result in self.host.call(info, "shutdown", hub=self):
