@@ -277,5 +277,6 @@ __models__ = [
     ApiKey,
     AuditEvent,
     LibraryItem,
+    MediaOverride,
     SyncRun,
 ]

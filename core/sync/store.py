@@ -14,6 +14,10 @@ a few ``IN (...)`` queries on SQLite), so unchanged items are never written, the
 
 Full syncs record every item id they saw in ``core_sync_seen`` (keyed by run); at the end
 the items of the source that were not seen are deleted in one statement.
+
+Admin overrides survive syncs: a batch that wrote rows then lays the source's overrides back
+over the columns they correct (title, year, external ids), in one statement that touches only
+rows differing from their override. With no override for the source it finds nothing to do.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from typing import Any, Protocol
 from tortoise.transactions import in_transaction
 
 from medianest.core.db import Database
+from medianest.core.media.overrides import ROW_FIELDS
 from medianest.core.sync.records import COLUMNS, DATETIME_COLUMNS, Record
 
 _SQLITE_CHUNK = 500
@@ -125,6 +130,20 @@ _RUN_SUCCEEDED = (
 )
 
 
+def _override_reapply(placeholder: str, distinct: str) -> str:
+    """The statement laying a source's overrides over its catalogue rows where they differ.
+
+    :param distinct: the null-safe "differs" operator of the dialect.
+    """
+    columns = ", ".join(f"{c} = COALESCE(o.{c}, m.{c})" for c in ROW_FIELDS)
+    differs = " OR ".join(f"(o.{c} IS NOT NULL AND m.{c} {distinct} o.{c})" for c in ROW_FIELDS)
+    return (
+        f"UPDATE core_library_item AS m SET {columns} FROM core_media_override AS o "
+        f"WHERE o.source = {placeholder} AND m.source = o.source AND m.item_id = o.item_id "
+        f"AND ({differs})"
+    )
+
+
 def _numbered(template: str) -> str:
     """``template`` with asyncpg's ``$1, $2, ...`` placeholders."""
     parts = template.split("{p}")
@@ -154,6 +173,7 @@ class PostgresWriter:
         + " WHERE m.content_hash <> EXCLUDED.content_hash RETURNING (xmax = 0) AS inserted"
     )
     _SEEN = "INSERT INTO core_sync_seen (run_id, item_id) SELECT $1, unnest($2::varchar[])"
+    _OVERRIDES = _override_reapply("$1", "IS DISTINCT FROM")
     _ADVANCE = _numbered(_RUN_ADVANCE)
     _SUCCEEDED = _numbered(_RUN_SUCCEEDED)
     _UNSEEN = (
@@ -186,6 +206,8 @@ class PostgresWriter:
                     rows = await connection.fetch(self._MERGE)
                     inserted = sum(1 for row in rows if row[0])
                     result = BatchResult(inserted=inserted, updated=len(rows) - inserted)
+                    if rows:
+                        await connection.execute(self._OVERRIDES, records[0].values[0])
                 if track_seen:
                     await connection.execute(self._SEEN, position.run_id, ids)
             status = await connection.execute(
@@ -254,6 +276,7 @@ class SqliteWriter:
         + " WHERE source = ? AND item_id = ?"
     )
     _SEEN = "INSERT OR IGNORE INTO core_sync_seen (run_id, item_id) VALUES (?, ?)"
+    _OVERRIDES = _override_reapply("?", "IS NOT")
     _ADVANCE = _RUN_ADVANCE.replace("{p}", "?")
     _SUCCEEDED = _RUN_SUCCEEDED.replace("{p}", "?")
     _UNSEEN = (
@@ -291,6 +314,8 @@ class SqliteWriter:
                     await tx.execute_many(self._INSERT, inserts)
                 if updates:
                     await tx.execute_many(self._UPDATE, updates)
+                if inserts or updates:
+                    await tx.execute_query(self._OVERRIDES, [source])
                 if track_seen and records:
                     await tx.execute_many(self._SEEN, [(position.run_id, i) for i in ids])
                 changed, _ = await tx.execute_query(

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+)
 
-from medianest.sdk.models import MediaItem
+from medianest.core.media.reads import storable
+from medianest.core.web.api_support import PageQuery
+from medianest.sdk.models import MediaItem, MediaKind
 
 
 class IdsView(BaseModel):
@@ -67,3 +80,217 @@ class ItemView(BaseModel):
             duration_seconds=item.duration_seconds,
             url=item.ref.url,
         )
+
+
+# -- details -------------------------------------------------------------------------------
+
+
+class OverrideIdsView(BaseModel):
+    """External ids an admin set; null: the source's value stands."""
+
+    imdb: str | None = None
+    tmdb: int | None = None
+    tvdb: int | None = None
+
+
+class OverrideView(BaseModel):
+    """An admin's corrections of an item; each field left null keeps the source's value."""
+
+    title: str | None = None
+    year: int | None = None
+    summary: str | None = None
+    ids: OverrideIdsView
+    poster_url: str | None = None
+    updated_at: datetime | None = None
+    updated_by: str | None = Field(default=None, description="who made the last change")
+
+    @classmethod
+    def of(cls, override: Mapping[str, Any]) -> OverrideView:
+        """The view of an override's columns (as :mod:`medianest.core.media.reads` gives)."""
+        return cls(
+            title=override.get("title"),
+            year=override.get("year"),
+            summary=override.get("summary"),
+            ids=OverrideIdsView(
+                imdb=override.get("imdb"), tmdb=override.get("tmdb"), tvdb=override.get("tvdb")
+            ),
+            poster_url=override.get("poster_url"),
+            updated_at=override.get("updated_at"),
+            updated_by=override.get("updated_by"),
+        )
+
+
+class MediaDetails(BaseModel):
+    """One item with its family, its copies in other sources and the admin's corrections."""
+
+    item: ItemView
+    children: list[ItemView] = Field(
+        description="a show's seasons, a season's episodes: by number, then title"
+    )
+    children_total: int = Field(description="how many children there are (the list stops at 1000)")
+    parent: ItemView | None = Field(description="the season of an episode, the show of a season")
+    copies: list[ItemView] = Field(
+        description="the same work in other sources (sharing an external id), by source"
+    )
+    available: bool = Field(
+        description="whether the item or a copy of it is in the library of one of the sources"
+    )
+    overrides: OverrideView | None = Field(description="the admin's corrections, if any")
+
+
+# -- lists ---------------------------------------------------------------------------------
+
+
+def _text(value: str) -> str:
+    if not storable(value):
+        raise ValueError("must be UTF-8 text without NUL characters")
+    return value
+
+
+def _listed(value: Any) -> Any:
+    """A repeatable query parameter as a list: repeated, comma separated, or both."""
+    if value is None:
+        return None
+    values = value if isinstance(value, list) else [value]
+    if not all(isinstance(v, str) for v in values):
+        return value  # left to the type check
+    return list(
+        dict.fromkeys(part.strip() for v in values for part in v.split(",") if part.strip())
+    )
+
+
+_KIND_NAMES = [kind.value for kind in MediaKind]
+
+
+def _known_kinds(value: list[str] | None) -> list[str] | None:
+    if value is None:
+        return None
+    unknown = [kind for kind in value if kind not in _KIND_NAMES]
+    if unknown:
+        raise ValueError(
+            f"unknown kind {', '.join(repr(k[:40]) for k in unknown[:5])} "
+            f"(known: {', '.join(_KIND_NAMES)})"
+        )
+    return value
+
+
+Sources = Annotated[
+    Annotated[list[Annotated[str, Field(max_length=100)]], Field(max_length=50)] | None,
+    BeforeValidator(_listed),
+    Field(default=None, description="only these sources (repeat or separate with commas)"),
+]
+Kinds = Annotated[
+    Annotated[list[str], Field(max_length=len(_KIND_NAMES))] | None,
+    BeforeValidator(_listed),
+    AfterValidator(_known_kinds),
+    Field(
+        default=None,
+        description=f"only these kinds (repeat or separate with commas): {', '.join(_KIND_NAMES)}",
+    ),
+]
+
+
+class RecentQuery(PageQuery):
+    source: Sources
+    kind: Kinds
+
+
+class RecentList(BaseModel):
+    items: list[ItemView] = Field(description="newest first")
+    next_cursor: str | None = Field(description="pass as cursor for the next page; null: last")
+
+
+LibrarySort = Literal["title", "-title", "added", "-added", "year", "-year"]
+
+
+class LibraryQuery(PageQuery):
+    cursor: str | None = Field(
+        default=None,
+        max_length=600,
+        description="next_cursor of the previous page, with the same sort; omit for the first",
+    )
+    source: Sources
+    kind: Kinds
+    year: int | None = Field(default=None, ge=1870, le=2200, description="released this year")
+    year_from: int | None = Field(default=None, ge=1870, le=2200, description="released from")
+    year_to: int | None = Field(default=None, ge=1870, le=2200, description="released until")
+    parent: Annotated[str, AfterValidator(_text)] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=255,
+        description="only the children of this item (its item_id; give exactly one source)",
+    )
+    sort: LibrarySort = Field(
+        default="title",
+        description="title, added (time added) or year; a leading - reverses. Items without a "
+        "year or a time added come first in ascending order, last in descending",
+    )
+
+
+class LibraryList(BaseModel):
+    items: list[ItemView]
+    total: int = Field(description="items matching the filters, on every page")
+    next_cursor: str | None = Field(description="pass as cursor for the next page; null: last")
+
+
+# -- changes -------------------------------------------------------------------------------
+
+
+def _title(value: str) -> str:
+    value = " ".join(value.split())
+    if not value:
+        raise ValueError("must not be blank")
+    return _text(value)
+
+
+def _web_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("must be an http or https URL")
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError("must not contain spaces or control characters")
+    return _text(value)
+
+
+Title = Annotated[StrictStr, Field(min_length=1, max_length=500), AfterValidator(_title)]
+Summary = Annotated[StrictStr, Field(max_length=10_000), AfterValidator(_text)]
+WebUrl = Annotated[StrictStr, Field(max_length=2000), AfterValidator(_web_url)]
+
+
+class IdsChange(BaseModel):
+    """External ids to set; null removes the correction (the source's id stands again)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    imdb: str | None = Field(
+        default=None, pattern=r"^tt\d{1,14}$", description="tt followed by digits"
+    )
+    tmdb: StrictInt | None = Field(default=None, gt=0, lt=2**31)
+    tvdb: StrictInt | None = Field(default=None, gt=0, lt=2**31)
+
+
+class MediaChange(BaseModel):
+    """Corrections of an item. A field left out stays as it is; null removes the correction
+    (the source's value shows again). Corrections survive syncs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: Title | None = None
+    year: StrictInt | None = Field(default=None, ge=1870, le=2200)
+    summary: Summary | None = None
+    ids: IdsChange | None = Field(default=None, description="null removes every id correction")
+    poster_url: WebUrl | None = Field(default=None, description="an http or https URL")
+
+    def columns(self) -> dict[str, Any]:
+        """The override columns this change sets (a value) or clears (``None``)."""
+        values: dict[str, Any] = {}
+        for name in ("title", "year", "summary", "poster_url"):
+            if name in self.model_fields_set:
+                values[name] = getattr(self, name)
+        if "ids" in self.model_fields_set:
+            for name in ("imdb", "tmdb", "tvdb"):
+                if self.ids is None:
+                    values[name] = None
+                elif name in self.ids.model_fields_set:
+                    values[name] = getattr(self.ids, name)
+        return values

@@ -2,12 +2,21 @@ from tortoise import migrations
 from tortoise.migrations import operations as ops
 from tortoise import fields
 
-# Recently added across every source, newest first (the per-source index cannot serve it).
-_BOTH = ["CREATE INDEX core_library_item_added ON core_library_item (added_at)"]
+# The orders the media API pages through, each as (key, id) so a keyset cursor is one index
+# range: browsing by title (case folded), by year and by time added, and recently added across
+# every source, newest first (the per-source index cannot serve that). A missing year sorts as
+# 0 and a missing time added as the epoch, so every key is set; the read side
+# (medianest.core.media.reads) orders by these very expressions, or the indexes go unused.
+_BOTH = [
+    "CREATE INDEX core_library_item_title_order ON core_library_item (lower(title), id)",
+    "CREATE INDEX core_library_item_year_order ON core_library_item ((COALESCE(year, 0)), id)",
+    "CREATE INDEX core_library_item_added ON core_library_item "
+    "((COALESCE(added_at, '1970-01-01 00:00:00+00:00')), id)",
+]
 
 
 async def _catalogue_indexes(apps, schema_editor):
-    """Indexes tortoise's model options cannot express (a single-column index by name)."""
+    """Indexes tortoise's model options cannot express (on expressions)."""
     for statement in _BOTH:
         await schema_editor.client.execute_script(statement)
 
