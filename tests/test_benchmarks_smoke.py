@@ -84,3 +84,23 @@ def test_quick_library_sync_benchmark_counts_what_each_sync_changed(tmp_path: Pa
         service_missing("PostgreSQL", unreachable[0])
     assert figures["bare.seconds"] > 0
     assert figures["postgres.full.bare_ratio"] > 0
+
+
+def test_quick_catalogue_search_benchmark_times_searches_on_each_database(tmp_path: Path) -> None:
+    run_quick("catalogue_search", tmp_path)
+
+    result = json.loads((tmp_path / "catalogue_search.json").read_text())
+    figures = {key: figure["value"] for key, figure in result["figures"].items()}
+    unreachable = [n for n in result["notes"] if n.startswith("PostgreSQL is not reachable")]
+    databases = ["sqlite"] if unreachable else ["postgres", "sqlite"]
+    for database in databases:
+        assert figures[f"{database}.seed_seconds"] > 0
+        assert 0 < figures[f"{database}.p50_ms"] <= figures[f"{database}.p99_ms"]
+        assert figures[f"{database}.p99_ms"] <= figures[f"{database}.max_ms"]
+        assert figures[f"{database}.target_met"] in (0, 1)
+        assert figures[f"{database}.mean_hits"] > 0
+        for cls in ("full_title", "typeahead", "episode", "common_word"):
+            assert figures[f"{database}.{cls}.p50_ms"] > 0, cls
+    assert result["params"]["items"] == 10_000
+    if unreachable:
+        service_missing("PostgreSQL", unreachable[0])

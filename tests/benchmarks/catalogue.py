@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from tests.benchmarks import (
+    catalogue_search,
     cold_start,
     health_live_rate,
     library_sync,
@@ -24,4 +25,5 @@ BENCHMARKS: dict[str, Benchmark] = {
     "plex_library_read": plex_library_read.run,
     "token_verify": token_verify.run,
     "library_sync": library_sync.run,
+    "catalogue_search": catalogue_search.run,
 }

@@ -7,6 +7,12 @@ Two modes:
   measured; a run also stops after ``max_requests`` requests.
 - ``walk``: the connections share the request list and send each entry exactly once; the
   whole walk is measured and must finish within ``time_limit`` seconds.
+
+A run with a ``rate`` is paced: the connections together send ``rate`` requests a
+second on a fixed schedule (each its share, evenly spread), as that many people would, and a
+latency is counted from when its request was due, so a server falling behind shows it in full.
+Without ``rate`` each connection sends its next request as soon as the last one is answered
+(the most the server can do).
 """
 
 from __future__ import annotations
@@ -52,6 +58,7 @@ class LoadSpec:
     max_requests: int = 2_000_000
     time_limit: float = 120.0
     expect_status: int = 200
+    rate: float | None = None
     count_pattern: str | None = None
     watch_pid: int | None = None
     host: str = LOOPBACK

@@ -85,9 +85,12 @@ class LoadRun:
         self.sent += 1
         return True
 
-    async def send_one(self, send: Send, index: int) -> None:
-        """Send target ``index`` once and record the outcome if the window is open."""
-        started = time.perf_counter()
+    async def send_one(self, send: Send, index: int, due: float | None = None) -> None:
+        """Send target ``index`` once and record the outcome if the window is open.
+
+        :param due: when the request was due (paced runs): its latency counts from then.
+        """
+        started = time.perf_counter() if due is None else due
         try:
             status, body = await send(index)
         except Exception as exc:  # connection errors, malformed responses, httpx errors
@@ -200,10 +203,19 @@ async def run_duration(run: LoadRun, senders: list[Send]) -> None:
     """Repeat the targets on every connection: warm up, then measure ``duration`` seconds."""
     spec = run.spec
 
+    interval = spec.connections / spec.rate if spec.rate else 0.0
+    begun = time.perf_counter()
+
     async def worker(number: int, send: Send) -> None:
         index = number % len(spec.targets)
+        due = begun + interval * number / spec.connections
         while run.may_send():
-            await run.send_one(send, index)
+            if interval:
+                await asyncio.sleep(max(0.0, due - time.perf_counter()))
+                await run.send_one(send, index, due)
+                due += interval
+            else:
+                await run.send_one(send, index)
             index = (index + 1) % len(spec.targets)
 
     async def clock() -> None:
@@ -224,15 +236,26 @@ async def run_walk(run: LoadRun, senders: list[Send]) -> None:
     spec = run.spec
     pending = iter(range(len(spec.targets)))
 
-    async def worker(send: Send) -> None:
+    interval = spec.connections / spec.rate if spec.rate else 0.0
+    begun = time.perf_counter()
+
+    async def worker(number: int, send: Send) -> None:
+        due = begun + interval * number / spec.connections
         for index in pending:
             if not run.may_send():
                 return
-            await run.send_one(send, index)
+            if interval:
+                await asyncio.sleep(max(0.0, due - time.perf_counter()))
+                await run.send_one(send, index, due)
+                due += interval
+            else:
+                await run.send_one(send, index)
 
     run.begin_window()
     try:
-        await asyncio.wait_for(asyncio.gather(*(worker(s) for s in senders)), spec.time_limit)
+        await asyncio.wait_for(
+            asyncio.gather(*(worker(n, s) for n, s in enumerate(senders))), spec.time_limit
+        )
     except TimeoutError:
         run.errors += 1
         run.error_samples.append(f"the walk did not finish within {spec.time_limit:g} s")
