@@ -104,3 +104,18 @@ def test_quick_catalogue_search_benchmark_times_searches_on_each_database(tmp_pa
     assert result["params"]["items"] == 10_000
     if unreachable:
         service_missing("PostgreSQL", unreachable[0])
+
+
+def test_quick_search_http_benchmark_measures_every_load(tmp_path: Path) -> None:
+    run_quick("search_http", tmp_path)
+
+    result = json.loads((tmp_path / "search_http.json").read_text())
+    figures = {key: figure["value"] for key, figure in result["figures"].items()}
+    for load in ("health_live", "cached", "cached_paced", "fanout", "hanging"):
+        assert figures[f"{load}.requests_per_second"] > 0, load
+        assert 0 < figures[f"{load}.latency_p50_ms"] <= figures[f"{load}.latency_p99_ms"], load
+    # Every uncached search waits for the 80 ms source; with the hanging one, for its timeout.
+    assert figures["fanout.latency_p50_ms"] >= 80
+    assert figures["hanging.latency_p50_ms"] >= 250
+    assert figures["searches_served"] >= 500
+    assert figures["rss_mib"] > 0

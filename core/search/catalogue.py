@@ -26,9 +26,9 @@ with the text only, and leaves the equal titles and the words to its planner, wh
 words from its statistics (each search is planned with its own values). Items and overrides
 are read for the returned rows only.
 
-Results never depend on indexes; speed does. Beyond migration 0004's full-text indexes and
-0005's index on ``lower(title)``, a search needs :data:`SUGGESTED_INDEXES`: ranked indexes to
-walk, title indexes of works only to count and read a prefix among works, and on PostgreSQL a
+Results never depend on indexes; speed does. Beyond migration 0004's full-text indexes, a
+search needs :data:`SEARCH_INDEXES` (created by migration 0005): ranked indexes to walk,
+title indexes of works only to count and read a prefix among works, and on PostgreSQL a
 prefix index it can use for ``LIKE`` whatever the database's collation.
 """
 
@@ -67,7 +67,7 @@ COMMON_WORDS = frozenset(
 than checking them on the rows the other words find (the results are the same)."""
 
 _RANK_KEY = "(COALESCE(year, 0)) DESC, (COALESCE(added_at, '1970-01-01 00:00:00+00:00')) DESC"
-SUGGESTED_INDEXES: dict[str, tuple[tuple[str, str], ...]] = {
+SEARCH_INDEXES: dict[str, tuple[tuple[str, str], ...]] = {
     "postgres": (
         (
             "core_library_item_title_prefix",

@@ -38,11 +38,11 @@ log = structlog.get_logger(__name__)
 CATALOGUE_CHANNELS = ("sync", "catalogue")
 """Pub/sub channels whose messages mean the catalogue changed."""
 
-RESPONSE_TTL_SECONDS = 30.0
+RESPONSE_TTL_SECONDS = 60.0
 """The longest a whole answer is reused."""
 
-RESPONSE_CACHE_BYTES = 8 * 1024 * 1024
-"""The most this process keeps of whole answers; the oldest go first."""
+RESPONSE_CACHE_BYTES = 16 * 1024 * 1024
+"""The most this process keeps of whole answers; the least recently used go first."""
 
 SEARCH_EVENT = "search.performed"
 
@@ -85,7 +85,8 @@ class KeptAnswer:
 
 
 class ResponseCache:
-    """Rendered answers by key, dropped when stale, bounded in bytes (oldest out first)."""
+    """Rendered answers by key, dropped when stale, bounded in bytes (least recently used
+    out first)."""
 
     def __init__(self, max_bytes: int = RESPONSE_CACHE_BYTES) -> None:
         self.max_bytes = max_bytes
@@ -102,6 +103,7 @@ class ResponseCache:
         if generation != self.generation or expires_at <= time.monotonic():
             self._drop(key)
             return None
+        self._entries.move_to_end(key)
         return body
 
     def put(self, key: Any, answer: KeptAnswer, ttl: float) -> None:

@@ -11,6 +11,7 @@ from tests.benchmarks import (
     library_sync,
     plex_library_read,
     plex_simulator_pages,
+    search_http,
     token_verify,
 )
 from tests.benchmarks.results import Result
@@ -26,4 +27,5 @@ BENCHMARKS: dict[str, Benchmark] = {
     "token_verify": token_verify.run,
     "library_sync": library_sync.run,
     "catalogue_search": catalogue_search.run,
+    "search_http": search_http.run,
 }

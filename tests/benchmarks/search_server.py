@@ -23,8 +23,9 @@ from typing import Any
 from medianest.config import load_settings
 from medianest.core.app import create_app, hub_of
 from medianest.core.db.models import User
+from medianest.core.search.query import words_of
 from medianest.core.serving import bind_socket, serve_until, stop_on_signals
-from medianest.sdk import HealthStatus, MediaItem, Page, SourceCapability, hookimpl
+from medianest.sdk import HealthStatus, MediaItem, Page, SearchQuery, SourceCapability, hookimpl
 from tests.search.fake_live import FakeLivePlugin, FakeLiveSource
 
 LIVE_PLUGIN = "benchlive"
@@ -70,6 +71,39 @@ class SeededPlugin:
         return self.sources
 
 
+class IndexedLiveSource(FakeLiveSource):
+    """A fake live source that finds its matches through a prefix index of title words.
+
+    A real live source does its matching on its own servers; this one runs inside the hub
+    being measured, so it must cost next to nothing there.
+    """
+
+    def __init__(self, source_id: str, items: list[MediaItem], *, latency: float) -> None:
+        super().__init__(source_id, items, latency=latency)
+        self._by_prefix: dict[str, set[int]] = {}
+        for number, item in enumerate(self.items):
+            for word in words_of(item.title):
+                for end in range(1, len(word) + 1):
+                    self._by_prefix.setdefault(word[:end], set()).add(number)
+
+    def matching(self, query: SearchQuery) -> list[MediaItem]:
+        words = words_of(query.text)
+        if not words:
+            return []
+        found = set.intersection(*(self._by_prefix.get(word, set()) for word in words))
+        text = " ".join(query.text.lower().split())
+        hits = []
+        for number in sorted(found):
+            item = self.items[number]
+            if query.kinds and item.kind not in query.kinds:
+                continue
+            if query.year is not None and item.year != query.year:
+                continue
+            title = item.title.lower()
+            hits.append((0 if title == text else 1 if title.startswith(text) else 2, number, item))
+        return [item for _, _, item in sorted(hits, key=lambda hit: hit[:2])][: query.limit]
+
+
 def live_sources(spec: dict[str, Any]) -> list[FakeLiveSource]:
     """The live sources of ``spec``, each holding every live item under its own id."""
     templates = [MediaItem.model_validate(raw) for raw in spec["live_items"]]
@@ -79,7 +113,7 @@ def live_sources(spec: dict[str, Any]) -> list[FakeLiveSource]:
             item.model_copy(update={"ref": item.ref.model_copy(update={"source": source["id"]})})
             for item in templates
         ]
-        live = FakeLiveSource(source["id"], items, latency=source.get("latency", 0.0))
+        live = IndexedLiveSource(source["id"], items, latency=source.get("latency", 0.0))
         if source.get("hang"):
             live.mode = "hang"
         made.append(live)

@@ -19,6 +19,9 @@ INDEXES = {
     "year": "core_library_item_year_order",
     "added": "core_library_item_added",
 }
+RANKED = ("core_library_item_rank", "core_library_item_rank_works")
+"""Search's ranked indexes lead with the year too: PostgreSQL may read works by year through
+them, sorting only the items of each year by id (an incremental sort), never the catalogue."""
 
 
 async def plan_of(running: RunningHub, statement: str, args: list[Any]) -> str:
@@ -75,7 +78,9 @@ async def test_every_order_reads_its_index(
     assert len(pages) == 2
     for statement, args in pages:
         plan = await plan_of(synced, statement, args)
-        assert index in plan, plan
+        ranked = index == INDEXES["year"] and any(name in plan for name in RANKED)
+        assert index in plan or ranked, plan
         assert "TEMP B-TREE FOR ORDER BY" not in plan, plan
         nodes = [line.strip().removeprefix("->").strip() for line in plan.splitlines()]
-        assert not [node for node in nodes if node.startswith(("Sort", "Incremental Sort"))], plan
+        sorts = ("Sort  (",) if ranked else ("Sort  (", "Incremental Sort  (")
+        assert not [node for node in nodes if node.startswith(sorts)], plan

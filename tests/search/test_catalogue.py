@@ -13,7 +13,7 @@ import pytest
 from medianest.core.db import Database
 from medianest.core.db.models import LibraryItem, MediaOverride
 from medianest.core.search import catalogue as catalogue_module
-from medianest.core.search.catalogue import SUGGESTED_INDEXES, Catalogue, CatalogueHit
+from medianest.core.search.catalogue import SEARCH_INDEXES, Catalogue, CatalogueHit
 from medianest.core.search.query import (
     DEFAULT_KINDS,
     MatchTier,
@@ -114,9 +114,9 @@ async def execute(database: Database, statement: str, *args: Any) -> None:
         await database.connection.execute_query(statement, list(args))
 
 
-async def create_suggested_indexes(database: Database) -> None:
-    for _, statement in SUGGESTED_INDEXES[database.dialect]:
-        await execute(database, statement)
+async def drop_search_indexes(database: Database) -> None:
+    for name, _ in SEARCH_INDEXES[database.dialect]:
+        await execute(database, f"DROP INDEX {name}")
     await execute(database, "ANALYZE")
 
 
@@ -457,7 +457,7 @@ async def test_every_returned_tier_is_the_shared_rules_tier(
 
 @pytest.mark.parametrize(
     ("indexes", "threshold"),
-    [("migrations", None), ("suggested", None), ("suggested", 4), ("migrations", 4)],
+    [("search", None), ("none", None), ("search", 4), ("none", 4)],
 )
 async def test_the_same_hits_as_the_shared_rules_walked_or_sorted(
     database: Database,
@@ -471,8 +471,8 @@ async def test_the_same_hits_as_the_shared_rules_walked_or_sorted(
     always the hits the rules rank first."""
     items = generated(4000)
     await seed_catalogue(database, items)
-    if indexes == "suggested":
-        await create_suggested_indexes(database)
+    if indexes == "none":
+        await drop_search_indexes(database)
     if threshold is not None:
         monkeypatch.setattr(catalogue_module, "_walk_threshold", lambda limit: threshold)
 

@@ -14,11 +14,32 @@ _BOTH = [
     "((COALESCE(added_at, '1970-01-01 00:00:00+00:00')), id)",
 ]
 
+# What search ranks by (a missing year as 0, a missing time added as the epoch, newest first):
+# a search for a common word walks these in rank order and stops after a page. The "works"
+# ones leave out seasons, episodes and tracks, which a search skips unless asked for. PostgreSQL
+# also gets title prefix indexes it can use for LIKE whatever the database's collation.
+_RANK_KEY = "(COALESCE(year, 0)) DESC, (COALESCE(added_at, '1970-01-01 00:00:00+00:00')) DESC"
+_WORKS = "WHERE kind NOT IN ('season', 'episode', 'track')"
+_RANKED = [
+    f"CREATE INDEX core_library_item_rank ON core_library_item ({_RANK_KEY})",
+    f"CREATE INDEX core_library_item_rank_works ON core_library_item ({_RANK_KEY}) {_WORKS}",
+]
+_POSTGRES = [
+    "CREATE INDEX core_library_item_title_prefix ON core_library_item "
+    "(lower(title) text_pattern_ops)",
+    "CREATE INDEX core_library_item_title_prefix_works ON core_library_item "
+    f"(lower(title) text_pattern_ops) {_WORKS}",
+]
+_SQLITE = [f"CREATE INDEX core_library_item_title_works ON core_library_item (lower(title)) {_WORKS}"]
+
 
 async def _catalogue_indexes(apps, schema_editor):
-    """Indexes tortoise's model options cannot express (on expressions)."""
-    for statement in _BOTH:
-        await schema_editor.client.execute_script(statement)
+    """Indexes tortoise's model options cannot express (on expressions, partial)."""
+    client = schema_editor.client
+    dialect = client.capabilities.dialect
+    statements = _BOTH + _RANKED + (_POSTGRES if dialect == "postgres" else _SQLITE)
+    for statement in statements:
+        await client.execute_script(statement)
 
 
 class Migration(migrations.Migration):
