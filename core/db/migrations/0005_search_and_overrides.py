@@ -30,7 +30,9 @@ _POSTGRES = [
     "CREATE INDEX core_library_item_title_prefix_works ON core_library_item "
     f"(lower(title) text_pattern_ops) {_WORKS}",
 ]
-_SQLITE = [f"CREATE INDEX core_library_item_title_works ON core_library_item (lower(title)) {_WORKS}"]
+_SQLITE = [
+    f"CREATE INDEX core_library_item_title_works ON core_library_item (lower(title)) {_WORKS}"
+]
 
 
 async def _catalogue_indexes(apps, schema_editor):
