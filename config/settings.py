@@ -219,7 +219,7 @@ class SearchSettings(_Section):
         default=30, gt=0, le=3600, description="how long an open circuit waits before a trial"
     )
     cache_max_bytes: int = Field(
-        default=16 * 1024 * 1024,
+        default=8 * 1024 * 1024,
         ge=1024,
         description="embedded mode: the most the in-process cache holds (oldest entries go)",
     )

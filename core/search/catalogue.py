@@ -177,12 +177,14 @@ class Catalogue:
         if not wanted or (sources is not None and not sources):
             return []
         sql = _Sql(self._database.dialect == "postgres")
-        # "IS NOT NULL" lets each arm use its column's partial index.
+        # One arm per id column, each through its partial index ("IS NOT NULL" says the
+        # index applies); an OR of the arms would read the whole catalogue on SQLite.
         arms = [
-            f"(i.{scheme} IS NOT NULL AND i.{scheme} {sql.among(scheme, values)})"
+            f"SELECT id FROM core_library_item WHERE {scheme} IS NOT NULL "
+            f"AND {scheme} {sql.among(scheme, values)}"
             for scheme, values in wanted.items()
         ]
-        where = f"({' OR '.join(arms)})"
+        where = f"i.id IN ({' UNION '.join(arms)})"
         if sources is not None:
             where += f" AND i.source {sql.among('sources', sorted(set(sources)))}"
         rows = await self._fetch(

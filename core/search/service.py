@@ -41,7 +41,7 @@ CATALOGUE_CHANNELS = ("sync", "catalogue")
 RESPONSE_TTL_SECONDS = 60.0
 """The longest a whole answer is reused."""
 
-RESPONSE_CACHE_BYTES = 16 * 1024 * 1024
+RESPONSE_CACHE_BYTES = 8 * 1024 * 1024
 """The most this process keeps of whole answers; the least recently used go first."""
 
 SEARCH_EVENT = "search.performed"

@@ -78,7 +78,7 @@ FULL = Params(
     warmup=3.0,
     duration=10.0,
     paced_rate=200.0,
-    fanout_rate=50.0,
+    fanout_rate=25.0,
     fanout_searches=600,
     rss_searches=10_000,
 )
@@ -257,6 +257,10 @@ async def run(quick: bool) -> Result:
                 await wait_ready(client, base)
             auth = {"Authorization": f"Bearer {token}"}
             served = 0
+            started_rss, _ = rss_mib(child.pid)
+            result.add(
+                "rss_ready_mib", "server RSS once ready, before any search", started_rss, "MiB"
+            )
 
             def spec_for(targets: list[Target], **extra: Any) -> LoadSpec:
                 return LoadSpec(
