@@ -235,7 +235,7 @@ class LiveSearch:
         source = self._sources.get(source_id)
         if source is None:
             return "error", None, f"{source_id} is not a live-search source of this hub"
-        if not self._switched_on(source_id):
+        if not self.switched_on(source_id):
             return "skipped", None, f"switched off (runtime flag {flag_key(source_id)})"
         breaker = self._breakers[source_id]
         if breaker.state is CircuitState.OPEN:
@@ -357,7 +357,8 @@ class LiveSearch:
         except Exception as exc:  # the answer is still good, only not kept
             log.warning("live search answer not cached", source=source_id, error=str(exc))
 
-    def _switched_on(self, source_id: str) -> bool:
+    def switched_on(self, source_id: str) -> bool:
+        """Whether the runtime flag of ``source_id``'s plugin lets it be searched."""
         try:
             return self._hub.flags.is_enabled(flag_key(source_id))
         except NotFoundError:

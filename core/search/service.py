@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from medianest.core.search.catalogue import CatalogueHit
-from medianest.core.search.live import SourceOutcome, flag_key
+from medianest.core.search.live import SourceOutcome
 from medianest.core.search.merge import Hit, Merger, lookup_keys
 from medianest.core.search.query import MAX_OFFSET, MatchTier, SearchRequest, match_tier
-from medianest.sdk.errors import InvalidInputError, NotFoundError
-from medianest.sdk.models import DomainEvent, MediaItem, Principal
+from medianest.sdk.errors import InvalidInputError
+from medianest.sdk.models import DomainEvent, Principal
 from medianest.sdk.providers import MediaSource, SourceCapability
 
 if TYPE_CHECKING:
@@ -149,14 +149,6 @@ class SearchService:
             if SourceCapability.LIBRARY in source.capabilities
         ]
 
-    def live_sources(self) -> list[MediaSource]:
-        """Sources asked live at every search."""
-        return [
-            source
-            for source in self.hub.registry.all("media_sources")
-            if SourceCapability.LIVE_SEARCH in source.capabilities
-        ]
-
     def check_sources(self, names: list[str]) -> frozenset[str]:
         """``names`` as a set of media source ids.
 
@@ -176,7 +168,7 @@ class SearchService:
 
     def cache_key(self, request: SearchRequest) -> tuple[Any, ...]:
         """What an answer is kept under: the search, the page and the live flags' state."""
-        switched = tuple(self._flag_on(source) for source in self.live_sources())
+        switched = tuple(self.hub.live.switched_on(source.id) for source in self.hub.live.sources())
         return (request.fingerprint(), request.offset, request.limit, switched)
 
     async def search(self, request: SearchRequest) -> SearchResult:
@@ -184,7 +176,7 @@ class SearchService:
         started = time.perf_counter()
         wanted = request.sources
         library = [s.id for s in self.library_sources() if wanted is None or s.id in wanted]
-        live = [s.id for s in self.live_sources() if wanted is None or s.id in wanted]
+        live = [s.id for s in self.hub.live.sources() if wanted is None or s.id in wanted]
         all_library = frozenset(s.id for s in self.library_sources())
         window = min((request.offset + request.limit) * max(1, len(library)), 2 * MAX_OFFSET) + 1
         found, outcomes = await asyncio.gather(
@@ -229,22 +221,13 @@ class SearchService:
     def _reuse_for(self, outcomes: list[SourceOutcome]) -> float:
         ttl = RESPONSE_TTL_SECONDS
         for outcome in outcomes:
-            if outcome.status == "skipped" and self._flag_on_id(outcome.source):
+            if outcome.status == "skipped" and self.hub.live.switched_on(outcome.source):
                 return 0.0  # skipped by its circuit breaker: a partial answer
             if outcome.status in ("timeout", "error"):
                 return 0.0
             if outcome.status == "ok":
                 ttl = min(ttl, self.hub.settings.search.ttl_for(outcome.source))
         return ttl
-
-    def _flag_on(self, source: MediaSource) -> bool:
-        return self._flag_on_id(source.id)
-
-    def _flag_on_id(self, source_id: str) -> bool:
-        try:
-            return self.hub.flags.is_enabled(flag_key(source_id))
-        except NotFoundError:
-            return True  # the hub was built without it: nothing can switch the source off
 
     # events --------------------------------------------------------------------------------
 
@@ -348,9 +331,3 @@ def _live_status(outcome: SourceOutcome) -> SourceStatus:
         latency_ms=outcome.latency_ms,
         cached=outcome.cached,
     )
-
-
-def representative_items(hit: Hit) -> list[MediaItem]:
-    """Every copy of ``hit``, the representative first."""
-    first = hit.representative
-    return [first, *(item for item in hit.members if item is not first)]
