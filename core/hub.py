@@ -186,8 +186,9 @@ class Hub:
             self._state = await open_state(self.settings.redis_url)
             await _reachable("Redis", self._state.ping, self.settings.redis_url)
             self._sessions = await asyncio.to_thread(
-                SessionManager.for_settings, self.settings, self._state.cache
+                SessionManager.for_settings, self.settings, self._state.cache, self._state.pubsub
             )
+            await self._sessions.users.start()
             await self.database.open()
             self.database.enter()
             if migrate:
@@ -242,6 +243,8 @@ class Hub:
         self._started_plugins.clear()
         await self._close_providers()
         try:
+            if self._sessions is not None:
+                await self._sessions.users.close()
             if self._flags is not None:
                 await self._flags.close()
                 self._flags = None

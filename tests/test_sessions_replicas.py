@@ -7,10 +7,13 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from medianest.core.app import hub_of
+from medianest.core.auth.user_cache import UserCache
 from medianest.core.db.models import User
 from tests.auth_testing import ACCOUNTS, bearer, sign_in_as
 from tests.services import SECRET_KEY
 from tests.test_signin import DoorPlugin
+from tests.test_user_cache import until
 
 ME = "/api/v1/me"
 REFRESH = "/api/v1/auth/refresh"
@@ -102,6 +105,30 @@ async def test_a_deactivated_user_is_refused_by_every_replica(replicas) -> None:
         await User.filter(id=body["user"]["id"]).update(is_active=False)
     assert await status(one, ME, body["access_token"]) == 401
     assert await status(two, ME, body["access_token"]) == 401
+
+
+async def test_a_user_changed_on_one_replica_is_read_again_by_the_other(
+    replicas, monkeypatch
+) -> None:
+    one, two, first = replicas
+    _, body = await sign_in_as(one)
+    token, user_id = body["access_token"], body["user"]["id"]
+    second = hub_of(two.app)
+    patient = UserCache(second.pubsub, ttl=3600)  # only the announcement can make it read again
+    await patient.start()
+    monkeypatch.setattr(second.sessions, "users", patient)
+    try:
+        assert await status(two, ME, token) == 200
+        with first.hub.database.activate():
+            await User.filter(id=user_id).update(is_active=False)
+            await first.hub.sessions.users.changed(user_id)
+
+        async def refused() -> bool:
+            return await status(two, ME, token) == 401
+
+        await until(refused)
+    finally:
+        await patient.close()
 
 
 async def test_an_interactive_sign_in_completes_once_across_replicas(replicas) -> None:

@@ -10,8 +10,10 @@ after its last refresh (each refresh extends it), or when it is revoked.
 Revocation is recorded in the database and, for the lifetime of the access tokens already
 issued, as a marker in the hub's shared cache (Redis in scaled mode), which access-token
 verification reads on every request: a revoked session is refused by every replica from the
-next request on. Verification also loads the user, so a deactivated user is refused at once
-and a changed role or permission applies to the next request.
+next request on. Verification also needs the user, read through the per-process
+:class:`~medianest.core.auth.user_cache.UserCache`: a user deactivated, or whose role or
+permissions changed, through the hub is seen by every replica from the next request on (a
+deactivation also revokes the user's sessions).
 
 Callers: the sign-in API (:meth:`SessionManager.start`), the sessions API (refresh, sign-out,
 listing), the request guard (:meth:`SessionManager.authenticate`), and user administration
@@ -37,9 +39,10 @@ from medianest.core.auth import audit
 from medianest.core.auth.csrf import CsrfTokens
 from medianest.core.auth.errors import InvalidCredentialsError
 from medianest.core.auth.tokens import LEEWAY_SECONDS, AccessClaims, AccessTokens, secret_keys
+from medianest.core.auth.user_cache import UserCache
 from medianest.core.db.models import RefreshToken, Session, User
 from medianest.sdk.models import Principal
-from medianest.sdk.services import Cache
+from medianest.sdk.services import Cache, PubSub
 from medianest.sdk.web import current_hub
 
 if TYPE_CHECKING:
@@ -83,10 +86,16 @@ class SessionManager:
     """
 
     def __init__(
-        self, tokens: AccessTokens, csrf: CsrfTokens, cache: Cache, auth: AuthSettings
+        self,
+        tokens: AccessTokens,
+        csrf: CsrfTokens,
+        cache: Cache,
+        users: UserCache,
+        auth: AuthSettings,
     ) -> None:
         self.tokens = tokens
         self.csrf = csrf
+        self.users = users
         self._cache = cache
         self._session_lifetime = timedelta(days=auth.refresh_token_days)
         # A marker must outlive every access token the session was issued before it ended.
@@ -96,14 +105,14 @@ class SessionManager:
         return f"<SessionManager {self.tokens!r}>"
 
     @classmethod
-    def for_settings(cls, settings: Settings, cache: Cache) -> SessionManager:
-        """The manager of a hub with ``settings`` whose shared cache is ``cache``.
+    def for_settings(cls, settings: Settings, cache: Cache, pubsub: PubSub) -> SessionManager:
+        """The manager of a hub with ``settings`` whose shared cache and pub/sub are given.
 
         :raises ConfigurationError: the secret key cannot be loaded.
         """
         keys = secret_keys(settings)
         tokens = AccessTokens(keys, lifetime=timedelta(minutes=settings.auth.access_token_minutes))
-        return cls(tokens, CsrfTokens(keys), cache, settings.auth)
+        return cls(tokens, CsrfTokens(keys), cache, UserCache(pubsub), settings.auth)
 
     # issuing ---------------------------------------------------------------------------------
 
@@ -191,7 +200,8 @@ class SessionManager:
     # verifying -------------------------------------------------------------------------------
 
     async def authenticate(self, access_token: str) -> tuple[User, AccessClaims]:
-        """The user and claims of a valid access token of a live session.
+        """The user (shared: read it, never save it) and claims of a valid access token of a
+        live session.
 
         :raises InvalidCredentialsError: the token does not verify, its session was revoked,
             or its user is gone or deactivated.
@@ -199,7 +209,7 @@ class SessionManager:
         claims = self.tokens.verify(access_token)
         if await self.is_revoked(claims.session_id):
             raise InvalidCredentialsError("the session of this access token was revoked")
-        user = await User.get_or_none(id=claims.user_id)
+        user = await self.users.get(claims.user_id)
         if user is None or not user.is_active:
             raise InvalidCredentialsError("the user of this access token cannot sign in")
         return user, claims

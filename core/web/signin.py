@@ -185,6 +185,7 @@ async def _signed_in(provider: AuthProvider, identity: Identity, box: SecretBox)
     except AuthenticationError as exc:
         raise await _refused(provider, exc.message, identity.username) from exc
     hub = context.hub()
+    await hub.sessions.users.changed(user.id)  # the provider may have renamed them
     ip, user_agent = device_of_request()
     issued = await hub.sessions.start(user, ip=ip, user_agent=user_agent)
     cookies_after_this_request(issued, hub.settings.auth)

@@ -10,6 +10,7 @@
   two admins cannot demote each other at once;
 - deactivating revokes every session of the user at once and their API keys stop working
   (keys are checked against the user on every request, so reactivating brings them back);
+- each change applies from the user's next request on, on every replica;
 - each change is recorded in the audit log with its before and after.
 """
 
@@ -27,6 +28,7 @@ from medianest.core.auth import audit, sessions
 from medianest.core.auth.principals import effective_permissions
 from medianest.core.db.models import User
 from medianest.core.users import ROLE_ADMIN, ROLE_USER
+from medianest.core.web import context
 from medianest.core.web.api_support import PageQuery, caller, known_permission_list, page_by_id
 from medianest.core.web.signin_schemas import SignedInUser
 from medianest.sdk.access import USER_PERMISSIONS, Permission, requires
@@ -130,6 +132,8 @@ async def update_user(user_id: int, data: UserChange) -> UserView:
         raise InvalidInputError("nothing to change: give role, permissions or is_active")
     permissions = None if data.permissions is None else known_permission_list(data.permissions)
     before, after = await _apply(user_id, data, permissions, actor)
+    if after != before:
+        await context.hub().sessions.users.changed(user_id)
     revoked = None
     if before.is_active and not after.is_active:
         revoked = await sessions.revoke_all(user_id, reason="user_deactivated", actor=actor)
