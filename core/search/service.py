@@ -43,6 +43,9 @@ RESPONSE_TTL_SECONDS = 60.0
 
 RESPONSE_CACHE_BYTES = 8 * 1024 * 1024
 """The most this process keeps of whole answers; the least recently used go first."""
+ANSWER_OVERHEAD_BYTES = 700
+"""What a kept answer costs besides its body (its key, statuses and the slot holding them),
+counted so that many small answers (a flood of searches finding nothing) are bounded too."""
 
 SEARCH_EVENT = "search.performed"
 
@@ -111,7 +114,7 @@ class ResponseCache:
             return
         self._drop(key)
         self._entries[key] = (time.monotonic() + ttl, self.generation, answer)
-        self._bytes += len(answer.body)
+        self._bytes += _size(answer)
         while self._bytes > self.max_bytes:
             self._drop(next(iter(self._entries)))
 
@@ -127,7 +130,11 @@ class ResponseCache:
     def _drop(self, key: Any) -> None:
         entry = self._entries.pop(key, None)
         if entry is not None:
-            self._bytes -= len(entry[2].body)
+            self._bytes -= _size(entry[2])
+
+
+def _size(answer: KeptAnswer) -> int:
+    return len(answer.body) + ANSWER_OVERHEAD_BYTES
 
 
 class SearchService:

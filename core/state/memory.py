@@ -32,7 +32,7 @@ _SWEEP_EVERY = 1024
 DEFAULT_CACHE_MAX_BYTES = 32 * 1024 * 1024
 """The most a :class:`MemoryCache` holds unless told otherwise (``search.cache_max_bytes``)."""
 
-ENTRY_OVERHEAD_BYTES = 200
+ENTRY_OVERHEAD_BYTES = 350
 """What one entry costs besides its key and JSON text (the objects and the dict slot holding
 them), counted so that many tiny entries are bounded too."""
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +81,8 @@ class IndexedLiveSource(FakeLiveSource):
 
     def __init__(self, source_id: str, items: list[MediaItem], *, latency: float) -> None:
         super().__init__(source_id, items, latency=latency)
+        # The hub is measured, not this double: recall only the last few queries.
+        self.queries = deque(maxlen=16)
         self._by_prefix: dict[str, set[int]] = {}
         for number, item in enumerate(self.items):
             for word in words_of(item.title):
