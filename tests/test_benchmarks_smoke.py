@@ -117,5 +117,6 @@ def test_quick_search_http_benchmark_measures_every_load(tmp_path: Path) -> None
     # Every uncached search waits for the 80 ms source; with the hanging one, for its timeout.
     assert figures["fanout.latency_p50_ms"] >= 80
     assert figures["hanging.latency_p50_ms"] >= 250
+    assert figures["health_live_after.requests_per_second"] > 0
     assert figures["searches_served"] >= 500
     assert figures["rss_mib"] > 0
