@@ -55,6 +55,7 @@ def test_quick_token_benchmark_writes_positive_figures(tmp_path: Path) -> None:
         "jwt_verify_us",
         "memory_revocation_check_us",
         "authenticate_sqlite_us",
+        "authenticate_read_user_sqlite_us",
         "http.live.requests_per_second",
         "http.me.requests_per_second",
     ):
