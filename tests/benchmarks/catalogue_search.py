@@ -36,7 +36,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 from tortoise.transactions import in_transaction
 
 from medianest.core.db import Database
@@ -44,10 +43,9 @@ from medianest.core.search.catalogue import SEARCH_INDEXES, Catalogue
 from medianest.core.search.query import DEFAULT_KINDS, SearchRequest, words_of
 from medianest.core.sync.records import COLUMNS, DATETIME_COLUMNS, record_of
 from medianest.sdk.models import MediaItem, MediaKind
-from tests.benchmarks.library_sync import fresh_database, postgres_admin
+from tests.benchmarks.library_sync import fresh_database, reachable_postgres
 from tests.benchmarks.results import BenchmarkError, Result
 from tests.benchmarks.stats import percentile
-from tests.services import POSTGRES_URL
 
 TARGET_P99_MS = 15.0
 SOURCES = ("plex:home", "plex:cabin", "jellyfin:den")
@@ -816,17 +814,9 @@ async def run(quick: bool) -> Result:
             "sqlite": sqlite3.sqlite_version,
         },
     )
-    try:
-        admin = await postgres_admin()
-    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-        admin = None
-        result.notes.append(
-            f"PostgreSQL is not reachable at {POSTGRES_URL} "
-            f"(MEDIANEST_TEST_DATABASE_URL): {exc!r}; no PostgreSQL figures"
-        )
+    admin = await reachable_postgres(result)
     if admin is not None:
         try:
-            result.params["postgresql"] = admin.get_server_version().major
             async with fresh_database(admin) as url:
                 postgres = await scenario(url, items, plan, params)
         finally:

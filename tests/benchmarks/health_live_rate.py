@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 
 from tests.benchmarks.hub_server import serve_hub, wait_ready
-from tests.benchmarks.load import Client, LoadReport, LoadSpec, Target, run_load
+from tests.benchmarks.load import Client, LoadReport, LoadSpec, Target, add_load, run_load
 from tests.benchmarks.results import BenchmarkError, Result
 
 PATH = "/health/live"
@@ -57,25 +57,7 @@ def verdict(report: LoadReport) -> str:
 def add_report(result: Result, report: LoadReport) -> None:
     """Record one generator's figures."""
     key = report.client
-    latency = report.latency_ms["all"]
-    result.add(f"{key}.requests_per_second", f"{key}: requests/s", round(report.rate, 1), "req/s")
-    result.add(f"{key}.latency_p50_ms", f"{key}: latency p50", latency.p50, "ms")
-    result.add(f"{key}.latency_p90_ms", f"{key}: latency p90", latency.p90, "ms")
-    result.add(f"{key}.latency_p99_ms", f"{key}: latency p99", latency.p99, "ms")
-    result.add(f"{key}.requests", f"{key}: requests measured", report.requests, "req")
-    if report.server_cpu_share is not None:
-        result.add(
-            f"{key}.server_cpu_pct",
-            f"{key}: server CPU",
-            round(report.server_cpu_share * 100, 1),
-            "% core",
-        )
-    result.add(
-        f"{key}.generator_cpu_pct",
-        f"{key}: generator CPU",
-        round(report.client_cpu_share * 100, 1),
-        "% core",
-    )
+    add_load(result, key, key, report)
     result.notes.append(verdict(report))
     if report.capped:
         result.notes.append(f"{key}: stopped at the request cap before the measured time ended")

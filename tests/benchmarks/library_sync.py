@@ -109,6 +109,20 @@ async def postgres_admin() -> asyncpg.Connection:
     return await asyncpg.connect(POSTGRES_URL.rsplit("/", 1)[0] + "/postgres", timeout=5)
 
 
+async def reachable_postgres(result: Result) -> asyncpg.Connection | None:
+    """:func:`postgres_admin`, or ``None`` with a note in ``result`` saying why it is not."""
+    try:
+        admin = await postgres_admin()
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        result.notes.append(
+            f"PostgreSQL is not reachable at {POSTGRES_URL} "
+            f"(MEDIANEST_TEST_DATABASE_URL): {exc!r}; no PostgreSQL figures"
+        )
+        return None
+    result.params["postgresql"] = admin.get_server_version().major
+    return admin
+
+
 @contextlib.asynccontextmanager
 async def fresh_database(admin: asyncpg.Connection) -> AsyncIterator[str]:
     """A new, empty database on the test server, dropped when the block exits."""
@@ -435,17 +449,9 @@ async def run(quick: bool) -> Result:
         workdir = Path(tmp)
         async with plex_simulator(params.items, workdir) as sim:
             result.params["simulator_start_seconds"] = round(sim.started_seconds, 2)
-            try:
-                admin = await postgres_admin()
-            except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-                admin = None
-                result.notes.append(
-                    f"PostgreSQL is not reachable at {POSTGRES_URL} "
-                    f"(MEDIANEST_TEST_DATABASE_URL): {exc!r}; no PostgreSQL figures"
-                )
+            admin = await reachable_postgres(result)
             if admin is not None:
                 try:
-                    result.params["postgresql"] = admin.get_server_version().major
                     async with fresh_database(admin) as database_url:
                         await fresh_library(sim, reset=False)
                         bare = await bare_pipeline(sim, params, workdir, database_url)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from tests.benchmarks.procs import run_json_child
-from tests.benchmarks.results import BenchmarkError
+from tests.benchmarks.results import BenchmarkError, Result
 
 Client = Literal["raw", "httpx"]
 Mode = Literal["duration", "walk"]
@@ -165,3 +165,38 @@ async def run_load(spec: LoadSpec, log_path: Path, *, margin: float = 30.0) -> L
     if report.requests == 0:
         raise BenchmarkError(f"the {spec.client} generator completed no request")
     return report
+
+
+def add_load(result: Result, key: str, label: str, report: LoadReport, **targets: str) -> None:
+    """Record a load's rate, latency (p50, p90, p99; ``targets`` for ``p50``/``p99``), request
+    count and CPU shares under ``key``."""
+    latency = report.latency_ms["all"]
+    result.add(f"{key}.requests_per_second", f"{label}: requests/s", round(report.rate, 1), "req/s")
+    result.add(
+        f"{key}.latency_p50_ms", f"{label}: p50", latency.p50, "ms", target=targets.get("p50")
+    )
+    result.add(f"{key}.latency_p90_ms", f"{label}: p90", latency.p90, "ms")
+    result.add(
+        f"{key}.latency_p99_ms", f"{label}: p99", latency.p99, "ms", target=targets.get("p99")
+    )
+    result.add(f"{key}.requests", f"{label}: requests measured", report.requests, "req")
+    add_cpu(result, key, label, report)
+
+
+def add_cpu(
+    result: Result, key: str, label: str, report: LoadReport, *, watched: str = "server"
+) -> None:
+    """Record the CPU shares of the ``watched`` process (when it was) and of the generator."""
+    if report.server_cpu_share is not None:
+        result.add(
+            f"{key}.{watched}_cpu_pct",
+            f"{label}: {watched} CPU",
+            round(report.server_cpu_share * 100, 1),
+            "% core",
+        )
+    result.add(
+        f"{key}.generator_cpu_pct",
+        f"{label}: generator CPU",
+        round(report.client_cpu_share * 100, 1),
+        "% core",
+    )

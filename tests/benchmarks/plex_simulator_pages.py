@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 
 from medianest_plex.const import SECTION_TYPES
-from tests.benchmarks.load import LoadReport, LoadSpec, Target, run_load
+from tests.benchmarks.load import LoadReport, LoadSpec, Target, add_cpu, run_load
 from tests.benchmarks.plex_sim import Simulator, plex_simulator
 from tests.benchmarks.results import BenchmarkError, Result
 
@@ -153,19 +153,7 @@ def add_walk(result: Result, size: int, report: LoadReport, probe: LoadReport) -
             probe.latency_ms[position].p50,
             "ms",
         )
-    if report.server_cpu_share is not None:
-        result.add(
-            f"{key}.simulator_cpu_pct",
-            f"{label}: simulator CPU",
-            round(report.server_cpu_share * 100, 1),
-            "% core",
-        )
-    result.add(
-        f"{key}.generator_cpu_pct",
-        f"{label}: generator CPU",
-        round(report.client_cpu_share * 100, 1),
-        "% core",
-    )
+    add_cpu(result, key, label, report, watched="simulator")
 
 
 async def measure(

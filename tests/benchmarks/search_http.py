@@ -42,7 +42,7 @@ from medianest.core.search.query import words_of
 from medianest.sdk.models import MediaItem, MediaKind
 from tests.benchmarks.catalogue_search import SOURCES, library, searches, seed_catalogue
 from tests.benchmarks.hub_server import SERVING, START_TIMEOUT_SECONDS, wait_ready
-from tests.benchmarks.load import LoadReport, LoadSpec, Target, run_load
+from tests.benchmarks.load import LoadReport, LoadSpec, Target, add_load, run_load
 from tests.benchmarks.procs import clean_environment, module_command, running
 from tests.benchmarks.results import BenchmarkError, Result
 
@@ -160,32 +160,6 @@ def rss_mib(pid: int) -> tuple[float, float]:
     return round(fields["VmRSS"], 1), round(fields["VmHWM"], 1)
 
 
-def add_load(result: Result, key: str, label: str, report: LoadReport, **targets: str) -> None:
-    latency = report.latency_ms["all"]
-    result.add(f"{key}.requests_per_second", f"{label}: requests/s", round(report.rate, 1), "req/s")
-    result.add(
-        f"{key}.latency_p50_ms", f"{label}: p50", latency.p50, "ms", target=targets.get("p50")
-    )
-    result.add(f"{key}.latency_p90_ms", f"{label}: p90", latency.p90, "ms")
-    result.add(
-        f"{key}.latency_p99_ms", f"{label}: p99", latency.p99, "ms", target=targets.get("p99")
-    )
-    result.add(f"{key}.requests", f"{label}: requests measured", report.requests, "req")
-    if report.server_cpu_share is not None:
-        result.add(
-            f"{key}.server_cpu_pct",
-            f"{label}: server CPU",
-            round(report.server_cpu_share * 100, 1),
-            "% core",
-        )
-    result.add(
-        f"{key}.generator_cpu_pct",
-        f"{label}: generator CPU",
-        round(report.client_cpu_share * 100, 1),
-        "% core",
-    )
-
-
 async def seed(url: str, items: list[MediaItem]) -> float:
     started = time.perf_counter()
     database = Database(url)
@@ -282,6 +256,16 @@ async def run(quick: bool) -> Result:
                     raise child.failure("the hub exited during the load")
                 return report
 
+            async def uncached(name: str, targets: list[Target]) -> LoadReport:
+                """Each of ``targets`` once, at the fan-out rate."""
+                walk = spec_for(
+                    targets,
+                    mode="walk",
+                    rate=params.fanout_rate,
+                    time_limit=len(targets) / params.fanout_rate + 60,
+                )
+                return await load(name, walk)
+
             healthy = ",".join([*SOURCES, "benchlive:fast", "benchlive:slow"])
             plan = searches(items, params.cached_queries, seed=21)
             cached_targets = [
@@ -338,15 +322,7 @@ async def run(quick: bool) -> Result:
                 Target(search_path(text, sources=healthy), auth, "fanout")
                 for text in texts[: params.fanout_searches]
             ]
-            fan = await load(
-                "fanout",
-                spec_for(
-                    fan_targets,
-                    mode="walk",
-                    rate=params.fanout_rate,
-                    time_limit=params.fanout_searches / params.fanout_rate + 60,
-                ),
-            )
+            fan = await uncached("fanout", fan_targets)
             served += fan.requests
             add_load(
                 result,
@@ -366,15 +342,7 @@ async def run(quick: bool) -> Result:
                 Target(search_path(text), auth, "hanging")
                 for text in texts[params.fanout_searches :]
             ]
-            hang = await load(
-                "hanging",
-                spec_for(
-                    hang_targets,
-                    mode="walk",
-                    rate=params.fanout_rate,
-                    time_limit=params.fanout_searches / params.fanout_rate + 60,
-                ),
-            )
+            hang = await uncached("hanging", hang_targets)
             served += hang.requests
             add_load(
                 result,
