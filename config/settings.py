@@ -8,9 +8,11 @@ secrets directory (Docker secrets, one value per file named like the setting, e.
 
 from __future__ import annotations
 
+import re
 from datetime import time
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -39,7 +41,14 @@ class ServerSettings(_Section):
     port: int = Field(default=8080, ge=0, le=65535)
     workers: int = Field(default=1, ge=1, le=64, description="hypercorn worker processes")
     public_url: str | None = Field(
-        default=None, description="the URL people open, when behind a proxy (used in redirects)"
+        default=None,
+        description="the URL people open (http(s)://name[:port][/path]); defines the hub's "
+        "origin for redirects and sign-in",
+    )
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="host names people reach the hub by besides public_url's and loopback; "
+        "a request to any other Host gets 400",
     )
     max_body_bytes: int = Field(default=1_048_576, ge=1024, description="largest request body")
     trusted_proxies: list[IPvAnyNetwork] = Field(
@@ -50,6 +59,28 @@ class ServerSettings(_Section):
         default_factory=list,
         description="origins other web apps may call the API from (none by default)",
     )
+
+    @field_validator("public_url")
+    @classmethod
+    def _plain_public_url(cls, url: str | None) -> str | None:
+        if url is None:
+            return None
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 - raises on a malformed port
+        except ValueError as exc:
+            raise ValueError(f"{url!r} is not a URL like https://media.example.org") from exc
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
+            raise ValueError(f"{url!r} is not a URL like https://media.example.org")
+        return url.rstrip("/")
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _plain_hosts(cls, hosts: list[str]) -> list[str]:
+        for host in hosts:
+            if not re.fullmatch(r"\[?[A-Za-z0-9.:-]+\]?", host):
+                raise ValueError(f"{host!r} is not a host name like media.example.org")
+        return hosts
 
     @field_validator("cors_origins")
     @classmethod

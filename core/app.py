@@ -32,6 +32,7 @@ from medianest.core.web import (
 )
 from medianest.core.web.cors import install_cors
 from medianest.core.web.guard import check_declared, install_guard
+from medianest.core.web.hosts import install_host_check
 from medianest.core.web.openapi import HubOpenAPIProvider
 from medianest.core.web.pages import pages
 from medianest.core.web.request import HubRequest
@@ -104,10 +105,11 @@ def create_app(
     async def stop_hub() -> None:
         await hub.close()
 
-    # Order matters: the client IP first (the guard, sessions and audit read it), CORS
-    # preflights before authentication, rate limits after it (per-user limits need the
-    # principal the guard resolves).
+    # Order matters: the Host check before anything reads the host, the client IP next (the
+    # guard, sessions and audit read it), CORS preflights before authentication, rate limits
+    # after it (per-user limits need the principal the guard resolves).
     _install_request_hooks(app, hub)
+    install_host_check(app, settings)
     install_client_ip(app, settings)
     install_cors(app, settings)
     install_guard(app, hub)
