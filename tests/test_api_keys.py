@@ -159,6 +159,27 @@ async def test_malformed_requests_are_422(running, body) -> None:
     assert status == 422, problem
 
 
+@pytest.mark.parametrize(
+    "name",
+    ["nul\x00", "esc\x1b[31m", "line\r\nbreak", "tab\there", "\u202egnp.exe", "sep\u2028"],
+    ids=["NUL", "ESC", "CRLF", "TAB", "RLO", "LINE SEPARATOR"],
+)
+async def test_a_name_with_hidden_characters_is_422_naming_the_field(running, name) -> None:
+    session, _ = await with_session(running, await make_user("ann"))
+    status, problem = await new_key(session, name=name)
+    assert status == 422, problem
+    assert [e["field"] for e in problem["errors"]] == ["name"]
+    assert "control or bidirectional" in problem["errors"][0]["message"]
+    assert await ApiKey.all().count() == 0
+
+
+async def test_a_name_may_hold_any_visible_text(running) -> None:
+    session, _ = await with_session(running, await make_user("ann"))
+    name = "Grafana \u2013 salon \U0001f4fa \U0001f468\u200d\U0001f469\u200d\U0001f467 caf\u00e9"
+    status, created = await new_key(session, name=name)
+    assert status == 201 and created["name"] == name, created
+
+
 async def test_admins_list_and_revoke_anyones_keys(running) -> None:
     ann = await make_user("ann")
     ann_key = await with_key(running, ann, ["search"])

@@ -25,6 +25,7 @@ from medianest.core.auth import api_keys, audit
 from medianest.core.db.models import ApiKey, User
 from medianest.core.users import ROLE_ADMIN
 from medianest.core.web.api_support import PageQuery, caller, known_permission_list, page_by_id
+from medianest.core.web.text import ShownText
 from medianest.sdk.access import Permission, requires, signed_in
 from medianest.sdk.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from medianest.sdk.models import Principal
@@ -35,7 +36,11 @@ blueprint = Blueprint("api_keys", __name__, url_prefix="/api/v1")
 class ApiKeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=100, description="what the key is for")
+    name: ShownText = Field(
+        min_length=1,
+        max_length=100,
+        description="what the key is for (no control or bidirectional formatting characters)",
+    )
     permissions: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
         min_length=1, max_length=50, description="what the key may do (within your own)"
     )
