@@ -117,6 +117,16 @@ class AuthSettings(_Section):
         default=5, ge=1, le=100, description="failed sign-ins in a row..."
     )
     lockout_minutes: int = Field(default=15, ge=1, le=1440, description="...before this lockout")
+    username_attempts: int = Field(
+        default=10,
+        ge=1,
+        le=1000,
+        description="failed sign-ins for one username, from any address, within "
+        "username_pause_seconds...",
+    )
+    username_pause_seconds: int = Field(
+        default=60, ge=1, le=3600, description="...pause that username's sign-ins this long"
+    )
 
 
 class RateLimitRule(_Section):

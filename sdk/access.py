@@ -4,6 +4,13 @@ Decorate each view (core's and plugins' alike) with exactly one of :func:`public
 :func:`signed_in` or :func:`requires`; the hub refuses to start while any route is undeclared
 and enforces the declaration on every request: 401 without a valid sign-in, 403 naming the
 missing permission.
+
+API keys act only through their permissions: a key may call a :func:`requires` route whose
+permission it holds, and :func:`public` routes. :func:`signed_in` routes need an interactive
+session (a signed-in person, by bearer access token or browser cookie) and refuse keys with a
+403 ``api_key_not_allowed``, unless the route says ``signed_in(api_keys=True)``: keep that for
+routes that only tell the caller about itself, never for ones that change or reveal the
+account (sessions, keys, sign-out).
 """
 
 from __future__ import annotations
@@ -11,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Literal, TypeVar
+from typing import Literal, TypeVar, overload
 
 F = TypeVar("F", bound=Callable[..., object])
 
@@ -51,16 +58,20 @@ USER_PERMISSIONS = frozenset({Permission.SEARCH, Permission.REQUEST})
 
 @dataclass(frozen=True, slots=True)
 class Access:
-    """A route's declared access: anyone, any signed-in caller, or a permission."""
+    """A route's declared access: anyone, a signed-in caller, or a permission; and whether
+    API keys may call it (always for ``public`` and ``permission``)."""
 
     kind: Literal["public", "signed_in", "permission"]
     permission: Permission | None = None
+    api_keys: bool = True
 
     def describe(self) -> str:
-        """``public``, ``signed in`` or ``permission: <name>``."""
+        """``public``, ``signed in``, ``signed in, no API keys`` or ``permission: <name>``."""
         if self.kind == "permission":
             return f"permission: {self.permission}"
-        return "signed in" if self.kind == "signed_in" else "public"
+        if self.kind == "signed_in":
+            return "signed in" if self.api_keys else "signed in, no API keys"
+        return "public"
 
 
 def _declare(view: F, access: Access) -> F:
@@ -76,9 +87,25 @@ def public(view: F) -> F:
     return _declare(view, Access("public"))
 
 
-def signed_in(view: F) -> F:
-    """Any signed-in person or API key may call the route."""
-    return _declare(view, Access("signed_in"))
+@overload
+def signed_in(view: F) -> F: ...
+
+
+@overload
+def signed_in(*, api_keys: bool = False) -> Callable[[F], F]: ...
+
+
+def signed_in(view: F | None = None, *, api_keys: bool = False) -> F | Callable[[F], F]:
+    """Any signed-in person may call the route, whatever their permissions.
+
+    Used bare (``@signed_in``), only an interactive session may call it: API keys get a 403
+    ``api_key_not_allowed``. ``@signed_in(api_keys=True)`` lets any key of a signed-in user
+    call it too: only for routes that tell the caller about itself and change nothing.
+    """
+    declared = Access("signed_in", api_keys=api_keys)
+    if view is None:
+        return lambda decorated: _declare(decorated, declared)
+    return _declare(view, declared)
 
 
 def requires(permission: Permission | str) -> Callable[[F], F]:

@@ -23,6 +23,7 @@ from medianest.sdk import (
     requires,
     signed_in,
 )
+from medianest.sdk.access import Access, access_of
 from tests.auth_testing import bearer
 
 PROBLEM = "application/problem+json"
@@ -71,6 +72,11 @@ class WhoAmIPlugin:
         @blueprint.get("/member")
         @signed_in
         async def member() -> dict:
+            return who()
+
+        @blueprint.get("/self")
+        @signed_in(api_keys=True)
+        async def myself() -> dict:
             return who()
 
         @blueprint.get("/syncer")
@@ -148,6 +154,39 @@ async def test_a_missing_permission_is_a_403_naming_it(running) -> None:
     assert allowed.status_code == 200
 
 
+async def test_an_api_key_calls_only_routes_of_its_permissions_and_those_open_to_keys(
+    running,
+) -> None:
+    await running.sign_in(role="admin", username="root")
+    with running.hub.database.activate():
+        owner = await User.get(username="root")
+        issued = await api_keys.issue(owner, name="syncing", permissions=["run_syncs"])
+    answers = {}
+    for path in ("anyone", "self", "syncer", "member"):
+        response = await running.client.get(
+            f"/api/v1/plugins/whoami/{path}", headers=bearer(issued.key)
+        )
+        answers[path] = (response.status_code, await response.get_json())
+    assert answers["anyone"] == answers["self"] == answers["syncer"] == (200, {"user": "root"})
+    status, problem = answers["member"]
+    assert (status, problem["code"]) == (403, "api_key_not_allowed")
+    assert "permission" not in problem, "no permission would let a key in"
+    session = await running.sign_in(permissions=[])
+    member = await running.client.get("/api/v1/plugins/whoami/member", headers=session)
+    assert member.status_code == 200
+
+
+def test_signed_in_says_whether_api_keys_may_call_the_route() -> None:
+    async def view() -> None: ...
+
+    assert access_of(signed_in(view)) == Access("signed_in", api_keys=False)
+
+    async def other() -> None: ...
+
+    assert access_of(signed_in(api_keys=True)(other)) == Access("signed_in", api_keys=True)
+    assert Access("signed_in", api_keys=False).describe() == "signed in, no API keys"
+
+
 async def test_views_see_the_principal(running) -> None:
     admin = await running.sign_in(role="admin", username="root")
     for path in ("member", "syncer", "anyone"):
@@ -219,6 +258,7 @@ async def test_the_openapi_document_describes_access(medianest_hub) -> None:
     assert metrics["x-medianest-access"] == {
         "kind": "permission",
         "permission": "view_metrics",
+        "api_keys": True,
         "description": "permission: view_metrics",
     }
     assert metrics["security"] == [{"bearer": []}, {"cookie": []}]
@@ -227,10 +267,18 @@ async def test_the_openapi_document_describes_access(medianest_hub) -> None:
     assert live["x-medianest-access"]["kind"] == "public" and live["security"] == []
     assert "401" not in live["responses"]
     greet = paths["/api/v1/plugins/hello/greetings"]["post"]
-    assert greet["x-medianest-access"]["kind"] == "signed_in"
+    assert greet["x-medianest-access"] == {
+        "kind": "signed_in",
+        "permission": None,
+        "api_keys": False,
+        "description": "signed in, no API keys",
+    }
+    assert paths["/api/v1/me"]["get"]["x-medianest-access"]["api_keys"] is True
+    assert paths["/api/v1/me/sessions"]["get"]["x-medianest-access"]["api_keys"] is False
     assert paths["/api/v1/plugins/plex/webhook/{secret}"]["post"]["x-medianest-access"] == {
         "kind": "public",
         "permission": None,
+        "api_keys": True,
         "description": "public",
     }
     for path, operations in paths.items():

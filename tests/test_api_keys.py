@@ -55,8 +55,8 @@ async def test_a_key_acts_as_its_user_and_records_its_use(running) -> None:
     ann = await make_user("ann")
     session, _ = await with_session(running, ann)
     _, created = await new_key(session)
-    status, listed = await Caller(running.client, created["key"]).get(MINE)
-    assert status == 200 and listed["items"][0]["id"] == created["id"]
+    status, me = await Caller(running.client, created["key"]).get("/api/v1/me")
+    assert status == 200 and me["user"]["id"] == ann.id and me["permissions"] == ["search"]
     assert (await ApiKey.get(id=created["id"])).last_used_at is not None
 
 
@@ -82,10 +82,10 @@ async def test_a_revoked_key_stops_working_at_once(running) -> None:
     session, _ = await with_session(running, await make_user("ann"))
     _, created = await new_key(session)
     key = Caller(running.client, created["key"])
-    assert (await key.get(MINE))[0] == 200
+    assert (await key.get("/api/v1/me"))[0] == 200
     status, revoked = await session.delete(f"{MINE}/{created['id']}")
     assert status == 200 and revoked["revoked_at"] and revoked["active"] is False
-    assert (await key.get(MINE))[0] == 401
+    assert (await key.get("/api/v1/me"))[0] == 401
     assert (await session.delete(f"{MINE}/{created['id']}"))[0] == 200
     assert await AuditEvent.filter(action="api_key.revoked").count() == 1
 
@@ -102,7 +102,31 @@ async def test_a_key_holds_no_more_than_its_creator(running) -> None:
 async def test_an_api_key_cannot_create_keys(running) -> None:
     key = await with_key(running, await make_user("root", role="admin"))
     status, problem = await new_key(key)
-    assert status == 403 and "sign in to create one" in problem["detail"]
+    assert status == 403 and problem["code"] == "api_key_not_allowed"
+    assert await ApiKey.all().count() == 1
+
+
+async def test_a_key_cannot_manage_its_owners_account(running) -> None:
+    owner = await make_user("root", role="admin")
+    session, session_id = await with_session(running, owner)
+    _, other = await new_key(session, name="backup", permissions=["search"])
+    monitor = await with_key(running, owner, ["view_metrics"])
+    attempts = [
+        ("post", "/api/v1/auth/sign-out-everywhere", {}),
+        ("get", "/api/v1/me/sessions", None),
+        ("delete", f"/api/v1/me/sessions/{session_id}", None),
+        ("get", MINE, None),
+        ("delete", f"{MINE}/{other['id']}", None),
+        ("post", MINE, {"name": "successor", "permissions": ["view_metrics"]}),
+    ]
+    for method, path, body in attempts:
+        status, problem = await monitor.call(method, path, body)
+        assert (status, problem["code"]) == (403, "api_key_not_allowed"), (method, path)
+        assert "sign in" in problem["detail"]
+    assert (await session.get("/api/v1/me/sessions"))[0] == 200, "the session still works"
+    assert (await Caller(running.client, other["key"]).get("/api/v1/me"))[0] == 200
+    assert await ApiKey.filter(revoked_at__isnull=True).count() == 2
+    assert (await monitor.get("/metrics"))[0] == 200, "what the key holds still works"
 
 
 async def test_expiry_is_in_the_future_and_ends_the_key(running) -> None:
@@ -135,6 +159,27 @@ async def test_malformed_requests_are_422(running, body) -> None:
     assert status == 422, problem
 
 
+@pytest.mark.parametrize(
+    "name",
+    ["nul\x00", "esc\x1b[31m", "line\r\nbreak", "tab\there", "\u202egnp.exe", "sep\u2028"],
+    ids=["NUL", "ESC", "CRLF", "TAB", "RLO", "LINE SEPARATOR"],
+)
+async def test_a_name_with_hidden_characters_is_422_naming_the_field(running, name) -> None:
+    session, _ = await with_session(running, await make_user("ann"))
+    status, problem = await new_key(session, name=name)
+    assert status == 422, problem
+    assert [e["field"] for e in problem["errors"]] == ["name"]
+    assert "control or bidirectional" in problem["errors"][0]["message"]
+    assert await ApiKey.all().count() == 0
+
+
+async def test_a_name_may_hold_any_visible_text(running) -> None:
+    session, _ = await with_session(running, await make_user("ann"))
+    name = "Grafana \u2013 salon \U0001f4fa \U0001f468\u200d\U0001f469\u200d\U0001f467 caf\u00e9"
+    status, created = await new_key(session, name=name)
+    assert status == 201 and created["name"] == name, created
+
+
 async def test_admins_list_and_revoke_anyones_keys(running) -> None:
     ann = await make_user("ann")
     ann_key = await with_key(running, ann, ["search"])
@@ -158,7 +203,8 @@ async def test_people_reach_only_their_own_keys(running) -> None:
     ann_session, _ = await with_session(running, ann)
     _, created = await new_key(ann_session)
     bob_key = await with_key(running, bob)
-    assert (await bob_key.delete(f"{MINE}/{created['id']}"))[0] == 404
+    bob_session, _ = await with_session(running, bob)
+    assert (await bob_session.delete(f"{MINE}/{created['id']}"))[0] == 404
     assert (await bob_key.get(f"/api/v1/users/{ann.id}/api-keys"))[0] == 403
     admin = await with_key(running, await make_user("root", role="admin"))
     assert (await admin.get("/api/v1/users/999/api-keys"))[0] == 404

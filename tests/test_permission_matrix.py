@@ -1,6 +1,8 @@
 """The permission matrix: every operation in the served OpenAPI document, called as anonymous,
-as a user without permissions, as a user holding exactly the declared permission, and as an
-admin, in both runtime modes, is refused or let through as its ``x-medianest-access`` says.
+as a user without permissions, as a user holding exactly the declared permission, as an
+admin, and with API keys (one holding an unrelated permission, one holding exactly the
+declared one), in both runtime modes, is refused or let through as its ``x-medianest-access``
+says.
 
 Operations are collected from the document of an app built like the served one, so a route
 added anywhere (core, another endpoint module, a bundled or test plugin) is walked without
@@ -9,6 +11,7 @@ touching this file; :func:`test_the_walk_covers_the_served_document` proves the 
 
 from __future__ import annotations
 
+import secrets
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,6 +21,8 @@ import pytest
 
 from medianest.config import load_settings
 from medianest.core.app import create_app
+from medianest.core.auth import api_keys
+from medianest.core.db.models import User
 
 SETTINGS: dict[str, Any] = {
     "features": {"hello": True},
@@ -34,7 +39,7 @@ PLAUSIBLE: dict[str, str] = {
     "filename": "signin.js",
 }
 """Path and query parameter values by name; others get one by schema type."""
-REFUSALS = {"permission_denied", "csrf_failed"}
+REFUSALS = {"permission_denied", "csrf_failed", "api_key_not_allowed"}
 
 Operation = tuple[str, str, dict[str, Any]]
 
@@ -91,6 +96,21 @@ async def refusal(response) -> str | None:
     return None
 
 
+def unrelated_to(permission: str | None) -> str:
+    """A permission other than ``permission``."""
+    return "search" if permission == "view_metrics" else "view_metrics"
+
+
+async def key_holding(running, permission: str) -> dict[str, str]:
+    """Headers with a new API key holding only ``permission`` (its user holds only that too)."""
+    with running.hub.database.activate():
+        user = await User.create(
+            username=f"key-{secrets.token_hex(4)}", role="user", permissions=[permission]
+        )
+        issued = await api_keys.issue(user, name="matrix", permissions=[permission])
+    return {"Authorization": f"Bearer {issued.key}"}
+
+
 @pytest.fixture
 async def running(medianest_hub, mode) -> AsyncIterator:
     async with medianest_hub.run(autoload=True, **SETTINGS, **mode) as hub:
@@ -128,21 +148,29 @@ async def test_the_declared_access_is_enforced(running, method, path, operation)
 
     anonymous = await call(None)
     bare = await call(await running.sign_in(permissions=[]))
-    exact = None
+    exact = exact_key = None
     if access["kind"] == "permission":
         exact = await call(await running.sign_in(permissions=[access["permission"]]))
+        exact_key = await call(await key_holding(running, access["permission"]))
     admin = await call(await running.sign_in(role="admin"))
+    unrelated_key = await call(await key_holding(running, unrelated_to(access["permission"])))
 
     if access["kind"] == "public":
         # Who calls makes no difference. Refresh takes a credential of its own (a refresh
         # token), which none of these callers send: it answers them all alike, with a 401.
         assert anonymous in (None, "unauthenticated")
-        assert anonymous == bare == admin, "a public operation treats callers differently"
+        assert anonymous == bare == admin == unrelated_key, (
+            "a public operation treats callers differently"
+        )
         return
     assert anonymous == "unauthenticated"
     if access["kind"] == "permission":
         assert bare == "permission_denied", f"a user without {access['permission']} got in"
         assert exact is None, f"a user holding {access['permission']} was refused: {exact}"
+        assert unrelated_key == "permission_denied", "a key got in beyond its permission"
+        assert exact_key is None, f"a key holding {access['permission']} was refused"
     else:
         assert bare is None, f"a signed-in user without permissions was refused: {bare}"
+        expected = None if access["api_keys"] else "api_key_not_allowed"
+        assert unrelated_key == expected, f"an API key was answered {unrelated_key}"
     assert admin is None, f"an admin was refused: {admin}"

@@ -13,7 +13,13 @@ from quart import request
 
 from medianest.config.settings import RateLimitSettings
 from medianest.core.auth import ratelimit
-from medianest.core.auth.ratelimit import SignInLockout, client_key, limits_for, lockout_scope
+from medianest.core.auth.ratelimit import (
+    SignInLockout,
+    client_key,
+    limits_for,
+    lockout_scope,
+    username_scope,
+)
 from medianest.core.db.models import AuditEvent
 from medianest.core.state.errors import StateUnavailableError
 from medianest.core.state.memory import MemoryCache, MemoryRateLimiter
@@ -293,6 +299,55 @@ async def test_failed_sign_ins_lock_out_that_address_and_username(tmp_path, mode
         assert event.details == {"provider": "pw", "attempts": 3, "minutes": 2}
 
 
+def username_settings(mode: dict) -> dict:
+    return {
+        **mode,
+        "auth": {
+            "lockout_attempts": 3,
+            "lockout_minutes": 2,
+            "username_attempts": 4,
+            "username_pause_seconds": 30,
+        },
+        **limits(sign_in=(100, 60)),
+    }
+
+
+async def test_failed_sign_ins_for_one_username_from_many_addresses_are_slowed(
+    tmp_path, mode
+) -> None:
+    async with running_app(tmp_path, **username_settings(mode)) as hub:
+        for n in range(4):
+            wrong = await hub.sign_in(ANN_WRONG, ip=f"198.51.100.{n + 1}")
+            assert wrong.status_code == 403, "no single address reached its lockout"
+        slowed = await hub.sign_in(ANN, ip="192.0.2.50")
+        assert slowed.status_code == 429 and slowed.content_type == PROBLEM
+        body = await slowed.get_json()
+        assert body["code"] == "sign_in_slowed" and "password" not in body["detail"]
+        assert 25 <= int(slowed.headers["Retry-After"]) <= 30, "a short pause, not a lockout"
+        bob = {"credentials": {"username": "bob", "password": "pw-bob"}}
+        assert (await hub.sign_in(bob, ip="198.51.100.1")).status_code == 200
+        with hub.hub.database.activate():
+            events = await AuditEvent.filter(action="sign_in.slowed")
+        assert [(e.actor, e.target, e.outcome) for e in events] == [("ann", "pw", "failure")]
+        assert events[0].details == {"provider": "pw", "attempts": 4, "seconds": 30}
+
+
+async def test_a_username_pause_ends_after_its_seconds(monkeypatch) -> None:
+    pause = SignInLockout(MemoryRateLimiter(), MemoryCache(), attempts=2, seconds=30)
+    one = lockout_scope(f"{SIGN_IN}/pw/sign-in", "192.0.2.1", ANN)
+    other = lockout_scope(f"{SIGN_IN}/pw/sign-in", "198.51.100.7", ANN)
+    assert one is not None and other is not None
+    assert username_scope(one) == username_scope(other) is not None
+    assert username_scope(lockout_scope(f"{SIGN_IN}/pw/start", "192.0.2.1", None)) is None
+    assert not await pause.failed(username_scope(one))
+    assert await pause.failed(username_scope(other))
+    left = await pause.locked_for(username_scope(one))
+    assert left is not None and 29 < left <= 30
+    now = time.time()
+    monkeypatch.setattr(ratelimit.time, "time", lambda: now + 31)
+    assert await pause.locked_for(username_scope(other)) is None
+
+
 async def test_a_completed_sign_in_resets_the_count(tmp_path, mode) -> None:
     async with running_app(tmp_path, **lockout_settings(mode)) as hub:
         for _ in range(2):
@@ -325,7 +380,7 @@ async def test_bad_requests_are_not_failed_sign_ins(tmp_path) -> None:
 
 
 async def test_a_lockout_ends_after_its_minutes(monkeypatch) -> None:
-    lockout = SignInLockout(MemoryRateLimiter(), MemoryCache(), attempts=2, minutes=1)
+    lockout = SignInLockout(MemoryRateLimiter(), MemoryCache(), attempts=2, seconds=60)
     scope = lockout_scope(f"{SIGN_IN}/pw/sign-in", "192.0.2.1", ANN)
     assert scope is not None and scope.username == "ann"
     assert not await lockout.failed(scope)

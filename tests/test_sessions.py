@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
+import redis.asyncio as aioredis
 
 from medianest.core.auth import sessions
 from medianest.core.auth.tokens import AccessTokens
@@ -322,6 +323,65 @@ async def test_every_refused_token_gets_the_same_401(running) -> None:
         answers[name] = problem
     assert len({str(sorted(a.items())) for a in answers.values()}) == 1, answers
     assert answers["expired"]["detail"] == "authentication required or invalid"
+
+
+async def test_a_signed_token_of_an_unknown_or_foreign_session_is_401(running) -> None:
+    client = api_client(running)
+    _, ann = await sign_in_as(client)
+    _, bob = await sign_in_as(client, "bob")
+    tokens = running.hub.sessions.tokens
+    unknown = tokens.issue(ann["user"]["id"], "00000000-0000-4000-8000-000000000000").token
+    foreign = tokens.issue(ann["user"]["id"], bob["session_id"]).token
+    for token in (unknown, foreign):
+        assert (await client.get("/api/v1/me", headers=bearer(token))).status_code == 401
+    assert (await client.get("/api/v1/me", headers=bearer(ann["access_token"]))).status_code == 200
+
+
+async def _lose_shared_cache(mode: dict, running) -> None:
+    """Empty the hub's shared cache: FLUSHDB on Redis, every entry dropped when embedded."""
+    if "redis_url" in mode:
+        client = aioredis.from_url(mode["redis_url"])
+        try:
+            await client.flushdb()
+        finally:
+            await client.aclose()
+    else:
+        await running.hub.cache.aclose()
+
+
+async def test_ended_sessions_stay_refused_after_a_lost_cache_and_a_restart(
+    medianest_hub, mode, tmp_path
+) -> None:
+    shared = mode | {"data_dir": tmp_path / "restarted", "secret_key": KEY}
+    hello = {"autoload": True, "features": {"hello": True}, "plugins": ACCOUNTS}
+    async with medianest_hub.run(**hello, **shared) as before:
+        client = api_client(before)
+        _, live = await sign_in_as(client)
+        _, signed_out = await sign_in_as(client)
+        _, ended = await sign_in_as(client)
+        _, replayed = await sign_in_as(client)
+        await client.post(SIGN_OUT, json={}, headers=bearer(signed_out["access_token"]))
+        await client.delete(
+            f"/api/v1/me/sessions/{ended['session_id']}", headers=bearer(live["access_token"])
+        )
+        spent = {"refresh_token": replayed["refresh_token"]}
+        assert (await client.post(REFRESH, json=spent)).status_code == 200
+        assert (await client.post(REFRESH, json=spent)).status_code == 401
+        refused = [signed_out["access_token"], ended["access_token"], replayed["access_token"]]
+        await _lose_shared_cache(mode, before)
+        for token in refused:
+            assert (await client.get("/api/v1/me", headers=bearer(token))).status_code == 401
+        assert (
+            await client.get("/api/v1/me", headers=bearer(live["access_token"]))
+        ).status_code == 200
+    async with medianest_hub.run(**hello, **shared) as after:
+        await _lose_shared_cache(mode, after)
+        client = api_client(after)
+        for token in refused:
+            assert (await client.get("/api/v1/me", headers=bearer(token))).status_code == 401
+        assert (
+            await client.get("/api/v1/me", headers=bearer(live["access_token"]))
+        ).status_code == 200
 
 
 async def test_signing_keys_rotate_without_signing_anyone_out(medianest_hub, mode, tmp_path):

@@ -1,5 +1,5 @@
-"""The per-process cache of authenticated users: reused briefly, forgotten on every replica when
-a change is announced, bounded.
+"""The per-process cache of authenticated users and their sessions: reused briefly, forgotten on
+every replica when a change is announced, bounded.
 
 Each test runs on SQLite with the in-process pub/sub (embedded) and on PostgreSQL + Redis
 (scaled).
@@ -8,12 +8,14 @@ Each test runs on SQLite with the in-process pub/sub (embedded) and on PostgreSQ
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from medianest.core.auth.user_cache import USERS_CHANNEL, UserCache
-from medianest.core.db.models import User
+from medianest.core.db.models import Session, User
 from tests.admin_testing import make_user
 
 
@@ -90,6 +92,31 @@ async def test_an_announced_change_is_read_again_by_every_replica(caches) -> Non
     assert not (await here.get(ann.id)).is_active  # forgotten here before the message arrives
     await until(forgotten(there))
     assert not (await there.get(ann.id)).is_active
+
+
+async def test_a_session_is_read_with_its_user_and_an_ended_one_is_read_again_everywhere(
+    caches,
+) -> None:
+    here, there = await caches(ttl=3600), await caches(ttl=3600)
+    ann = await make_user("ann")
+    now = datetime.now(UTC)
+    session = await Session.create(
+        id=str(uuid.uuid4()), user=ann, last_seen_at=now, expires_at=now + timedelta(days=1)
+    )
+    assert await here.session("no-such-session") is None
+    for cache in (here, there):
+        state = await cache.session(session.id)
+        assert state is not None and state.user_id == ann.id and state.is_live(now)
+        assert len(cache) == 1, "the user came with the session"
+    await Session.filter(id=session.id).update(revoked_at=now)
+    await here.session_ended(session.id)
+    assert (await here.session(session.id)).revoked
+    await until(lambda: _session_revoked(there, session.id))
+
+
+async def _session_revoked(cache: UserCache, session_id: str) -> bool:
+    state = await cache.session(session_id)
+    return state is not None and state.revoked
 
 
 async def test_a_change_announced_during_a_read_is_not_kept(caches, monkeypatch) -> None:

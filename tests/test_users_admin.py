@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import pytest
 from openapi_spec_validator import validate
 
-from medianest.core.db.models import AuditEvent, ExternalIdentity, Session, User
+from medianest.core.db.models import ApiKey, AuditEvent, ExternalIdentity, Session, User
 from medianest.core.web.users_api import LAST_ADMIN
 from medianest.sdk.access import Permission
 from tests.admin_testing import Caller, admin_hub, make_user, with_key, with_session
@@ -146,23 +146,29 @@ async def test_two_admins_cannot_demote_each_other_at_once(running, root, admin)
     assert await User.filter(role="admin", is_active=True).count() == 1
 
 
-async def test_deactivation_ends_sessions_and_keys_at_once(running, admin) -> None:
+async def test_deactivation_ends_sessions_and_keys_for_good(running, admin) -> None:
     ann = await make_user("ann")
     session, session_id = await with_session(running, ann)
     key = await with_key(running, ann)
     assert (await session.get("/api/v1/me/api-keys"))[0] == 200
+    assert (await key.get("/api/v1/me"))[0] == 200
     status, body = await admin.patch(f"{USERS}/{ann.id}", {"is_active": False})
     assert status == 200 and body["is_active"] is False
     assert (await session.get("/api/v1/me/api-keys"))[0] == 401
-    assert (await key.get("/api/v1/me/api-keys"))[0] == 401
+    assert (await key.get("/api/v1/me"))[0] == 401
     assert (await Session.get(id=session_id)).revoked_at is not None
+    assert await ApiKey.filter(user_id=ann.id, revoked_at__isnull=True).count() == 0
     event = await AuditEvent.get(action="user.deactivated")
-    assert event.details == {"username": "ann", "sessions_revoked": 1}
+    assert event.details == {"username": "ann", "sessions_revoked": 1, "api_keys_revoked": 1}
+    revoked = await AuditEvent.get(action="api_key.revoked")
+    assert (revoked.target, revoked.details["reason"]) == (f"user:{ann.id}", "user_deactivated")
 
     await admin.patch(f"{USERS}/{ann.id}", {"is_active": True})
-    assert (await key.get("/api/v1/me/api-keys"))[0] == 200, "keys live with their user"
+    assert (await key.get("/api/v1/me"))[0] == 401, "reactivation restores no old key"
     assert (await session.get("/api/v1/me/api-keys"))[0] == 401, "sessions stay ended"
     assert await AuditEvent.filter(action="user.reactivated").count() == 1
+    fresh = await with_key(running, await User.get(id=ann.id))
+    assert (await fresh.get("/api/v1/me"))[0] == 200, "the account itself works again"
 
 
 async def test_managers_who_are_not_admins_cannot_escalate(running, root) -> None:

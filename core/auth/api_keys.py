@@ -8,6 +8,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from tortoise.backends.base.client import BaseDBAsyncClient
+
 from medianest.core.auth.principals import effective_permissions, known_permissions
 from medianest.core.db.models import ApiKey, User
 from medianest.sdk.errors import InvalidInputError
@@ -92,3 +94,22 @@ async def revoke(row: ApiKey) -> None:
     if row.revoked_at is None:
         row.revoked_at = datetime.now(UTC)
         await row.save(update_fields=["revoked_at"])
+
+
+async def revoke_all(user_id: int, *, using_db: BaseDBAsyncClient | None = None) -> list[ApiKey]:
+    """Revoke every key of ``user_id`` not revoked yet (a deactivated user's keys end for
+    good: reactivating the user does not bring them back); returns the keys it revoked.
+
+    :param using_db: the transaction to write in, when the caller holds one.
+    """
+    rows = await ApiKey.filter(user_id=user_id, revoked_at__isnull=True).using_db(using_db)
+    if rows:
+        now = datetime.now(UTC)
+        await (
+            ApiKey.filter(id__in=[r.id for r in rows], revoked_at__isnull=True)
+            .using_db(using_db)
+            .update(revoked_at=now)
+        )
+        for row in rows:
+            row.revoked_at = now
+    return rows

@@ -18,3 +18,9 @@ class CsrfFailedError(PermissionDeniedError):
     """A cookie-authenticated unsafe request without the matching ``X-CSRF-Token`` header."""
 
     code = "csrf_failed"
+
+
+class ApiKeyNotAllowedError(PermissionDeniedError):
+    """An API key on a route that needs an interactive session (managing the account)."""
+
+    code = "api_key_not_allowed"

@@ -24,6 +24,14 @@ attempts in that scope are refused with a 429 ``sign_in_locked`` problem for
 ``lockout_minutes``, on every replica, and a ``sign_in.locked_out`` audit event is stored. A
 completed sign-in resets the count.
 
+Per username (always on, ``auth.username_attempts`` / ``auth.username_pause_seconds``):
+credentials sign-in failures are also counted per username alone, from every address, so
+guessing one account's password from many addresses is slowed too. After
+``username_attempts`` failures within ``username_pause_seconds``, sign-ins for that username
+are refused with a 429 ``sign_in_slowed`` problem (with ``Retry-After``) for
+``username_pause_seconds``, and a ``sign_in.slowed`` audit event is stored. The pause is
+short, so the owner is never locked out for long; a completed sign-in resets the count.
+
 When Redis cannot be reached, sign-in routes answer 503 (a lockout that cannot be checked is
 not skipped) while other routes go unlimited, with a warning logged.
 """
@@ -80,6 +88,12 @@ class SignInLockedError(RateLimitedError):
     """Too many failed sign-ins from this address (and username): wait before trying again."""
 
     code = "sign_in_locked"
+
+
+class SignInSlowedError(RateLimitedError):
+    """Too many failed sign-ins for this username from anywhere: wait a moment."""
+
+    code = "sign_in_slowed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +173,15 @@ def lockout_scope(path: str, client_ip: str, body: Any) -> LockoutScope | None:
     )
 
 
+def username_scope(scope: LockoutScope) -> LockoutScope | None:
+    """The scope counting the failures of ``scope``'s username from every address, or
+    ``None`` when ``scope`` has no username (interactive sign-in)."""
+    if scope.username is None:
+        return None
+    digest = hashlib.sha256(scope.username.encode("utf-8")).hexdigest()[:32]
+    return LockoutScope(key=f"user:{digest}", provider=scope.provider, username=scope.username)
+
+
 def tightest(results: Sequence[RateLimitResult]) -> RateLimitResult:
     """The result the headers report: the first refusal, else the fewest calls remaining."""
     refused = [r for r in results if not r.allowed]
@@ -184,13 +207,16 @@ class SignInLockout:
 
     Counters live in the hub's rate limiter and lockouts in its cache, so every replica sees
     them. Methods raise :class:`StateUnavailableError` when Redis cannot be reached.
+
+    :param attempts: failures within ``seconds`` of the first that lock a scope out...
+    :param seconds: ...for this long.
     """
 
-    def __init__(self, limiter: RateLimiter, cache: Cache, attempts: int, minutes: int) -> None:
+    def __init__(self, limiter: RateLimiter, cache: Cache, attempts: int, seconds: int) -> None:
         self._limiter = limiter
         self._cache = cache
         self.attempts = attempts
-        self.seconds = minutes * 60
+        self.seconds = seconds
 
     async def locked_for(self, scope: LockoutScope) -> float | None:
         """Seconds left of the lockout of ``scope``, or ``None`` when it is not locked out."""
@@ -247,7 +273,15 @@ def install_rate_limits(app: Quart, hub: Hub) -> None:
             hub.rate_limiter,
             hub.cache,
             settings.auth.lockout_attempts,
-            settings.auth.lockout_minutes,
+            settings.auth.lockout_minutes * 60,
+        )
+
+    def username_pause() -> SignInLockout:
+        return SignInLockout(
+            hub.rate_limiter,
+            hub.cache,
+            settings.auth.username_attempts,
+            settings.auth.username_pause_seconds,
         )
 
     @app.before_request
@@ -269,6 +303,15 @@ def install_rate_limits(app: Quart, hub: Hub) -> None:
                     raise SignInLockedError(
                         "too many failed sign-ins; try again later", retry_after=math.ceil(left)
                     )
+                per_username = username_scope(scope)
+                if per_username is not None:
+                    left = await username_pause().locked_for(per_username)
+                    if left is not None:
+                        raise SignInSlowedError(
+                            "too many failed sign-ins for this username; try again in "
+                            f"{math.ceil(left)} s",
+                            retry_after=math.ceil(left),
+                        )
         except StateUnavailableError as exc:
             if not is_sign_in:
                 log.warning("rate limits skipped: shared state unavailable", error=str(exc))
@@ -290,6 +333,11 @@ def install_rate_limits(app: Quart, hub: Hub) -> None:
         scope = g.get("sign_in_lockout_scope")
         if scope is not None:
             await _observe_sign_in(lockout(), scope, response.status_code)
+            per_username = username_scope(scope)
+            if per_username is not None:
+                await _observe_sign_in(
+                    username_pause(), per_username, response.status_code, slowed=True
+                )
         return response
 
 
@@ -322,23 +370,27 @@ async def _lockout_scope(client_ip: str) -> LockoutScope | None:
     return lockout_scope(request.path, client_ip, body)
 
 
-async def _observe_sign_in(lockout: SignInLockout, scope: LockoutScope, status: int) -> None:
-    """Count a sign-in answer towards ``scope``'s lockout; never fails the response."""
+async def _observe_sign_in(
+    lockout: SignInLockout, scope: LockoutScope, status: int, *, slowed: bool = False
+) -> None:
+    """Count a sign-in answer towards ``scope``'s lockout (the username's pause when
+    ``slowed``); never fails the response."""
     action = SIGN_IN_PATH.match(request.path)
     try:
         if status in FAILED_SIGN_IN_STATUSES:
             if await lockout.failed(scope):
-                log.warning("sign-in locked out", provider=scope.provider)
+                log.warning(
+                    "sign-in slowed" if slowed else "sign-in locked out", provider=scope.provider
+                )
+                length = (
+                    {"seconds": lockout.seconds} if slowed else {"minutes": lockout.seconds // 60}
+                )
                 await audit.record(
-                    "sign_in.locked_out",
+                    "sign_in.slowed" if slowed else "sign_in.locked_out",
                     actor_label=scope.username,
                     target=scope.provider[:200],
                     outcome="failure",
-                    details={
-                        "provider": scope.provider,
-                        "attempts": lockout.attempts,
-                        "minutes": lockout.seconds // 60,
-                    },
+                    details={"provider": scope.provider, "attempts": lockout.attempts} | length,
                 )
         elif status == 200 and action is not None and action["action"] in COMPLETED_SIGN_IN_ACTIONS:
             await lockout.succeeded(scope)

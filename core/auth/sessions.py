@@ -7,13 +7,15 @@ spends the one presented and issues the next, with a new access token
 whole session is revoked and the answer is 401. A session ends ``auth.refresh_token_days``
 after its last refresh (each refresh extends it), or when it is revoked.
 
-Revocation is recorded in the database and, for the lifetime of the access tokens already
-issued, as a marker in the hub's shared cache (Redis in scaled mode), which access-token
-verification reads on every request: a revoked session is refused by every replica from the
-next request on. Verification also needs the user, read through the per-process
-:class:`~medianest.core.auth.user_cache.UserCache`: a user deactivated, or whose role or
-permissions changed, through the hub is seen by every replica from the next request on (a
-deactivation also revokes the user's sessions).
+The database is the source of truth for a session's state: access-token verification refuses
+a token whose session row does not exist, was revoked, has ended or belongs to another user,
+also right after a restart or the loss of the shared cache. The session and its user are read
+through the per-process :class:`~medianest.core.auth.user_cache.UserCache` (one indexed query
+when not kept from the last moments), which forgets a session revoked, or a user changed,
+through the hub on every replica at once. A revocation is also kept, for the lifetime of the
+access tokens already issued, as a marker in the hub's shared cache (Redis in scaled mode),
+which lets every replica refuse the session's tokens without reading it; a missing marker
+never lets a session in.
 
 Callers: the sign-in API (:meth:`SessionManager.start`), the sessions API (refresh, sign-out,
 listing), the request guard (:meth:`SessionManager.authenticate`), and user administration
@@ -172,6 +174,7 @@ class SessionManager:
                 using_db=connection,
                 update_fields=["last_seen_at", "expires_at", "ip", "user_agent"],
             )
+        self.users.forget_session(session.id)  # it lasts longer now
         return self._issued(session, session.user.id, following, moment)
 
     def _issued(self, session: Session, user_id: int, refresh: str, now: datetime) -> IssuedSession:
@@ -203,19 +206,25 @@ class SessionManager:
         """The user (shared: read it, never save it) and claims of a valid access token of a
         live session.
 
-        :raises InvalidCredentialsError: the token does not verify, its session was revoked,
-            or its user is gone or deactivated.
+        :raises InvalidCredentialsError: the token does not verify; its session is unknown,
+            was revoked, has ended or is another user's; or its user is gone or deactivated.
         """
         claims = self.tokens.verify(access_token)
         if await self.is_revoked(claims.session_id):
             raise InvalidCredentialsError("the session of this access token was revoked")
+        session = await self.users.session(claims.session_id)
+        if session is None or session.user_id != claims.user_id:
+            raise InvalidCredentialsError("the session of this access token is unknown")
+        if not session.is_live(datetime.now(UTC)):
+            raise InvalidCredentialsError("the session of this access token has ended")
         user = await self.users.get(claims.user_id)
         if user is None or not user.is_active:
             raise InvalidCredentialsError("the user of this access token cannot sign in")
         return user, claims
 
     async def is_revoked(self, session_id: str) -> bool:
-        """True when ``session_id`` was revoked while access tokens of it may still be valid."""
+        """True when the shared cache holds the revocation marker of ``session_id`` (a quick
+        refusal; ``False`` proves nothing: :meth:`authenticate` reads the session)."""
         return await self._cache.get(REVOKED_PREFIX + session_id) is not None
 
     async def session_of(
@@ -251,6 +260,7 @@ class SessionManager:
         updated = await Session.filter(id=session_id, revoked_at__isnull=True).update(
             revoked_at=moment, revoked_reason=reason
         )
+        await self.users.session_ended(session_id)
         if updated:
             await audit.record(
                 _ACTIONS.get(reason, "session.revoked"),
@@ -278,6 +288,7 @@ class SessionManager:
             count = await Session.filter(id__in=ids, revoked_at__isnull=True).update(
                 revoked_at=moment, revoked_reason=reason
             )
+            await self.users.changed(user_id)
         await audit.record(
             _ACTIONS.get(reason, "session.revoked_all"),
             actor=actor,

@@ -1,14 +1,17 @@
-"""The users requests were authenticated as in the last moments, kept per process.
+"""The users and sessions requests were authenticated as in the last moments, kept per process.
 
-Every authenticated request needs its user (active? which role and permissions?). Reading it
-from the database each time is most of what a cheap request costs, so each process keeps the
-users it loaded for :data:`TTL_SECONDS`.
+Every request with an access token needs its session (does it exist, is it live, whose is
+it?) and its user (active? which role and permissions?), both as the database has them: the
+database is the source of truth. Reading them each time is most of what a cheap request
+costs, so each process keeps what it read for :data:`TTL_SECONDS`; a session not kept is read
+together with its user in one indexed query (:meth:`UserCache.session`).
 
-A change made through the hub (:meth:`UserCache.changed`: user administration, sign-in) is
-announced on the pub/sub channel :data:`USERS_CHANNEL`, and every replica forgets that user at
-once, so it applies from the next request on. A change written to the database by other means
-(or whose announcement was lost) applies within :data:`TTL_SECONDS`. Revoked sessions do not
-depend on this: their markers are checked on every request.
+A change made through the hub (:meth:`UserCache.changed`: user administration, sign-in;
+:meth:`UserCache.session_ended`: a revoked session) is announced on the pub/sub channel
+:data:`USERS_CHANNEL`, and every replica forgets that user (with their sessions) or that
+session at once, so it applies from the next request on. A change written to the database by
+other means (or whose announcement was lost) applies within :data:`TTL_SECONDS`. Nothing kept
+here outlives the process, so a restart or a lost shared cache reads every session again.
 """
 
 from __future__ import annotations
@@ -18,27 +21,45 @@ import contextlib
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import structlog
 
-from medianest.core.db.models import User
+from medianest.core.db.models import Session, User
 from medianest.sdk.services import PubSub
 
 log = structlog.get_logger(__name__)
 
+
+@dataclass(frozen=True, slots=True)
+class SessionState:
+    """What access-token verification needs of a stored session."""
+
+    user_id: int
+    expires_at: datetime
+    revoked: bool
+
+    def is_live(self, now: datetime) -> bool:
+        """Neither revoked nor past its end at ``now``."""
+        return not self.revoked and self.expires_at > now
+
+
 USERS_CHANNEL = "users"
 """The pub/sub channel on which replicas announce changed users."""
 TTL_SECONDS = 2.0
-"""How long a loaded user is reused: the longest a change not announced takes to apply."""
+"""How long a loaded user or session is reused: the longest a change not announced takes to
+apply."""
 MAX_USERS = 10_000
-"""Users kept at most; the least recently loaded are dropped first."""
+"""Users (and, separately, sessions) kept at most; the least recently loaded are dropped first."""
 _SUBSCRIBE_WAIT_SECONDS = 5.0
 _RESUBSCRIBE_SECONDS = 1.0
 
 
 class UserCache:
-    """Users by id, each reused for :data:`TTL_SECONDS` after it was read (``hub.sessions.users``).
+    """Users by id and sessions by id, each reused for :data:`TTL_SECONDS` after it was read
+    (``hub.sessions.users``).
 
     The users handed out are shared between requests: read them, never change and save them.
     The hub's database must be current in the calling task.
@@ -57,6 +78,7 @@ class UserCache:
         self._max_users = max_users
         self._clock = clock
         self._users: OrderedDict[int, tuple[float, User | None]] = OrderedDict()
+        self._sessions: OrderedDict[str, tuple[float, SessionState | None]] = OrderedDict()
         self._generation = 0
         self._listener: asyncio.Task[None] | None = None
 
@@ -72,28 +94,65 @@ class UserCache:
         generation = self._generation
         user = await User.get_or_none(id=user_id)
         if generation == self._generation:  # no change was announced while we read
-            self._users[user_id] = (now + self._ttl, user)
-            self._users.move_to_end(user_id)
-            while len(self._users) > self._max_users:
-                self._users.popitem(last=False)
+            self._keep(self._users, user_id, (now + self._ttl, user))
         return user
 
+    async def session(self, session_id: str) -> SessionState | None:
+        """The session ``session_id`` as read at most :data:`TTL_SECONDS` ago; ``None``: no
+        such session. A session not kept is read with its user (kept too) in one query."""
+        now = self._clock()
+        kept = self._sessions.get(session_id)
+        if kept is not None and kept[0] > now:
+            return kept[1]
+        generation = self._generation
+        row = await Session.filter(id=session_id).select_related("user").first()
+        state = None
+        if row is not None:
+            state = SessionState(row.user_id, row.expires_at, row.revoked_at is not None)
+        if generation == self._generation:  # no change was announced while we read
+            self._keep(self._sessions, session_id, (now + self._ttl, state))
+            if row is not None:
+                self._keep(self._users, row.user_id, (now + self._ttl, row.user))
+        return state
+
+    def _keep(self, kept: OrderedDict[Any, Any], key: Any, entry: tuple[float, Any]) -> None:
+        kept[key] = entry
+        kept.move_to_end(key)
+        while len(kept) > self._max_users:
+            kept.popitem(last=False)
+
     def forget(self, user_id: int) -> None:
-        """Read ``user_id`` again on its next request, in this process."""
+        """Read ``user_id`` and their sessions again on their next request, in this process."""
         self._generation += 1
         self._users.pop(user_id, None)
+        for session_id in [k for k, (_, s) in self._sessions.items() if s and s.user_id == user_id]:
+            del self._sessions[session_id]
+
+    def forget_session(self, session_id: str) -> None:
+        """Read ``session_id`` again on its next request, in this process."""
+        self._generation += 1
+        self._sessions.pop(session_id, None)
 
     async def changed(self, user_id: int) -> None:
-        """``user_id`` was changed: every replica reads it again on its next request."""
+        """``user_id`` was changed (or all their sessions ended): every replica reads the user
+        and their sessions again on their next request."""
         self.forget(user_id)
+        await self._announce({"user_id": user_id})
+
+    async def session_ended(self, session_id: str) -> None:
+        """``session_id`` was revoked: every replica reads it again on its next request."""
+        self.forget_session(session_id)
+        await self._announce({"session_id": session_id})
+
+    async def _announce(self, message: dict[str, Any]) -> None:
         try:
-            await self._pubsub.publish(USERS_CHANNEL, {"user_id": user_id})
+            await self._pubsub.publish(USERS_CHANNEL, message)
         except Exception as exc:
             log.warning(
-                "user change not announced",
-                user_id=user_id,
+                "user or session change not announced",
                 error=str(exc),
                 note=f"other replicas see it within {self._ttl:g} s",
+                **message,
             )
 
     # lifecycle -------------------------------------------------------------------------------
@@ -138,8 +197,11 @@ class UserCache:
 
     def _on_message(self, message: Any) -> None:
         user_id = message.get("user_id") if isinstance(message, dict) else None
+        session_id = message.get("session_id") if isinstance(message, dict) else None
         if isinstance(user_id, int):
             self.forget(user_id)
+        elif isinstance(session_id, str):
+            self.forget_session(session_id)
         else:
             log.warning("unreadable user change ignored", message=repr(message)[:200])
             self._clear()
@@ -147,3 +209,4 @@ class UserCache:
     def _clear(self) -> None:
         self._generation += 1
         self._users.clear()
+        self._sessions.clear()

@@ -5,10 +5,11 @@ permissions. ``POST /api/v1/me/api-keys`` answers the key itself once (201, neve
 the hub keeps only a digest, so no later answer can show it again. Lists show the key's
 ``prefix`` (``mnk_<public id>``), enough to recognise it.
 
-Keys are created by signed-in people, never with another key (a leaked key could otherwise
-mint successors that outlive its revocation), and hold only permissions their creator holds
-right now. Listing and revoking work with keys too. Creating and revoking keys are recorded
-in the audit log.
+Keys are managed by signed-in people only, never with a key (a leaked key could otherwise
+mint successors that outlive its revocation, or revoke its owner's other keys): the ``/me``
+routes refuse API keys with a 403 ``api_key_not_allowed``. A key holds only permissions its
+creator holds right now. Creating and revoking keys are recorded in the audit log, and so is
+every key of a user ended when the user is deactivated.
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
-from quart import Blueprint, g
+from quart import Blueprint
 from quart_schema import tag, validate_querystring, validate_request, validate_response
 
 from medianest.core.auth import api_keys, audit
 from medianest.core.db.models import ApiKey, User
 from medianest.core.users import ROLE_ADMIN
 from medianest.core.web.api_support import PageQuery, caller, known_permission_list, page_by_id
+from medianest.core.web.text import ShownText
 from medianest.sdk.access import Permission, requires, signed_in
 from medianest.sdk.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from medianest.sdk.models import Principal
@@ -34,7 +36,11 @@ blueprint = Blueprint("api_keys", __name__, url_prefix="/api/v1")
 class ApiKeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=100, description="what the key is for")
+    name: ShownText = Field(
+        min_length=1,
+        max_length=100,
+        description="what the key is for (no control or bidirectional formatting characters)",
+    )
     permissions: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
         min_length=1, max_length=50, description="what the key may do (within your own)"
     )
@@ -89,11 +95,6 @@ class ApiKeyList(BaseModel):
 async def create_key(data: ApiKeyCreate) -> tuple[ApiKeyCreated, int, dict[str, str]]:
     """Create an API key for yourself; the answer is the only time the key is shown."""
     principal = caller()
-    if g.get("authenticated_by") == "api_key":
-        raise PermissionDeniedError(
-            "an API key cannot create API keys (a leaked key could otherwise outlive its "
-            "revocation); sign in to create one"
-        )
     name = data.name.strip()
     if not name:
         raise InvalidInputError("the name must not be blank", field="name")

@@ -14,7 +14,8 @@ stored user), ``g.user_id``, ``g.session_id`` (``None`` for API keys) and
 3. else the access-token cookie.
 
 Then it enforces the declaration: no or bad credentials → 401 (one generic answer, whatever
-was wrong); a missing permission → 403 naming it; a cookie-authenticated unsafe request
+was wrong); a missing permission → 403 naming it; an API key on a ``signed_in`` route that
+does not let keys in → 403 ``api_key_not_allowed``; a cookie-authenticated unsafe request
 without the session's CSRF token in ``X-CSRF-Token`` (equal to the CSRF cookie), or a
 cookie-authenticated WebSocket opened from another origin → 403 ``csrf_failed``. Public routes
 never refuse: they see a principal when valid credentials come with the request (cookies only
@@ -32,7 +33,11 @@ from urllib.parse import urlsplit
 from quart import Quart, Request, Websocket, g, request, websocket
 
 from medianest.core.auth import api_keys
-from medianest.core.auth.errors import CsrfFailedError, InvalidCredentialsError
+from medianest.core.auth.errors import (
+    ApiKeyNotAllowedError,
+    CsrfFailedError,
+    InvalidCredentialsError,
+)
 from medianest.core.auth.principals import principal_for
 from medianest.core.web.session_cookies import ACCESS_COOKIE, CSRF_COOKIE, CSRF_HEADER
 from medianest.sdk.access import Access, access_of
@@ -45,6 +50,10 @@ PUBLIC_ENDPOINTS = frozenset({"openapi", "static"})
 """Routes of Quart and quart-schema themselves: the API description and static files."""
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 PUBLIC = Access("public")
+API_KEY_NOT_ALLOWED = (
+    "API keys cannot manage the account; sign in (a key may call only routes that need a "
+    "permission it holds)"
+)
 
 
 def route_access(
@@ -130,6 +139,8 @@ async def _authorize(app: Quart, hub: Hub, incoming: Incoming) -> None:
     await _resolve(hub, presented)
     if presented.via == "cookie" and not _may_use_cookies(hub, incoming, g.session_id):
         raise _cookies_refused(incoming)
+    if not access.api_keys and g.authenticated_by == "api_key":
+        raise ApiKeyNotAllowedError(API_KEY_NOT_ALLOWED)
     if access.kind == "permission" and access.permission is not None:
         if not g.principal.has(access.permission):
             raise PermissionDeniedError(

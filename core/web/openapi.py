@@ -1,7 +1,8 @@
 """The OpenAPI document: quart-schema's, completed with what every operation shares.
 
 Each operation carries ``x-medianest-access``, the access its view declares
-(``{"kind": "public" | "signed_in" | "permission", "permission": ..., "description": ...}``),
+(``{"kind": "public" | "signed_in" | "permission", "permission": ..., "api_keys": bool,
+"description": ...}``; ``api_keys``: whether an API key may call it),
 the security schemes that satisfy it, and the 401/403 problems it can answer.
 """
 
@@ -80,6 +81,7 @@ class HubOpenAPIProvider(OpenAPIProvider):
             described = {
                 "kind": access.kind,
                 "permission": str(access.permission) if access.permission else None,
+                "api_keys": access.api_keys,
                 "description": access.describe(),
             }
             for operations in paths.values():

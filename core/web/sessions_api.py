@@ -6,8 +6,12 @@
   of the refresh token given (body, or cookie with the CSRF header); forget the cookies. 204
   even when there was nothing to end.
 - ``POST /api/v1/auth/sign-out-everywhere`` (signed in): end every session of the caller.
-- ``GET /api/v1/me``, ``GET /api/v1/me/sessions``, ``DELETE /api/v1/me/sessions/{id}`` (signed
-  in): the caller, their live sessions (device, IP, last seen), and ending one of them.
+- ``GET /api/v1/me`` (signed in, API keys too): the caller, and what it acts with.
+- ``GET /api/v1/me/sessions``, ``DELETE /api/v1/me/sessions/{id}`` (signed in): the caller's
+  live sessions (device, IP, last seen), and ending one of them.
+
+Managing the account (sign-out everywhere, the sessions) needs an interactive session: API
+keys are refused there with a 403 ``api_key_not_allowed``.
 
 Answers are never cached. Failures are 401s that never say what was wrong.
 """
@@ -121,7 +125,7 @@ async def sign_out_everywhere() -> SignedOutEverywhere:
 
 
 @sessions_api.get("/me")
-@signed_in
+@signed_in(api_keys=True)
 @tag(["sessions"])
 @validate_response(Me)
 async def me() -> Me:

@@ -8,8 +8,9 @@
 - a change that would leave the hub without an active admin (demoting or deactivating the
   last one, oneself included) is a 409; concurrent changes are serialised on the admin rows so
   two admins cannot demote each other at once;
-- deactivating revokes every session of the user at once and their API keys stop working
-  (keys are checked against the user on every request, so reactivating brings them back);
+- deactivating revokes every session and every API key of the user at once, for good:
+  reactivating restores the account, not its old sessions or keys (each revoked key is
+  recorded in the audit log);
 - each change applies from the user's next request on, on every replica;
 - each change is recorded in the audit log with its before and after.
 """
@@ -24,9 +25,9 @@ from quart_schema import tag, validate_querystring, validate_request, validate_r
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from medianest.core.auth import audit, sessions
+from medianest.core.auth import api_keys, audit, sessions
 from medianest.core.auth.principals import effective_permissions
-from medianest.core.db.models import User
+from medianest.core.db.models import ApiKey, User
 from medianest.core.users import ROLE_ADMIN, ROLE_USER
 from medianest.core.web import context
 from medianest.core.web.api_support import PageQuery, caller, known_permission_list, page_by_id
@@ -131,13 +132,13 @@ async def update_user(user_id: int, data: UserChange) -> UserView:
     if data.role is None and data.permissions is None and data.is_active is None:
         raise InvalidInputError("nothing to change: give role, permissions or is_active")
     permissions = None if data.permissions is None else known_permission_list(data.permissions)
-    before, after = await _apply(user_id, data, permissions, actor)
+    before, after, ended_keys = await _apply(user_id, data, permissions, actor)
     if after != before:
         await context.hub().sessions.users.changed(user_id)
     revoked = None
     if before.is_active and not after.is_active:
         revoked = await sessions.revoke_all(user_id, reason="user_deactivated", actor=actor)
-    await _record(actor, user_id, before, after, sessions_revoked=revoked)
+    await _record(actor, user_id, before, after, sessions_revoked=revoked, keys_revoked=ended_keys)
     return UserView.of(await user_or_404(user_id))
 
 
@@ -177,8 +178,9 @@ class _Snapshot(BaseModel):
 
 async def _apply(
     user_id: int, data: UserChange, permissions: list[str] | None, actor: Principal
-) -> tuple[_Snapshot, _Snapshot]:
-    """Change the user in one transaction; return the user before and after.
+) -> tuple[_Snapshot, _Snapshot, list[ApiKey]]:
+    """Change the user in one transaction; return the user before and after, and the API keys
+    revoked with it (all of a user being deactivated).
 
     Active admins' rows are locked first (in id order) when the change could remove an
     admin, then the target's, so concurrent changes are checked one after the other.
@@ -211,7 +213,10 @@ async def _apply(
                 raise ConflictError(LAST_ADMIN)
         if after != before:
             await user.save(using_db=connection, update_fields=["role", "permissions", "is_active"])
-    return before, after
+        ended_keys = []
+        if before.is_active and not after.is_active:
+            ended_keys = await api_keys.revoke_all(user.id, using_db=connection)
+    return before, after, ended_keys
 
 
 async def _record(
@@ -221,8 +226,10 @@ async def _record(
     after: _Snapshot,
     *,
     sessions_revoked: int | None,
+    keys_revoked: list[ApiKey],
 ) -> None:
-    """One audit event per aspect that changed, with its value before and after."""
+    """One audit event per aspect that changed, with its value before and after, and one per
+    API key revoked with a deactivation."""
     target = f"user:{user_id}"
     details = {"username": after.username}
     if before.role != after.role:
@@ -252,8 +259,16 @@ async def _record(
             "user.deactivated",
             actor=actor,
             target=target,
-            details=details | {"sessions_revoked": sessions_revoked},
+            details=details
+            | {"sessions_revoked": sessions_revoked, "api_keys_revoked": len(keys_revoked)},
         )
+        for key in keys_revoked:
+            await audit.record(
+                "api_key.revoked",
+                actor=actor,
+                target=target,
+                details={"key_id": key.id, "name": key.name, "reason": "user_deactivated"},
+            )
     elif after.is_active and not before.is_active:
         await audit.record("user.reactivated", actor=actor, target=target, details=details)
 

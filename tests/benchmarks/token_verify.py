@@ -3,9 +3,9 @@
 In-process, microseconds per call of each step the request guard takes for a bearer access
 token: verifying the JWT (HS256 signature, issuer, audience, times), the revoked-session check
 in the shared cache (in memory, and on Redis when one answers at ``MEDIANEST_TEST_REDIS_URL``),
-and the whole of it (embedded hub, SQLite) with the user kept from a recent request, as nearly
-every request finds it, and with the user read from the database, as the first request after
-a change or after two seconds does.
+and the whole of it (embedded hub, SQLite) with the session and its user kept from a recent
+request, as nearly every request finds them, and with both read from the database (one
+query), as the first request after a change or after two seconds does.
 
 Over HTTP, on one ``medianest serve`` (1 worker, embedded, rate limits off), the request rate
 of ``GET /api/v1/me`` with a bearer token against ``GET /health/live`` (public, no check), each
@@ -126,13 +126,13 @@ async def in_process(result: Result, params: Params, data_dir: Path) -> str:
         await hub.close()
     result.add(
         "authenticate_sqlite_us",
-        "whole check: JWT + revocation + user kept from a recent request",
+        "whole check: JWT + revocation + session and user kept from a recent request",
         round(kept_us, 1),
         "µs",
     )
     result.add(
         "authenticate_read_user_sqlite_us",
-        "whole check: JWT + revocation + user read from the database (SQLite)",
+        "whole check: JWT + revocation + session and user read from the database (SQLite)",
         round(read_us, 1),
         "µs",
     )
