@@ -34,6 +34,7 @@ from medianest.core.web.cors import install_cors
 from medianest.core.web.guard import check_declared, install_guard
 from medianest.core.web.openapi import HubOpenAPIProvider
 from medianest.core.web.pages import pages
+from medianest.core.web.path_ids import install_path_id_check, install_path_ids
 from medianest.core.web.request import HubRequest
 from medianest.core.web.sessions_api import sessions_api
 from medianest.core.web.signin import signin
@@ -82,6 +83,7 @@ def create_app(
     hub = build_hub(settings, plugins=plugins, autoload=autoload)
     app = Quart(__name__)
     app.request_class = HubRequest
+    install_path_ids(app)
     app.config["MAX_CONTENT_LENGTH"] = settings.server.max_body_bytes
     app.extensions[HUB_EXTENSION] = hub
     QuartSchema(
@@ -112,6 +114,7 @@ def create_app(
     install_cors(app, settings)
     install_guard(app, hub)
     install_rate_limits(app, hub)
+    install_path_id_check(app)
     _install_error_handlers(app)
     app.register_blueprint(health)
     app.register_blueprint(metrics)
@@ -162,6 +165,7 @@ def _install_request_hooks(app: Quart, hub: Hub) -> None:
     async def finish(response: Response) -> Response:
         request_id = g.get("request_id") or uuid.uuid4().hex
         response.headers[REQUEST_ID_HEADER] = request_id
+        await problems.add_request_id(response, request_id)
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         is_page = (response.mimetype or "").startswith("text/html")
