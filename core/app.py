@@ -19,6 +19,7 @@ from werkzeug.exceptions import HTTPException
 from medianest.config import Settings, load_settings
 from medianest.core.auth.client_ip import install_client_ip
 from medianest.core.auth.ratelimit import install_rate_limits
+from medianest.core.db.outage import unavailable as database_outage
 from medianest.core.hub import Hub, build_hub
 from medianest.core.web import (
     api_keys_api,
@@ -205,5 +206,8 @@ def _install_error_handlers(app: Quart) -> None:
 
     @app.errorhandler(Exception)
     async def unexpected(error: Exception) -> Response:
+        outage = database_outage(error)
+        if outage is not None:
+            return problems.from_medianest_error(outage)
         log.exception("unhandled error", error_type=type(error).__name__)
         return problems.internal_error()
