@@ -33,6 +33,7 @@ from medianest.core.web import (
 )
 from medianest.core.web.cors import install_cors
 from medianest.core.web.guard import check_declared, install_guard
+from medianest.core.web.keep_alive import install_keep_alive
 from medianest.core.web.openapi import HubOpenAPIProvider
 from medianest.core.web.pages import pages
 from medianest.core.web.path_ids import install_path_id_check, install_path_ids
@@ -116,6 +117,7 @@ def create_app(
     install_guard(app, hub)
     install_rate_limits(app, hub)
     install_path_id_check(app)
+    install_keep_alive(app)
     _install_error_handlers(app)
     app.register_blueprint(health)
     app.register_blueprint(metrics)
