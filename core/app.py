@@ -37,7 +37,7 @@ from medianest.core.web.keep_alive import install_keep_alive
 from medianest.core.web.openapi import HubOpenAPIProvider
 from medianest.core.web.pages import pages
 from medianest.core.web.path_ids import install_path_id_check, install_path_ids
-from medianest.core.web.request import HubRequest
+from medianest.core.web.request import HubRequest, install_query_text_check
 from medianest.core.web.sessions_api import sessions_api
 from medianest.core.web.signin import signin
 from medianest.core.web.system import api, health, metrics
@@ -117,6 +117,7 @@ def create_app(
     install_guard(app, hub)
     install_rate_limits(app, hub)
     install_path_id_check(app)
+    install_query_text_check(app)
     install_keep_alive(app)
     _install_error_handlers(app)
     app.register_blueprint(health)

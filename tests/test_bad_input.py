@@ -193,6 +193,49 @@ def test_cursors_nested_without_end_or_not_text_are_invalid_input(state) -> None
     assert refused.value.field == "handle"
 
 
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        (
+            "/api/v1/auth/providers/local/sign-in",
+            b'{"credentials": {"username": "ann\\u0000", "password": "x"}}',
+            "credentials.username",
+        ),
+        ("/api/v1/me/api-keys", b'{"name": "k\\u0000", "permissions": []}', "name"),
+        ("/api/v1/auth/sign-out", b'{"refresh_token": "\\u0000"}', "refresh_token"),
+    ],
+)
+async def test_a_nul_character_in_a_body_is_refused_naming_the_field(
+    running, path, body, field
+) -> None:
+    caller = await admin(running)
+    response = await running.client.post(path, data=body, headers=caller.headers | JSON)
+    problem = await problem_of(response, 422)
+    assert problem["errors"][0]["field"] == field and "NUL" in problem["detail"]
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("/api/v1/users?q=ann%00", "q"),
+        ("/api/v1/audit?actor=ann%00", "actor"),
+        ("/api/v1/audit?action=user.%00", "action"),
+        ("/api/v1/sync/runs?source=plex%00", "source"),
+        ("/api/v1/search?q=%00", "q"),
+        ("/api/v1/users?%00=1", "\ufffd"),
+    ],
+)
+async def test_a_query_parameter_that_is_not_text_is_refused_naming_it(
+    running, query, field
+) -> None:
+    caller = await admin(running)
+    response = await running.client.get(query, headers=caller.headers)
+    problem = await problem_of(response, 422)
+    assert problem["errors"] == [
+        {"field": field, "message": "must be UTF-8 text without NUL characters", "in": "query"}
+    ]
+
+
 # problems from plugin blueprints -------------------------------------------------------------
 
 WEBHOOK_SECRET = "bad-input-webhook-secret-0123"

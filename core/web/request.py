@@ -1,10 +1,12 @@
-"""The request class: JSON bodies the hub cannot hold safely are the caller's mistake.
+"""The request class: input the hub cannot hold safely is the caller's mistake.
 
 A body that is not JSON, not UTF-8, or nested deeper than :data:`MAX_JSON_DEPTH` levels is a
-400 naming the body; a string holding a lone UTF-16 surrogate (``"\\ud800"``, valid JSON but
-not text: it cannot be encoded for the database, a cache key, a log line or a password hash)
-is a 422 naming the field. Every JSON body read through Quart (``request.get_json()``,
-quart-schema's ``@validate_request``, plugin blueprints) passes these checks.
+400 naming the body. A string holding a lone UTF-16 surrogate (``"\\ud800"``: valid JSON but
+not text, it cannot be encoded for the database, a cache key, a log line or a password hash)
+or a NUL character (PostgreSQL text cannot hold one) is a 422 naming the field, in a JSON body
+or in the query string. Every JSON body read through Quart (``request.get_json()``,
+quart-schema's ``@validate_request``, plugin blueprints) passes these checks; the query string
+is checked for every route by :func:`install_query_text_check`.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ import re
 from typing import Any
 
 from pydantic import ValidationError
-from quart import Request
+from pydantic_core import PydanticCustomError
+from quart import Quart, Request, request
 from quart_schema import RequestSchemaValidationError
+from quart_schema.validation import QuerystringValidationError
 
 from medianest.sdk.errors import InvalidInputError
 
@@ -29,8 +33,8 @@ class HubRequest(Request):
 
     :raises InvalidInputError: (400, field ``body``) not JSON, not UTF-8, empty, or nested
         too deeply.
-    :raises RequestSchemaValidationError: (422) a string or key holds a lone surrogate; the
-        error names its place in the body.
+    :raises RequestSchemaValidationError: (422) a string or key holds a lone surrogate or a
+        NUL character; the error names its place in the body.
     """
 
     async def get_json(self, force: bool = False, silent: bool = False, cache: bool = True) -> Any:
@@ -76,12 +80,13 @@ class HubRequest(Request):
 
 
 def check_json_value(value: Any, *, escapes: bool = True) -> None:
-    """Refuse a decoded JSON ``value`` nested too deeply or holding a lone surrogate.
+    """Refuse a decoded JSON ``value`` nested too deeply or holding a string that is not text
+    (a lone surrogate or a NUL character).
 
-    :param escapes: False when the source text had no ``\\u`` escape (no surrogate can hide in
-        it), which skips the string checks.
+    :param escapes: False when the source text had no ``\\u`` escape (no surrogate or NUL can
+        hide in it), which skips the string checks.
     :raises InvalidInputError: nested deeper than :data:`MAX_JSON_DEPTH` (field ``body``).
-    :raises RequestSchemaValidationError: a lone surrogate, naming where it is.
+    :raises RequestSchemaValidationError: a string that is not text, naming where it is.
     """
     pending: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
     while pending:
@@ -94,13 +99,33 @@ def check_json_value(value: Any, *, escapes: bool = True) -> None:
         elif isinstance(item, dict):
             for key, child in item.items():
                 if escapes and not _is_text(key):
-                    raise _not_text((*where, _LONE_SURROGATE.sub("\ufffd", key)))
+                    raise _not_text((*where, _shown(key)))
                 pending.append((child, (*where, key)))
         elif isinstance(item, list):
             pending.extend((child, (*where, index)) for index, child in enumerate(item))
 
 
+def install_query_text_check(app: Quart) -> None:
+    """Refuse a query string parameter (name or value) that is not text: 422 naming it.
+
+    Register after the access guard, so callers without access learn nothing more than before.
+    """
+
+    @app.before_request
+    async def refuse_query_strings_that_are_not_text() -> None:
+        for name, value in request.args.items(multi=True):
+            if not (_is_text(name) and _is_text(value)):
+                raise QuerystringValidationError(_not_text_error((_shown(name),), "query"))
+
+
+def _shown(name: str) -> str:
+    """``name`` with what is not text replaced, to name a field in an answer."""
+    return _LONE_SURROGATE.sub("\ufffd", name).replace("\x00", "\ufffd")
+
+
 def _is_text(value: str) -> bool:
+    if "\x00" in value:
+        return False
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
@@ -115,14 +140,9 @@ def _too_deep() -> InvalidInputError:
 
 
 def _not_text(where: tuple[str | int, ...]) -> RequestSchemaValidationError:
-    cause = ValidationError.from_exception_data(
-        "body",
-        [
-            {
-                "type": "string_unicode",
-                "loc": where,
-                "input": "",
-            }
-        ],
-    )
-    return RequestSchemaValidationError(cause)
+    return RequestSchemaValidationError(_not_text_error(where, "body"))
+
+
+def _not_text_error(where: tuple[str | int, ...], title: str) -> ValidationError:
+    error = PydanticCustomError("text", "must be UTF-8 text without NUL characters")
+    return ValidationError.from_exception_data(title, [{"type": error, "loc": where, "input": ""}])
