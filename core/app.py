@@ -19,6 +19,7 @@ from werkzeug.exceptions import HTTPException
 from medianest.config import Settings, load_settings
 from medianest.core.auth.client_ip import install_client_ip
 from medianest.core.auth.ratelimit import install_rate_limits
+from medianest.core.db.outage import unavailable as database_outage
 from medianest.core.hub import Hub, build_hub
 from medianest.core.web import (
     api_keys_api,
@@ -33,9 +34,11 @@ from medianest.core.web import (
 from medianest.core.web.cors import install_cors
 from medianest.core.web.guard import check_declared, install_guard
 from medianest.core.web.hosts import install_host_check
+from medianest.core.web.keep_alive import install_keep_alive
 from medianest.core.web.openapi import HubOpenAPIProvider
 from medianest.core.web.pages import pages
-from medianest.core.web.request import HubRequest
+from medianest.core.web.path_ids import install_path_id_check, install_path_ids
+from medianest.core.web.request import HubRequest, install_query_text_check
 from medianest.core.web.sessions_api import sessions_api
 from medianest.core.web.signin import signin
 from medianest.core.web.system import api, health, metrics
@@ -83,6 +86,7 @@ def create_app(
     hub = build_hub(settings, plugins=plugins, autoload=autoload)
     app = Quart(__name__)
     app.request_class = HubRequest
+    install_path_ids(app)
     app.config["MAX_CONTENT_LENGTH"] = settings.server.max_body_bytes
     app.extensions[HUB_EXTENSION] = hub
     QuartSchema(
@@ -114,6 +118,9 @@ def create_app(
     install_cors(app, settings)
     install_guard(app, hub)
     install_rate_limits(app, hub)
+    install_path_id_check(app)
+    install_query_text_check(app)
+    install_keep_alive(app)
     _install_error_handlers(app)
     app.register_blueprint(health)
     app.register_blueprint(metrics)
@@ -164,6 +171,7 @@ def _install_request_hooks(app: Quart, hub: Hub) -> None:
     async def finish(response: Response) -> Response:
         request_id = g.get("request_id") or uuid.uuid4().hex
         response.headers[REQUEST_ID_HEADER] = request_id
+        await problems.add_request_id(response, request_id)
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         is_page = (response.mimetype or "").startswith("text/html")
@@ -203,5 +211,8 @@ def _install_error_handlers(app: Quart) -> None:
 
     @app.errorhandler(Exception)
     async def unexpected(error: Exception) -> Response:
+        outage = database_outage(error)
+        if outage is not None:
+            return problems.from_medianest_error(outage)
         log.exception("unhandled error", error_type=type(error).__name__)
         return problems.internal_error()

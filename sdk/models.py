@@ -159,7 +159,9 @@ def decode_cursor(cursor: str, *, field: str = "cursor") -> dict[str, Any]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         state = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        # Text only: a lone surrogate escape would fail wherever the value is encoded.
+        json.dumps(state, ensure_ascii=False).encode("utf-8")
+    except (ValueError, binascii.Error, RecursionError) as exc:
         raise InvalidInputError("the cursor is not valid", field=field) from exc
     if not isinstance(state, dict):
         raise InvalidInputError("the cursor is not valid", field=field)

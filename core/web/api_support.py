@@ -10,9 +10,11 @@ from __future__ import annotations
 from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
+from tortoise import fields
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
+from medianest.core.web.path_ids import INT4_MAX, INT8_MAX
 from medianest.sdk.access import Permission
 from medianest.sdk.errors import AuthenticationError, InvalidInputError
 from medianest.sdk.models import Principal, decode_cursor, encode_cursor
@@ -73,7 +75,7 @@ async def page_by_id(
     :raises InvalidInputError: the cursor was not made by this endpoint (field ``cursor``).
     """
     total = await query.count()
-    position = _position(page.cursor)
+    position = _position(page.cursor, query.model)
     if position is not None:
         query = query.filter(id__lt=position) if newest_first else query.filter(id__gt=position)
     rows = await query.order_by("-id" if newest_first else "id").limit(page.limit + 1)
@@ -84,10 +86,12 @@ async def page_by_id(
     return rows, total, following
 
 
-def _position(cursor: str | None) -> int | None:
+def _position(cursor: str | None, model: type[Model]) -> int | None:
+    """The row id a cursor holds, within the range of ``model``'s id column."""
     if cursor is None:
         return None
     position = decode_cursor(cursor).get("id")
-    if not isinstance(position, int) or isinstance(position, bool):
+    largest = INT8_MAX if isinstance(model._meta.pk, fields.BigIntField) else INT4_MAX
+    if not isinstance(position, int) or isinstance(position, bool) or not 0 <= position <= largest:
         raise InvalidInputError("the cursor is not valid", field="cursor")
     return position

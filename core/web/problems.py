@@ -13,6 +13,7 @@ from typing import Any
 import structlog
 from pydantic import ValidationError
 from quart import Response, g
+from quart.wrappers.response import DataBody
 from quart_schema import RequestSchemaValidationError
 from werkzeug.exceptions import HTTPException
 
@@ -124,6 +125,21 @@ def from_http_exception(error: HTTPException) -> Response:
         if name.lower() != "content-type":
             response.headers[name] = value
     return response
+
+
+async def add_request_id(response: Response, request_id: str) -> None:
+    """Give a problem answer built outside this module (a plugin blueprint's own) the
+    ``request_id`` every problem carries; answers that have one, or are not JSON objects,
+    stay as they are."""
+    if response.mimetype != PROBLEM_JSON or not isinstance(response.response, DataBody):
+        return
+    try:
+        body = json.loads(await response.get_data())
+    except (ValueError, RecursionError):
+        return
+    if isinstance(body, dict) and "request_id" not in body:
+        body["request_id"] = request_id
+        response.set_data(json.dumps(body))
 
 
 def internal_error() -> Response:

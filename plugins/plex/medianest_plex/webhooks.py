@@ -123,8 +123,16 @@ class WebhookReceiver:
             raise _BadPayload("missing-payload", "the multipart body has no payload field")
         try:
             payload = json.loads(raw)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise _BadPayload("invalid-json", "the payload field is not valid JSON") from exc
+        try:
+            # A lone surrogate escape is valid JSON but not text: refuse it here, before it
+            # reaches a job id, a cache key or a log line.
+            json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        except (ValueError, RecursionError) as exc:
+            raise _BadPayload(
+                "invalid-json", "the payload field is not UTF-8 text nested a few levels deep"
+            ) from exc
         if not isinstance(payload, dict):
             raise _BadPayload("payload-not-object", "the payload field is not a JSON object")
         return payload

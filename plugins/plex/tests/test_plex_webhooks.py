@@ -172,6 +172,9 @@ async def test_webhooks_without_a_secret_are_not_found() -> None:
     ("body", "detail"),
     [
         ("{not json", "the payload field is not valid JSON"),
+        ("[" * 100_000, "the payload field is not valid JSON"),
+        ('{"event": "library.new", "Server": {"uuid": "\\ud800"}}', "not UTF-8 text"),
+        ('{"event": "media.play", "\\udfff": 1}', "not UTF-8 text"),
         ("[1, 2]", "the payload field is not a JSON object"),
         ({"Server": {"uuid": HOME_UUID}}, "the payload has no event name"),
         (payload("library.new", Server={}), "a library.new payload needs Server.uuid"),
