@@ -169,7 +169,9 @@ async def test_a_name_with_hidden_characters_is_422_naming_the_field(running, na
     status, problem = await new_key(session, name=name)
     assert status == 422, problem
     assert [e["field"] for e in problem["errors"]] == ["name"]
-    assert "control or bidirectional" in problem["errors"][0]["message"]
+    # NUL is refused for every body as soon as it is read (no database can store it).
+    expected = "NUL characters" if "\x00" in name else "control or bidirectional"
+    assert expected in problem["errors"][0]["message"]
     assert await ApiKey.all().count() == 0
 
 

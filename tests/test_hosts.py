@@ -91,7 +91,7 @@ def test_without_a_public_url_the_hub_owns_loopback_and_its_bind_address(tmp_pat
     assert allowed_hosts(embedded) == {"localhost", "127.0.0.1", "::1"}
     lan = load_settings(data_dir=tmp_path, server={"host": "192.168.1.10"})
     assert "192.168.1.10" in allowed_hosts(lan)
-    everywhere = load_settings(data_dir=tmp_path, server={"host": "0.0.0.0"})  # noqa: S104
+    everywhere = load_settings(data_dir=tmp_path, server={"host": "0.0.0.0"})
     assert allowed_hosts(everywhere) == {"localhost", "127.0.0.1", "::1"}
 
 

@@ -39,7 +39,7 @@ async def served(tmp_path, **settings) -> AsyncIterator[tuple[str, int]]:
 
 def head(method: str, path: str, length: int) -> bytes:
     return (
-        f"{method} {path} HTTP/1.1\r\nHost: hub.test\r\nContent-Type: application/json\r\n"
+        f"{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
         f"Content-Length: {length}\r\n\r\n"
     ).encode()
 
@@ -68,7 +68,7 @@ async def slow_upload_then_next(
         await writer.drain()
         await asyncio.sleep(0.3)
         writer.write(BODY[half:])
-        writer.write(b"GET /health/live HTTP/1.1\r\nHost: hub.test\r\n\r\n")
+        writer.write(b"GET /health/live HTTP/1.1\r\nHost: localhost\r\n\r\n")
         await writer.drain()
         return [await read_response(reader), await read_response(reader)]
     finally:
