@@ -26,6 +26,7 @@ from arq.constants import in_progress_key_prefix, retry_key_prefix
 from arq.worker import Worker
 
 from medianest.core.state.redis import CONNECTION_ERRORS
+from medianest.workers.attempt import describe
 from medianest.workers.heartbeat import WorkerBeat, new_worker_id, remove_beat, write_beat
 from medianest.workers.outages import Outages, Probe
 
@@ -147,6 +148,8 @@ class ResilientWorker(Worker):
                         await write_beat(self.pool, self.beat)
                     except CONNECTION_ERRORS as exc:
                         self.outages.lost("redis", exc)
+                    except Exception as exc:
+                        logger.warning("worker heartbeat not written", error=describe(exc))
             await asyncio.sleep(self.heartbeat_seconds)
 
     async def close(self) -> None:

@@ -11,6 +11,7 @@ import asyncio
 import json
 import signal
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -139,6 +140,11 @@ async def test_a_worker_rides_out_redis_and_postgres_outages_and_runs_syncs_queu
 
                 await wait_for(beating, 30, "the worker's first heartbeat")
 
+                async def idle_since(moment: datetime) -> bool:
+                    return any(
+                        beat.jobs_running == 0 and beat.beat_at > moment for beat in await beating()
+                    )
+
                 async def synced(run_id: int) -> SyncRun | None:
                     current = await SyncRun.get(id=run_id)
                     return current if current.status not in ("queued", "running") else None
@@ -155,6 +161,8 @@ async def test_a_worker_rides_out_redis_and_postgres_outages_and_runs_syncs_queu
                         lambda: synced(during_redis.id), 30, "the sync queued while Redis was cut"
                     )
                     assert (done.status, done.error) == ("succeeded", None)
+                    # The job tidies up after the run ended: let it finish before the cut.
+                    await wait_for(lambda: idle_since(done.finished_at), 10, "the job to end")
 
                     await pg_proxy.stop()
                     during_pg, created = await hub.sync.request(
@@ -173,6 +181,7 @@ async def test_a_worker_rides_out_redis_and_postgres_outages_and_runs_syncs_queu
                     assert created
                     done = await wait_for(lambda: synced(after.id), 30, "a sync queued afterwards")
                     assert (done.status, done.error) == ("succeeded", None)
+                    await wait_for(lambda: idle_since(done.finished_at), 10, "the job to end")
                 (beat,) = await beating()
                 assert beat.jobs_done >= 3 and beat.unreachable == []
                 status, output = await health_check(tmp_path, redis_url)
