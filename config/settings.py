@@ -103,6 +103,15 @@ class JobSettings(_Section):
     """Background jobs (the in-process runner and ARQ workers alike)."""
 
     concurrency: int = Field(default=8, ge=1, le=1000)
+    heartbeat_seconds: float = Field(
+        default=10.0, gt=0, le=300, description="how often each ARQ worker writes its heartbeat"
+    )
+    worker_silent_after_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="a worker whose last heartbeat is older is reported as stuck or gone",
+    )
 
 
 class AuthSettings(_Section):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -12,7 +13,7 @@ import structlog
 
 from medianest.config import Settings
 from medianest.core.app import create_app
-from medianest.core.cli import Context, handles_errors, out, run
+from medianest.core.cli import Context, err, handles_errors, out, run
 from medianest.core.hub import build_hub
 from medianest.core.plugins import PluginHost
 from medianest.core.serving import bind_socket, serve_until, stop_on_signals
@@ -80,16 +81,25 @@ def _serve_many(settings: Settings) -> None:
 
 @click.command()
 @click.option("--burst", is_flag=True, help="Run the queued jobs, then exit.")
+@click.option(
+    "--health-check",
+    is_flag=True,
+    help="Exit 0 when a worker on this host has a fresh heartbeat, 1 otherwise (a probe).",
+)
 @click.pass_obj
 @handles_errors
-def worker(obj: Context, burst: bool) -> None:
-    """Run background jobs from Redis (scaled mode)."""
-    settings = obj.settings(quiet=False)
+def worker(obj: Context, burst: bool, health_check: bool) -> None:
+    """Run background jobs from Redis (scaled mode); it waits out Redis and database outages."""
+    settings = obj.settings(quiet=health_check)
     if not settings.redis_url:
         raise ConfigurationError(
             "medianest worker takes jobs from Redis: set redis_url. In embedded mode "
             "`medianest serve` runs the jobs itself."
         )
+    if health_check:
+        alive, message = run(_check_worker(settings.redis_url, settings))
+        (out if alive else err).print(message, markup=False, soft_wrap=True)
+        sys.exit(0 if alive else 1)
     from medianest.workers.arq_worker import build_worker_settings, run_worker
 
     hub = build_hub(settings)
@@ -108,9 +118,30 @@ def worker(obj: Context, burst: bool) -> None:
         on_shutdown=on_shutdown,
         max_jobs=settings.jobs.concurrency,
         handle_signals=True,
+        dependencies={"database": hub.database.ping},
+        heartbeat_seconds=settings.jobs.heartbeat_seconds,
     )
     out.print(f"MediaNest worker: {len(hub.job_definitions)} jobs registered")
     run(run_worker(worker_settings, burst=burst))
+
+
+async def _check_worker(redis_url: str, settings: Settings) -> tuple[bool, str]:
+    """Whether a worker on this host beats, and what to print about it."""
+    import redis.asyncio as aioredis
+
+    from medianest.core.state.redis import CONNECTION_ERRORS
+    from medianest.workers.arq_queue import DEFAULT_QUEUE_NAME
+    from medianest.workers.heartbeat import check_host
+
+    client = aioredis.from_url(redis_url, socket_connect_timeout=3, socket_timeout=3)
+    try:
+        return await check_host(
+            client, DEFAULT_QUEUE_NAME, settings.jobs.worker_silent_after_seconds
+        )
+    except CONNECTION_ERRORS as exc:
+        return False, f"cannot read worker heartbeats: Redis is unreachable: {exc}"
+    finally:
+        await client.aclose()
 
 
 @click.command()

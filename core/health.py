@@ -8,7 +8,8 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from medianest.core.search.breaker import CircuitState
-from medianest.core.web.schemas import ComponentHealth
+from medianest.core.web.schemas import ComponentHealth, WorkersStatus
+from medianest.core.worker_status import as_component, worker_status
 from medianest.sdk.models import HealthStatus
 
 if TYPE_CHECKING:
@@ -36,12 +37,14 @@ async def _check(
     return ComponentHealth(name=name, ok=True, latency_ms=latency)
 
 
-async def check_components(hub: Hub) -> list[ComponentHealth]:
+async def check_components(hub: Hub, workers: WorkersStatus | None = None) -> list[ComponentHealth]:
     """Check the database, Redis (scaled mode) and every media source, concurrently.
 
     Each check has the configured timeout; a hanging component costs exactly that. A live
     source also reports this replica's search circuit breaker, and is not ok while it is
-    open (searches skip it), whatever its own health check says.
+    open (searches skip it), whatever its own health check says. In scaled mode the ARQ
+    workers come last (``workers``, read now unless given): ``required`` false, since an
+    API replica serves without them.
     """
     timeout = hub.settings.health.check_timeout_seconds
     probes: list[tuple[str, Callable[[], Awaitable[Any]]]] = [("database", hub.database.ping)]
@@ -58,6 +61,12 @@ async def check_components(hub: Hub) -> list[ComponentHealth]:
             ).observe(component.latency_ms / 1000)
         if component.name in sources:
             component = _with_circuit(hub, component)
+        hub.metrics.component_up.labels(component.name).set(1 if component.ok else 0)
+        checked.append(component)
+    if workers is None:
+        workers = await worker_status(hub)
+    if workers is not None:
+        component = as_component(workers)
         hub.metrics.component_up.labels(component.name).set(1 if component.ok else 0)
         checked.append(component)
     return checked

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import warnings
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC
 from typing import Any
 
@@ -17,7 +17,7 @@ import structlog
 from arq import Retry, cron
 from arq.connections import RedisSettings
 from arq.cron import CronJob
-from arq.worker import Function, Worker, create_worker, func
+from arq.worker import Function, func, get_kwargs
 from redis.exceptions import LockError
 
 from medianest.sdk.errors import ConfigurationError
@@ -25,6 +25,8 @@ from medianest.sdk.jobs import Job, JobContext
 from medianest.workers.arq_queue import DEFAULT_QUEUE_NAME
 from medianest.workers.attempt import AttemptOutcome, run_attempt
 from medianest.workers.definitions import RetryPolicy, cron_fields, index_jobs
+from medianest.workers.outages import Probe
+from medianest.workers.resilient import DEFAULT_HEARTBEAT_SECONDS, ResilientWorker
 
 logger = structlog.get_logger(__name__)
 
@@ -46,10 +48,26 @@ def _settle(outcome: AttemptOutcome) -> Any:
     raise outcome.error
 
 
+async def _attempt(
+    job: Job,
+    ctx: dict[str, Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    policy: RetryPolicy,
+) -> AttemptOutcome:
+    """One try on this worker; a try lost to an outage is taken back from ARQ's count."""
+    worker: ResilientWorker | None = ctx.get("worker")
+    job_ctx = JobContext(hub=ctx["hub"], job_id=ctx["job_id"], attempt=ctx["job_try"])
+    outage = worker.outages.unreachable if worker is not None else None
+    outcome = await run_attempt(job, job_ctx, args, kwargs, policy, outage)
+    if outcome.outage and worker is not None:
+        await worker.uncount_try(ctx["job_id"])
+    return outcome
+
+
 def _job_function(job: Job, policy: RetryPolicy) -> Function:
     async def run(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
-        job_ctx = JobContext(hub=ctx["hub"], job_id=ctx["job_id"], attempt=ctx["job_try"])
-        return _settle(await run_attempt(job, job_ctx, args, kwargs, policy))
+        return _settle(await _attempt(job, ctx, args, kwargs, policy))
 
     return func(
         run,
@@ -74,8 +92,7 @@ def _cron_job(job: Job, policy: RetryPolicy, queue_name: str) -> CronJob:
             logger.info("cron run skipped, previous run still going", job=job.name)
             return None
         try:
-            job_ctx = JobContext(hub=ctx["hub"], job_id=ctx["job_id"], attempt=ctx["job_try"])
-            outcome = await run_attempt(job, job_ctx, (), dict(job.cron_kwargs), policy)
+            outcome = await _attempt(job, ctx, (), dict(job.cron_kwargs), policy)
         finally:
             with contextlib.suppress(LockError):
                 await lock.release()
@@ -105,6 +122,8 @@ def build_worker_settings(
     poll_delay: float = 0.01,
     retry_policy: RetryPolicy | None = None,
     health_check_interval: float = 60,
+    dependencies: Mapping[str, Probe] | None = None,
+    heartbeat_seconds: float = DEFAULT_HEARTBEAT_SECONDS,
 ) -> type:
     """A new ARQ ``WorkerSettings`` class running ``jobs``; every setting is on the class.
 
@@ -121,6 +140,10 @@ def build_worker_settings(
         (tests, an embedded worker).
     :param shutdown_grace_seconds: after a signal, how long running jobs may finish before
         they are cancelled and put back on the queue.
+    :param dependencies: name → probe of what the jobs need besides Redis (the hub's
+        ``database``): while one is down the worker takes no new job, and a try that failed
+        then runs again once it is back (see :class:`ResilientWorker`).
+    :param heartbeat_seconds: how often the worker writes its heartbeat to Redis.
     :raises ConfigurationError: a job is registered wrongly.
     """
     policy = retry_policy or RetryPolicy()
@@ -148,19 +171,27 @@ def build_worker_settings(
         "keep_result": 0,
         "timezone": UTC,
         "health_check_interval": health_check_interval,
+        "dependencies": dict(dependencies or {}),
+        "heartbeat_seconds": heartbeat_seconds,
     }
     return type("WorkerSettings", (), settings)
 
 
-async def run_worker(settings_cls: type, *, burst: bool = False) -> Worker:
+async def run_worker(settings_cls: type, *, burst: bool = False) -> ResilientWorker:
     """Run an ARQ worker for ``settings_cls`` until it is stopped; returns it for its counters.
 
     It stops on SIGINT/SIGTERM when the settings handle signals (and then returns
     normally), when the calling task is cancelled (the cancellation propagates), or in
     ``burst`` mode once the queue is empty. Jobs still running then are cancelled and go
     back on the queue; the pool is closed and ``on_shutdown`` has run when this returns.
+    Outages of Redis and of the settings' ``dependencies`` are waited out, not fatal.
     """
-    worker = create_worker(settings_cls, burst=burst)
+    worker = ResilientWorker(
+        **get_kwargs(settings_cls),
+        burst=burst,
+        dependencies=settings_cls.__dict__.get("dependencies"),
+        heartbeat_seconds=settings_cls.__dict__.get("heartbeat_seconds", DEFAULT_HEARTBEAT_SECONDS),
+    )
     try:
         await worker.async_run()
     except asyncio.CancelledError:
@@ -173,7 +204,7 @@ async def run_worker(settings_cls: type, *, burst: bool = False) -> Worker:
     return worker
 
 
-async def _shut_down(worker: Worker) -> None:
+async def _shut_down(worker: ResilientWorker) -> None:
     running = list(worker.tasks.values())
     for task in running:
         task.cancel()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,13 +25,16 @@ class AttemptOutcome:
     """How one try ended.
 
     ``retry_in`` is set when another try is due after that many seconds; ``error`` is set
-    when the try failed (whether or not it will be retried).
+    when the try failed (whether or not it will be retried). ``outage`` names the
+    dependencies that were down when the try failed: such a try is run again once they are
+    back and does not count against ``max_tries``.
     """
 
     succeeded: bool
     result: Any = None
     error: BaseException | None = None
     retry_in: float | None = None
+    outage: tuple[str, ...] = ()
 
 
 def describe(error: BaseException) -> str:
@@ -40,7 +44,12 @@ def describe(error: BaseException) -> str:
 
 
 async def run_attempt(
-    job: Job, ctx: JobContext, args: tuple[Any, ...], kwargs: dict[str, Any], policy: RetryPolicy
+    job: Job,
+    ctx: JobContext,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    policy: RetryPolicy,
+    outage: Callable[[], Awaitable[list[str]]] | None = None,
 ) -> AttemptOutcome:
     """Run try ``ctx.attempt`` of ``job`` within its timeout and say what comes next.
 
@@ -48,6 +57,10 @@ async def run_attempt(
     id and try: a warning when another try follows (after ``policy``'s back-off, or the
     ``RetryJob``'s own delay), an error when the job is given up. Cancellation propagates.
     The job's own log lines carry ``job``, ``job_id`` and ``attempt`` too.
+
+    :param outage: asked after a failure which dependencies are unreachable now; when any
+        is, the outcome names them in ``outage`` (to be run again once they are back, the
+        try not counted) instead of retrying or giving up.
     """
     log = logger.bind(job=job.name, job_id=ctx.job_id, attempt=ctx.attempt, max_tries=job.max_tries)
     started = time.monotonic()
@@ -73,6 +86,15 @@ async def run_attempt(
             log.info("job succeeded", duration=round(time.monotonic() - started, 3))
             return AttemptOutcome(succeeded=True, result=result)
     duration = round(time.monotonic() - started, 3)
+    down = await outage() if outage is not None else []
+    if down:
+        log.warning(
+            "job try cut short by an outage, runs again once it ends",
+            error=describe(error),
+            duration=duration,
+            unreachable=down,
+        )
+        return AttemptOutcome(succeeded=False, error=error, retry_in=0.0, outage=tuple(down))
     if ctx.attempt >= job.max_tries:
         log.error("job failed", error=describe(error), duration=duration, exc_info=error)
         return AttemptOutcome(succeeded=False, error=error)

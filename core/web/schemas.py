@@ -27,12 +27,58 @@ class ComponentHealth(BaseModel):
             "source until a trial call succeeds)"
         ),
     )
+    required: bool = Field(
+        default=True,
+        description=(
+            "false: reported for monitoring only; not ok does not make this replica unready "
+            "(the ARQ workers: an API replica serves without them)"
+        ),
+    )
+
+
+class WorkerView(BaseModel):
+    """One ARQ worker as its latest heartbeat describes it (scaled mode)."""
+
+    worker_id: str = Field(description="host:pid:random, unique per worker process")
+    host: str
+    pid: int
+    started_at: datetime
+    last_beat_at: datetime
+    seconds_since_beat: float
+    alive: bool = Field(description="false: no heartbeat for longer than the silence limit")
+    jobs_running: int
+    jobs_done: int
+    jobs_failed: int
+    jobs_retried: int
+    unreachable: list[str] = Field(
+        description="dependencies (redis, database) it could not reach at that beat; it takes "
+        "no new job until they answer"
+    )
 
 
 class Readiness(BaseModel):
     status: Literal["ready", "unavailable"]
     mode: Literal["embedded", "scaled"]
     components: list[ComponentHealth]
+    workers: list[WorkerView] | None = Field(
+        default=None, description="scaled mode: the ARQ workers by their heartbeats"
+    )
+
+
+class WorkersStatus(BaseModel):
+    ok: bool = Field(description="at least one worker beats and none has gone silent")
+    detail: str
+    silent_after_seconds: float
+    items: list[WorkerView]
+    total: int
+
+
+class SystemView(BaseModel):
+    mode: Literal["embedded", "scaled"]
+    workers: WorkersStatus | None = Field(
+        default=None,
+        description="scaled mode: the ARQ workers (embedded mode runs jobs in the hub itself)",
+    )
 
 
 class CircuitView(BaseModel):

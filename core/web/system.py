@@ -1,5 +1,5 @@
-"""Core endpoints: health (public), metrics (``view_metrics``), plugins and runtime flags
-(``manage_settings``)."""
+"""Core endpoints: health (public), metrics and the system's workers (``view_metrics``),
+plugins and runtime flags (``manage_settings``)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,9 @@ from medianest.core.web.schemas import (
     PluginView,
     Readiness,
     SourceView,
+    SystemView,
 )
+from medianest.core.worker_status import worker_status
 from medianest.sdk.access import Permission, public, requires
 from medianest.sdk.providers import MediaSource
 
@@ -46,11 +48,21 @@ async def live() -> Liveness:
 @validate_response(Readiness, 200)
 @validate_response(Readiness, 503)
 async def ready() -> tuple[Readiness, int]:
-    """Every component answers: database, Redis in scaled mode, each media source."""
+    """Every component answers: database, Redis in scaled mode, each media source.
+
+    Scaled mode also lists the ARQ workers by their heartbeats and a ``workers``
+    component; that one has ``required: false``: no live worker is reported, not unready.
+    """
     hub = context.hub()
-    components = await check_components(hub)
-    ok = all(c.ok for c in components)
-    body = Readiness(status="ready" if ok else "unavailable", mode=hub.mode, components=components)
+    workers = await worker_status(hub)
+    components = await check_components(hub, workers)
+    ok = all(c.ok for c in components if c.required)
+    body = Readiness(
+        status="ready" if ok else "unavailable",
+        mode=hub.mode,
+        components=components,
+        workers=workers.items if workers is not None else None,
+    )
     return body, 200 if ok else 503
 
 
@@ -60,6 +72,17 @@ async def prometheus() -> Response:
     """Prometheus metrics in the text exposition format."""
     hub = context.hub()
     return Response(hub.metrics.render(), content_type=hub.metrics.content_type)
+
+
+@api.get("/system")
+@requires(Permission.VIEW_METRICS)
+@tag(["system"])
+@validate_response(SystemView)
+async def system() -> SystemView:
+    """The hub's runtime: its mode and, in scaled mode, each ARQ worker by its heartbeat
+    (alive or silent, jobs running, done and failed, dependencies it cannot reach)."""
+    hub = context.hub()
+    return SystemView(mode=hub.mode, workers=await worker_status(hub))
 
 
 @api.get("/plugins")

@@ -582,6 +582,7 @@ async def test_health_and_plugins_show_an_open_circuit(
         "detail": "2 items",
         "latency_ms": None,
         "circuit": "closed",
+        "required": True,
     }
     assert by_name["database"]["circuit"] is None
 

@@ -11,10 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 from arq.connections import RedisSettings
 from arq.cron import CronJob
 from arq.worker import Function
 from jobs_testing import FakeHub, delete_test_keys
+from structlog.testing import capture_logs
 
 from medianest.core.state import open_state
 from medianest.sdk.errors import ConfigurationError
@@ -24,6 +26,7 @@ from medianest.workers import (
     ManagedJobQueue,
     build_worker_settings,
     open_job_queue,
+    outages,
     run_worker,
 )
 
@@ -138,3 +141,65 @@ async def test_worker_in_its_own_process_runs_jobs_and_stops_on_sigterm(
     assert process.returncode == 0, stderr.decode()
     assert "worker stopped cleanly after 1 job(s)" in stdout.decode()
     assert "Traceback" not in stderr.decode()
+
+
+async def test_a_try_failing_while_a_dependency_is_down_runs_again_once_it_is_back_uncounted(
+    redis_url: str,
+    token: str,
+    queue_name: str,
+    job_name: Callable[[str], str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(outages, "logger", structlog.get_logger(outages.__name__))
+    name = job_name("needs_db")
+    database_up = asyncio.Event()
+    tries: list[int] = []
+
+    async def probe() -> None:
+        if not database_up.is_set():
+            raise ConnectionRefusedError("the database refuses connections")
+
+    async def needs_database(ctx: JobContext) -> str:
+        tries.append(ctx.attempt)
+        await probe()
+        return "done"
+
+    jobs = [Job(name, needs_database, max_tries=1)]
+    settings = build_worker_settings(
+        jobs=jobs,
+        redis_url=redis_url,
+        on_startup=_startup,
+        queue_name=queue_name,
+        handle_signals=False,
+        dependencies={"database": probe},
+        heartbeat_seconds=0.05,
+    )
+    queue = ArqJobQueue(RedisSettings.from_dsn(redis_url), jobs, queue_name=queue_name)
+    await queue.start()
+    with capture_logs() as logs:
+        worker = asyncio.create_task(run_worker(settings))
+        try:
+            await queue.enqueue(name)
+            for _ in range(100):
+                if tries:
+                    break
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.5)
+            assert tries == [1], "no new try while the database is down"
+            database_up.set()
+            for _ in range(100):
+                if len(tries) == 2:
+                    break
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.2)
+        finally:
+            worker.cancel()
+            await asyncio.gather(worker, return_exceptions=True)
+            await queue.close()
+            await delete_test_keys(redis_url, token, queue_name)
+    assert tries == [1, 1], "the try lost to the outage is not counted"
+    events = [(log["event"], log.get("dependency")) for log in logs]
+    assert events.count(("worker lost a dependency, waiting for it", "database")) == 1
+    assert events.count(("worker dependency reachable again", "database")) == 1
+    assert ("job succeeded", None) in events
+    assert ("job failed", None) not in events
