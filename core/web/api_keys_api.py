@@ -14,7 +14,6 @@ in the audit log.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from quart import Blueprint, g
@@ -23,7 +22,13 @@ from quart_schema import tag, validate_querystring, validate_request, validate_r
 from medianest.core.auth import api_keys, audit
 from medianest.core.db.models import ApiKey, User
 from medianest.core.users import ROLE_ADMIN
-from medianest.core.web.api_support import PageQuery, caller, known_permission_list, page_by_id
+from medianest.core.web.api_support import (
+    PageQuery,
+    PermissionName,
+    caller,
+    known_permission_list,
+    page_by_id,
+)
 from medianest.sdk.access import Permission, requires, signed_in
 from medianest.sdk.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from medianest.sdk.models import Principal
@@ -35,7 +40,7 @@ class ApiKeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=100, description="what the key is for")
-    permissions: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+    permissions: list[PermissionName] = Field(
         min_length=1, max_length=50, description="what the key may do (within your own)"
     )
     expires_at: AwareDatetime | None = Field(

@@ -13,12 +13,11 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    StrictInt,
     StrictStr,
 )
 
 from medianest.core.media.reads import storable
-from medianest.core.web.api_support import PageQuery
+from medianest.core.web.api_support import CURSOR_PATTERN, JsonInt, PageQuery
 from medianest.sdk.models import MediaItem, MediaKind
 
 
@@ -175,12 +174,20 @@ def _known_kinds(value: list[str] | None) -> list[str] | None:
 
 
 Sources = Annotated[
-    Annotated[list[Annotated[str, Field(max_length=100)]], Field(max_length=50)] | None,
+    Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=100)]],
+        Field(min_length=1, max_length=50),
+    ]
+    | None,
     BeforeValidator(_listed),
     Field(default=None, description="only these sources (repeat or separate with commas)"),
 ]
 Kinds = Annotated[
-    Annotated[list[str], Field(max_length=len(_KIND_NAMES))] | None,
+    Annotated[
+        list[Annotated[str, Field(json_schema_extra={"enum": _KIND_NAMES})]],
+        Field(min_length=1, max_length=len(_KIND_NAMES)),
+    ]
+    | None,
     BeforeValidator(_listed),
     AfterValidator(_known_kinds),
     Field(
@@ -207,6 +214,7 @@ class LibraryQuery(PageQuery):
     cursor: str | None = Field(
         default=None,
         max_length=600,
+        pattern=CURSOR_PATTERN,
         description="next_cursor of the previous page, with the same sort; omit for the first",
     )
     source: Sources
@@ -254,7 +262,13 @@ def _web_url(value: str) -> str:
 
 Title = Annotated[StrictStr, Field(min_length=1, max_length=500), AfterValidator(_title)]
 Summary = Annotated[StrictStr, Field(max_length=10_000), AfterValidator(_text)]
-WebUrl = Annotated[StrictStr, Field(max_length=2000), AfterValidator(_web_url)]
+WebUrl = Annotated[
+    StrictStr,
+    Field(
+        max_length=2000, json_schema_extra={"pattern": r"^https?://[^\s/?#]+[^\s\x00-\x1f\x7f]*$"}
+    ),
+    AfterValidator(_web_url),
+]
 
 
 class IdsChange(BaseModel):
@@ -265,18 +279,18 @@ class IdsChange(BaseModel):
     imdb: str | None = Field(
         default=None, pattern=r"^tt\d{1,14}$", description="tt followed by digits"
     )
-    tmdb: StrictInt | None = Field(default=None, gt=0, lt=2**31)
-    tvdb: StrictInt | None = Field(default=None, gt=0, lt=2**31)
+    tmdb: JsonInt | None = Field(default=None, gt=0, lt=2**31)
+    tvdb: JsonInt | None = Field(default=None, gt=0, lt=2**31)
 
 
 class MediaChange(BaseModel):
     """Corrections of an item. A field left out stays as it is; null removes the correction
     (the source's value shows again). Corrections survive syncs."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
 
     title: Title | None = None
-    year: StrictInt | None = Field(default=None, ge=1870, le=2200)
+    year: JsonInt | None = Field(default=None, ge=1870, le=2200)
     summary: Summary | None = None
     ids: IdsChange | None = Field(default=None, description="null removes every id correction")
     poster_url: WebUrl | None = Field(default=None, description="an http or https URL")
