@@ -51,8 +51,12 @@ def _integral(value: Any) -> Any:
     return value
 
 
-JsonInt = Annotated[int, BeforeValidator(_integral)]
-"""An integer in a JSON body, as JSON Schema's ``integer`` means it (``7`` or ``7.0``)."""
+def json_int(**constraints: Any) -> Any:
+    """An integer in a JSON body as JSON Schema's ``integer`` means it (``7`` or ``7.0``, never
+    ``"7"``), within ``constraints`` (``ge``, ``lt``, ...: they show in the document)."""
+    return Annotated[int, Field(**constraints), BeforeValidator(_integral)]
+
+
 IsoDateTime = Annotated[AwareDatetime, BeforeValidator(_iso_only)]
 """An ISO 8601 date-time with a time zone; nothing else pydantic would accept as one."""
 PermissionName = Annotated[

@@ -31,7 +31,9 @@ class AuditQuery(PageQuery):
         default=None, min_length=1, max_length=200, description="what was acted on (user:12)"
     )
     outcome: Literal["success", "failure"] | None = None
-    since: IsoDateTime | None = Field(default=None, description="at or after this time")
+    since: IsoDateTime | None = Field(
+        default=None, description="at or after this time (before `until`, when both are given)"
+    )
     until: IsoDateTime | None = Field(default=None, description="before this time")
 
 

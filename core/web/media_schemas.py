@@ -17,7 +17,7 @@ from pydantic import (
 )
 
 from medianest.core.media.reads import storable
-from medianest.core.web.api_support import CURSOR_PATTERN, JsonInt, PageQuery
+from medianest.core.web.api_support import CURSOR_PATTERN, PageQuery, json_int
 from medianest.sdk.models import MediaItem, MediaKind
 
 
@@ -153,9 +153,12 @@ def _listed(value: Any) -> Any:
     values = value if isinstance(value, list) else [value]
     if not all(isinstance(v, str) for v in values):
         return value  # left to the type check
-    return list(
-        dict.fromkeys(part.strip() for v in values for part in v.split(",") if part.strip())
-    )
+    return [part.strip() for v in values for part in v.split(",") if part.strip()]
+
+
+def _unique(value: list[str] | None) -> list[str] | None:
+    """Repeats dropped, once the list's length is checked (the document counts every value)."""
+    return None if value is None else list(dict.fromkeys(value))
 
 
 _KIND_NAMES = [kind.value for kind in MediaKind]
@@ -180,6 +183,7 @@ Sources = Annotated[
     ]
     | None,
     BeforeValidator(_listed),
+    AfterValidator(_unique),
     Field(default=None, description="only these sources (repeat or separate with commas)"),
 ]
 Kinds = Annotated[
@@ -189,6 +193,7 @@ Kinds = Annotated[
     ]
     | None,
     BeforeValidator(_listed),
+    AfterValidator(_unique),
     AfterValidator(_known_kinds),
     Field(
         default=None,
@@ -219,8 +224,15 @@ class LibraryQuery(PageQuery):
     )
     source: Sources
     kind: Kinds
-    year: int | None = Field(default=None, ge=1870, le=2200, description="released this year")
-    year_from: int | None = Field(default=None, ge=1870, le=2200, description="released from")
+    year: int | None = Field(
+        default=None,
+        ge=1870,
+        le=2200,
+        description="released this year (not with year_from or year_to)",
+    )
+    year_from: int | None = Field(
+        default=None, ge=1870, le=2200, description="released from (up to year_to)"
+    )
     year_to: int | None = Field(default=None, ge=1870, le=2200, description="released until")
     parent: Annotated[str, AfterValidator(_text)] | None = Field(
         default=None,
@@ -260,6 +272,8 @@ def _web_url(value: str) -> str:
     return _text(value)
 
 
+Year = json_int(ge=1870, le=2200)
+ExternalId = json_int(gt=0, lt=2**31)
 Title = Annotated[StrictStr, Field(min_length=1, max_length=500), AfterValidator(_title)]
 Summary = Annotated[StrictStr, Field(max_length=10_000), AfterValidator(_text)]
 WebUrl = Annotated[
@@ -279,8 +293,8 @@ class IdsChange(BaseModel):
     imdb: str | None = Field(
         default=None, pattern=r"^tt\d{1,14}$", description="tt followed by digits"
     )
-    tmdb: JsonInt | None = Field(default=None, gt=0, lt=2**31)
-    tvdb: JsonInt | None = Field(default=None, gt=0, lt=2**31)
+    tmdb: ExternalId | None = None
+    tvdb: ExternalId | None = None
 
 
 class MediaChange(BaseModel):
@@ -290,7 +304,7 @@ class MediaChange(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
 
     title: Title | None = None
-    year: JsonInt | None = Field(default=None, ge=1870, le=2200)
+    year: Year | None = None
     summary: Summary | None = None
     ids: IdsChange | None = Field(default=None, description="null removes every id correction")
     poster_url: WebUrl | None = Field(default=None, description="an http or https URL")
