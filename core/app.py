@@ -49,6 +49,7 @@ log = structlog.get_logger(__name__)
 
 API_PREFIX = "/api/v1"
 REQUEST_ID_HEADER = "X-Request-ID"
+BODILESS_STATUSES = frozenset({204, 304})
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 SECURITY_HEADERS = {
@@ -172,6 +173,8 @@ def _install_request_hooks(app: Quart, hub: Hub) -> None:
         request_id = g.get("request_id") or uuid.uuid4().hex
         response.headers[REQUEST_ID_HEADER] = request_id
         await problems.add_request_id(response, request_id)
+        if response.status_code in BODILESS_STATUSES:
+            _drop_body(response)
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         is_page = (response.mimetype or "").startswith("text/html")
@@ -194,6 +197,13 @@ def _install_request_hooks(app: Quart, hub: Hub) -> None:
             user_id=g.get("user_id"),
         )
         return response
+
+
+def _drop_body(response: Response) -> None:
+    """A 204 or 304 carries no body, so no type of one (Quart gives every answer text/html)."""
+    response.set_data(b"")
+    for name in ("Content-Type", "Content-Length"):
+        response.headers.pop(name, None)
 
 
 def _install_error_handlers(app: Quart) -> None:

@@ -15,7 +15,6 @@ every key of a user ended when the user is deactivated.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from quart import Blueprint
@@ -24,7 +23,13 @@ from quart_schema import tag, validate_querystring, validate_request, validate_r
 from medianest.core.auth import api_keys, audit
 from medianest.core.db.models import ApiKey, User
 from medianest.core.users import ROLE_ADMIN
-from medianest.core.web.api_support import PageQuery, caller, known_permission_list, page_by_id
+from medianest.core.web.api_support import (
+    PageQuery,
+    PermissionName,
+    caller,
+    known_permission_list,
+    page_by_id,
+)
 from medianest.core.web.text import ShownText
 from medianest.sdk.access import Permission, requires, signed_in
 from medianest.sdk.errors import InvalidInputError, NotFoundError, PermissionDeniedError
@@ -41,7 +46,7 @@ class ApiKeyCreate(BaseModel):
         max_length=100,
         description="what the key is for (no control or bidirectional formatting characters)",
     )
-    permissions: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+    permissions: list[PermissionName] = Field(
         min_length=1, max_length=50, description="what the key may do (within your own)"
     )
     expires_at: AwareDatetime | None = Field(

@@ -7,9 +7,11 @@ are added, cheap at any depth, and each page carries the ``total`` of the whole 
 
 from __future__ import annotations
 
-from typing import TypeVar
+import re
+from datetime import datetime
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 from tortoise import fields
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
@@ -24,6 +26,46 @@ M = TypeVar("M", bound=Model)
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]+$"
+"""What every cursor the hub makes looks like (URL-safe base64 without padding)."""
+PERMISSION_NAMES = sorted(str(p) for p in Permission)
+_ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+
+
+def _iso_only(value: Any) -> Any:
+    """Refuse what pydantic would read as a date-time but ISO 8601 does not (``0.5``, a
+    number of seconds since 1970)."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _ISO_DATETIME.match(value):
+        raise ValueError("must be an ISO 8601 date-time with a time zone (2024-05-01T12:00:00Z)")
+    return value
+
+
+def _integral(value: Any) -> Any:
+    """JSON has one number type: ``1924.0`` is the integer 1924; a string or a bool is not."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be an integer")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError("must be an integer")
+        return int(value)
+    return value
+
+
+def json_int(**constraints: Any) -> Any:
+    """An integer in a JSON body as JSON Schema's ``integer`` means it (``7`` or ``7.0``, never
+    ``"7"``), within ``constraints`` (``ge``, ``lt``, ...: they show in the document)."""
+    return Annotated[int, Field(**constraints), BeforeValidator(_integral)]
+
+
+IsoDateTime = Annotated[AwareDatetime, BeforeValidator(_iso_only)]
+"""An ISO 8601 date-time with a time zone; nothing else pydantic would accept as one."""
+PermissionName = Annotated[
+    str,
+    Field(min_length=1, max_length=100, json_schema_extra={"enum": PERMISSION_NAMES}),
+]
+"""A permission's name; an unknown one is refused by :func:`known_permission_list` (400)."""
 
 
 def caller() -> Principal:
@@ -62,7 +104,9 @@ class PageQuery(BaseModel):
     cursor: str | None = Field(
         default=None,
         max_length=200,
-        description="next_cursor of the previous page; omit for the first page",
+        pattern=CURSOR_PATTERN,
+        description="next_cursor of the previous page; omit for the first page. Only cursors "
+        "the hub made are valid: another one is refused with 400 naming `cursor`",
     )
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 from quart import Blueprint
 from quart_schema import tag, validate_querystring, validate_response
 
 from medianest.core.db.models import AuditEvent
-from medianest.core.web.api_support import PageQuery, page_by_id
+from medianest.core.web.api_support import IsoDateTime, PageQuery, page_by_id
 from medianest.sdk.access import Permission, requires
 from medianest.sdk.errors import InvalidInputError
 
@@ -31,8 +31,10 @@ class AuditQuery(PageQuery):
         default=None, min_length=1, max_length=200, description="what was acted on (user:12)"
     )
     outcome: Literal["success", "failure"] | None = None
-    since: AwareDatetime | None = Field(default=None, description="at or after this time")
-    until: AwareDatetime | None = Field(default=None, description="before this time")
+    since: IsoDateTime | None = Field(
+        default=None, description="at or after this time (before `until`, when both are given)"
+    )
+    until: IsoDateTime | None = Field(default=None, description="before this time")
 
 
 class AuditEventView(BaseModel):

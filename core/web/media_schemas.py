@@ -13,12 +13,11 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    StrictInt,
     StrictStr,
 )
 
 from medianest.core.media.reads import storable
-from medianest.core.web.api_support import PageQuery
+from medianest.core.web.api_support import CURSOR_PATTERN, PageQuery, json_int
 from medianest.sdk.models import MediaItem, MediaKind
 
 
@@ -154,9 +153,12 @@ def _listed(value: Any) -> Any:
     values = value if isinstance(value, list) else [value]
     if not all(isinstance(v, str) for v in values):
         return value  # left to the type check
-    return list(
-        dict.fromkeys(part.strip() for v in values for part in v.split(",") if part.strip())
-    )
+    return [part.strip() for v in values for part in v.split(",") if part.strip()]
+
+
+def _unique(value: list[str] | None) -> list[str] | None:
+    """Repeats dropped, once the list's length is checked (the document counts every value)."""
+    return None if value is None else list(dict.fromkeys(value))
 
 
 _KIND_NAMES = [kind.value for kind in MediaKind]
@@ -175,13 +177,23 @@ def _known_kinds(value: list[str] | None) -> list[str] | None:
 
 
 Sources = Annotated[
-    Annotated[list[Annotated[str, Field(max_length=100)]], Field(max_length=50)] | None,
+    Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=100)]],
+        Field(min_length=1, max_length=50),
+    ]
+    | None,
     BeforeValidator(_listed),
+    AfterValidator(_unique),
     Field(default=None, description="only these sources (repeat or separate with commas)"),
 ]
 Kinds = Annotated[
-    Annotated[list[str], Field(max_length=len(_KIND_NAMES))] | None,
+    Annotated[
+        list[Annotated[str, Field(json_schema_extra={"enum": _KIND_NAMES})]],
+        Field(min_length=1, max_length=len(_KIND_NAMES)),
+    ]
+    | None,
     BeforeValidator(_listed),
+    AfterValidator(_unique),
     AfterValidator(_known_kinds),
     Field(
         default=None,
@@ -207,12 +219,20 @@ class LibraryQuery(PageQuery):
     cursor: str | None = Field(
         default=None,
         max_length=600,
+        pattern=CURSOR_PATTERN,
         description="next_cursor of the previous page, with the same sort; omit for the first",
     )
     source: Sources
     kind: Kinds
-    year: int | None = Field(default=None, ge=1870, le=2200, description="released this year")
-    year_from: int | None = Field(default=None, ge=1870, le=2200, description="released from")
+    year: int | None = Field(
+        default=None,
+        ge=1870,
+        le=2200,
+        description="released this year (not with year_from or year_to)",
+    )
+    year_from: int | None = Field(
+        default=None, ge=1870, le=2200, description="released from (up to year_to)"
+    )
     year_to: int | None = Field(default=None, ge=1870, le=2200, description="released until")
     parent: Annotated[str, AfterValidator(_text)] | None = Field(
         default=None,
@@ -252,9 +272,17 @@ def _web_url(value: str) -> str:
     return _text(value)
 
 
+Year = json_int(ge=1870, le=2200)
+ExternalId = json_int(gt=0, lt=2**31)
 Title = Annotated[StrictStr, Field(min_length=1, max_length=500), AfterValidator(_title)]
 Summary = Annotated[StrictStr, Field(max_length=10_000), AfterValidator(_text)]
-WebUrl = Annotated[StrictStr, Field(max_length=2000), AfterValidator(_web_url)]
+WebUrl = Annotated[
+    StrictStr,
+    Field(
+        max_length=2000, json_schema_extra={"pattern": r"^https?://[^\s/?#]+[^\s\x00-\x1f\x7f]*$"}
+    ),
+    AfterValidator(_web_url),
+]
 
 
 class IdsChange(BaseModel):
@@ -265,18 +293,18 @@ class IdsChange(BaseModel):
     imdb: str | None = Field(
         default=None, pattern=r"^tt\d{1,14}$", description="tt followed by digits"
     )
-    tmdb: StrictInt | None = Field(default=None, gt=0, lt=2**31)
-    tvdb: StrictInt | None = Field(default=None, gt=0, lt=2**31)
+    tmdb: ExternalId | None = None
+    tvdb: ExternalId | None = None
 
 
 class MediaChange(BaseModel):
     """Corrections of an item. A field left out stays as it is; null removes the correction
     (the source's value shows again). Corrections survive syncs."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
 
     title: Title | None = None
-    year: StrictInt | None = Field(default=None, ge=1870, le=2200)
+    year: Year | None = None
     summary: Summary | None = None
     ids: IdsChange | None = Field(default=None, description="null removes every id correction")
     poster_url: WebUrl | None = Field(default=None, description="an http or https URL")

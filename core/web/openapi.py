@@ -3,7 +3,17 @@
 Each operation carries ``x-medianest-access``, the access its view declares
 (``{"kind": "public" | "signed_in" | "permission", "permission": ..., "api_keys": bool,
 "description": ...}``; ``api_keys``: whether an API key may call it),
-the security schemes that satisfy it, and the 401/403 problems it can answer.
+the security schemes that satisfy it, and every problem it can answer, added here in one
+place from what the route is: 401/403 when it needs a sign-in; 404 when its path names
+something; 422 when it takes parameters or a body; 400, 413 and 415 when it takes a body; 429
+on the API (rate limits); 503 (with ``Retry-After``) when it needs the database or Redis.
+Answers no model describes (a 204, a problem particular to the view) are declared on the view
+with :func:`medianest.sdk.web.responds`.
+
+Path parameters say what their routes accept: an integer id is 1 to 2147483647 (the range of
+an id column on every database; outside it nothing can match: 404), and a string is never
+empty; a converter with an ``openapi_schema`` attribute gives its own. Query parameters a
+model requires are marked ``required`` (quart-schema leaves that out).
 """
 
 from __future__ import annotations
@@ -11,10 +21,13 @@ from __future__ import annotations
 from typing import Any
 
 from quart_schema import OpenAPIProvider
-from werkzeug.routing import Rule
+from quart_schema.conversion import model_schema
+from werkzeug.routing import BaseConverter, Rule
+from werkzeug.routing.converters import IntegerConverter
 
 from medianest.core.web.guard import route_access
 from medianest.core.web.session_cookies import ACCESS_COOKIE
+from medianest.sdk.web import responses_of
 
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -44,6 +57,7 @@ PROBLEM_RESPONSE = {
     "description": "An error, as application/problem+json",
     "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
 }
+PROBLEM_RESPONSE_TYPE = "application/problem+json"
 _METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
 ACCESS_EXTENSION = "x-medianest-access"
 SECURITY_SCHEMES: dict[str, Any] = {
@@ -68,6 +82,41 @@ FORBIDDEN_RESPONSE = {
     "description": "A permission is missing (named in `permission`), or the CSRF header",
     "content": PROBLEM_RESPONSE["content"],
 }
+MAX_ID = 2**31 - 1
+"""The largest id a path may name (an id column's range on every database)."""
+RETRY_AFTER_HEADER = {
+    "Retry-After": {
+        "description": "seconds to wait before trying again",
+        "schema": {"type": "integer"},
+    }
+}
+
+
+def _problem(description: str, *, retry_after: bool = False) -> dict[str, Any]:
+    response: dict[str, Any] = {"description": description, "content": PROBLEM_RESPONSE["content"]}
+    if retry_after:
+        response["headers"] = RETRY_AFTER_HEADER
+    return response
+
+
+NOT_FOUND = _problem("What the path names does not exist (or is not the caller's to see)")
+VALIDATION_FAILED = _problem(
+    "A parameter or the body is not valid: `errors` names each field (`in`: path, query, body)"
+)
+UNUSABLE_VALUE = _problem(
+    "A value the schema allows but the hub cannot use: a cursor it did not make, a source it "
+    "does not have (`errors` names the parameter)"
+)
+BAD_BODY = _problem("The body is not JSON (or is empty, or not UTF-8)")
+TOO_LARGE = _problem("The body is larger than the hub accepts")
+UNSUPPORTED_TYPE = _problem("The body is not application/json")
+RATE_LIMITED = _problem("Too many calls: wait `Retry-After` seconds", retry_after=True)
+UNAVAILABLE = _problem(
+    "The database or Redis cannot be reached: try again after `Retry-After` seconds",
+    retry_after=True,
+)
+NEEDS_NO_STATE = {"/health/live", "/health/ready"}
+"""Paths that answer without the database or Redis (readiness reports them in its body)."""
 
 
 class HubOpenAPIProvider(OpenAPIProvider):
@@ -87,14 +136,44 @@ class HubOpenAPIProvider(OpenAPIProvider):
             for operations in paths.values():
                 for operation in operations.values():
                     operation[ACCESS_EXTENSION] = described
+        declared = responses_of(self._app.view_functions[rule.endpoint])
+        for operations in paths.values():
+            for operation in operations.values():
+                for status, (description, media_type) in declared.items():
+                    answer: dict[str, Any] = {"description": description}
+                    if media_type == PROBLEM_RESPONSE_TYPE:
+                        answer["content"] = PROBLEM_RESPONSE["content"]
+                    elif media_type is not None:
+                        answer["content"] = {media_type: {"schema": {"type": "string"}}}
+                    operation["responses"].setdefault(str(status), answer)
         return paths, components
+
+    def build_path_parameter(self, name: str, converter: BaseConverter) -> dict[str, Any]:
+        parameter = super().build_path_parameter(name, converter)
+        schema = getattr(converter, "openapi_schema", None)
+        if schema is not None:
+            parameter["schema"] = dict(schema)
+        elif isinstance(converter, IntegerConverter):
+            parameter["schema"] = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+        elif parameter["schema"] == {"type": "string"}:
+            parameter["schema"] = {"type": "string", "minLength": 1}
+        return parameter
+
+    def build_querystring_parameters(self, model: type) -> tuple[list[dict], dict]:
+        parameters, definitions = super().build_querystring_parameters(model)
+        preference = self._app.config["QUART_SCHEMA_CONVERSION_PREFERENCE"]
+        required = set(model_schema(model, preference=preference).get("required", []))
+        for parameter in parameters:
+            if parameter["name"] in required:
+                parameter["required"] = True
+        return parameters, definitions
 
     def schema(self) -> dict[str, Any]:
         document = super().schema()
         components = document.setdefault("components", {})
         components.setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
         components["securitySchemes"] = SECURITY_SCHEMES
-        for operations in document.get("paths", {}).values():
+        for path, operations in document.get("paths", {}).items():
             for method, operation in operations.items():
                 if method not in _METHODS:
                     continue
@@ -109,7 +188,27 @@ class HubOpenAPIProvider(OpenAPIProvider):
                     responses.setdefault("403", FORBIDDEN_RESPONSE)
                 elif access.get("kind") == "public":
                     operation["security"] = []
-                operation["responses"] = responses
+                _add_common_problems(path, operation, responses)
+                operation["responses"] = dict(sorted(responses.items()))
                 if "requestBody" in operation:
                     operation["requestBody"]["required"] = True
         return document
+
+
+def _add_common_problems(path: str, operation: dict[str, Any], responses: dict[str, Any]) -> None:
+    """The problems an operation can answer because of what it is (see the module)."""
+    parameters = operation.get("parameters", [])
+    if any(p.get("in") == "path" for p in parameters):
+        responses.setdefault("404", NOT_FOUND)
+    if "requestBody" in operation:
+        responses.setdefault("400", BAD_BODY)
+        responses.setdefault("413", TOO_LARGE)
+        responses.setdefault("415", UNSUPPORTED_TYPE)
+    if any(p.get("in") == "query" for p in parameters):
+        responses.setdefault("400", UNUSABLE_VALUE)
+    if parameters or "requestBody" in operation:
+        responses.setdefault("422", VALIDATION_FAILED)
+    if path.startswith("/api/"):
+        responses.setdefault("429", RATE_LIMITED)
+    if path not in NEEDS_NO_STATE:
+        responses.setdefault("503", UNAVAILABLE)

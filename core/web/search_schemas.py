@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from medianest.core.search.query import MAX_TEXT_LENGTH
+from medianest.core.web.api_support import CURSOR_PATTERN
 from medianest.core.web.media_schemas import ItemView
+from medianest.sdk.models import MediaKind
 
 MAX_SEARCH_LIMIT = 50
+_KIND = "|".join(kind.value for kind in MediaKind)
+_KINDS_PATTERN = f"^({_KIND}) *(, *({_KIND}) *)*$"
 
 
 class SearchArgs(BaseModel):
@@ -22,8 +26,9 @@ class SearchArgs(BaseModel):
         max_length=MAX_TEXT_LENGTH,
         description="what to look for: words matched as prefixes of title words, in any order",
     )
-    kind: str | None = Field(
+    kind: Annotated[str, Field(json_schema_extra={"pattern": _KINDS_PATTERN})] | None = Field(
         default=None,
+        min_length=1,
         max_length=200,
         description="comma-separated kinds (movie,show,episode,...); default: every kind "
         "but season, episode and track",
@@ -31,12 +36,16 @@ class SearchArgs(BaseModel):
     year: int | None = Field(default=None, ge=1870, le=2200, description="only this year")
     sources: str | None = Field(
         default=None,
+        min_length=1,
         max_length=2000,
         description="comma-separated source ids to ask (plex:home,youtube); default: all",
     )
     limit: int = Field(default=20, ge=1, le=MAX_SEARCH_LIMIT, description="hits per page")
     cursor: str | None = Field(
-        default=None, max_length=200, description="next_cursor of the previous page"
+        default=None,
+        max_length=200,
+        pattern=CURSOR_PATTERN,
+        description="next_cursor of the previous page (of the same search)",
     )
 
     @field_validator("q")

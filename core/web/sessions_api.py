@@ -33,6 +33,7 @@ from medianest.core.auth.sessions import (
 from medianest.core.db.models import Session
 from medianest.core.web import context
 from medianest.core.web.guard import require_csrf
+from medianest.core.web.problems import PROBLEM_JSON
 from medianest.core.web.session_cookies import (
     REFRESH_COOKIE,
     cookies_after_this_request,
@@ -51,7 +52,7 @@ from medianest.core.web.signin_schemas import SignedInUser
 from medianest.sdk.access import public, signed_in
 from medianest.sdk.errors import NotFoundError
 from medianest.sdk.models import Principal
-from medianest.sdk.web import current_principal
+from medianest.sdk.web import current_principal, responds
 
 if TYPE_CHECKING:
     from medianest.core.hub import Hub
@@ -67,6 +68,9 @@ sessions_api.after_request(context.never_cached)  # tokens and sessions: about o
 @tag(["sessions"])
 @validate_request(RefreshRequest)
 @validate_response(Refreshed)
+@responds(
+    401, "The refresh token is missing, unknown, used already or expired", media_type=PROBLEM_JSON
+)
 async def refresh(data: RefreshRequest) -> Refreshed:
     """Spend a refresh token for new tokens (each refresh token works once)."""
     hub = context.hub()
@@ -97,6 +101,7 @@ async def refresh(data: RefreshRequest) -> Refreshed:
 @public
 @tag(["sessions"])
 @validate_request(SignOutRequest)
+@responds(204, "The session is ended (or there was none); no body")
 async def sign_out(data: SignOutRequest) -> Response:
     """End this session and forget its cookies (204, also when there was none)."""
     hub = context.hub()
@@ -155,6 +160,7 @@ async def my_sessions() -> SessionList:
 @sessions_api.delete("/me/sessions/<session_id>")
 @signed_in
 @tag(["sessions"])
+@responds(204, "The session is ended; no body")
 async def end_my_session(session_id: str) -> Response:
     """End one of the caller's sessions (204); 404 when it is not a live session of theirs."""
     hub = context.hub()

@@ -34,6 +34,7 @@ from medianest.core.auth.principals import principal_for
 from medianest.core.secrets import SecretBox
 from medianest.core.users import complete_sign_in
 from medianest.core.web import context
+from medianest.core.web.problems import PROBLEM_JSON
 from medianest.core.web.session_cookies import cookies_after_this_request, device_of_request
 from medianest.core.web.signin_schemas import (
     AuthProviderList,
@@ -55,6 +56,7 @@ from medianest.sdk.errors import (
 )
 from medianest.sdk.models import Identity
 from medianest.sdk.providers import AuthProvider
+from medianest.sdk.web import responds
 
 if TYPE_CHECKING:
     pass
@@ -118,6 +120,12 @@ async def start(provider_id: str, data: StartSignIn) -> SignInChallenge:
 @validate_request(PollSignIn)
 @validate_response(SignedIn, 200)
 @validate_response(SignInPending, 202)
+@responds(401, "The sign-in failed or expired", media_type=PROBLEM_JSON)
+@responds(
+    403,
+    "The sign-in is refused (completed already, or the account is off)",
+    media_type=PROBLEM_JSON,
+)
 async def poll(provider_id: str, data: PollSignIn) -> tuple[SignedIn | SignInPending, int]:
     """Finish an interactive sign-in: 202 while pending, 200 with the user and the session's
     tokens once approved (and the session cookies set). A handle signs in once."""
@@ -136,6 +144,10 @@ async def poll(provider_id: str, data: PollSignIn) -> tuple[SignedIn | SignInPen
 @tag(["sign-in"])
 @validate_request(CredentialsSignIn)
 @validate_response(SignedIn)
+@responds(401, "The credentials are wrong", media_type=PROBLEM_JSON)
+@responds(
+    403, "The sign-in is refused (the account is off, or locked out)", media_type=PROBLEM_JSON
+)
 async def sign_in(provider_id: str, data: CredentialsSignIn) -> SignedIn:
     """Sign in with typed credentials (providers whose flow is ``credentials``): the user and
     the session's tokens (and the session cookies set)."""

@@ -29,6 +29,7 @@ from quart_schema import (
     validate_querystring,
     validate_response,
 )
+from werkzeug.routing import BaseConverter
 
 from medianest.core.auth import audit
 from medianest.core.db.models import SyncRun
@@ -49,20 +50,47 @@ from medianest.core.web.sync_schemas import (
 from medianest.sdk.access import Permission, requires
 from medianest.sdk.errors import InvalidInputError, NotFoundError
 from medianest.sdk.providers import SourceCapability
-
-blueprint = Blueprint("sync", __name__, url_prefix="/api/v1")
+from medianest.sdk.web import responds
 
 RUNS_PATH = "/api/v1/sync/runs"
 MAX_RUN_ID = 2**63 - 1
+RESERVED_SOURCE_IDS = ("runs", "sources")
+"""Path segments of ``/sync/...`` that are collections, never a source to sync."""
+
+
+class SyncSourceConverter(BaseConverter):
+    """A source id in ``/sync/<source>``: one path segment, never ``runs`` or ``sources``, so
+    ``POST /sync/runs`` is a method the collection does not allow (405 with ``Allow``), not a
+    sync of a source called ``runs``."""
+
+    regex = "(?!(?:" + "|".join(RESERVED_SOURCE_IDS) + ")(?:/|$))[^/]+"
+    openapi_schema = {
+        "type": "string",
+        "minLength": 1,
+        "pattern": "^[^/]+$",
+        "not": {"enum": list(RESERVED_SOURCE_IDS)},
+    }
+
+
+blueprint = Blueprint("sync", __name__, url_prefix="/api/v1")
+blueprint.record_once(
+    lambda state: state.app.url_map.converters.setdefault("sync_source", SyncSourceConverter)
+)
 UNSUPPORTED = "sync_unsupported"
 """Problem code of a sync the source cannot do (422)."""
 
 
-@blueprint.post("/sync/<source>")
+@blueprint.post("/sync/<sync_source:source>")
 @requires(Permission.RUN_SYNCS)
 @tag(["sync"])
 @document_request(SyncRequest)
 @validate_response(SyncRunAccepted, 202)
+@responds(409, "A run of the other kind is queued or running", media_type=problems.PROBLEM_JSON)
+@responds(
+    405,
+    "runs and sources are collections, not sources (Allow: GET)",
+    media_type=problems.PROBLEM_JSON,
+)
 async def request_sync(source: str) -> Any:
     """Start a sync of a media source, or join the one going (202; Location: the run)."""
     data = await _sync_request()

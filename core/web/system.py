@@ -24,6 +24,7 @@ from medianest.core.web.schemas import (
 from medianest.core.worker_status import worker_status
 from medianest.sdk.access import Permission, public, requires
 from medianest.sdk.providers import MediaSource
+from medianest.sdk.web import responds
 
 if TYPE_CHECKING:
     from medianest.core.hub import Hub
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 health = Blueprint("health", __name__, url_prefix="/health")
 api = Blueprint("core_api", __name__, url_prefix="/api/v1")
 metrics = Blueprint("metrics", __name__)
+METRICS_TYPE = "text/plain"
 
 
 @health.get("/live")
@@ -68,6 +70,8 @@ async def ready() -> tuple[Readiness, int]:
 
 @metrics.get("/metrics")
 @requires(Permission.VIEW_METRICS)
+@tag(["system"])
+@responds(200, "The metrics, in the Prometheus text exposition format", media_type=METRICS_TYPE)
 async def prometheus() -> Response:
     """Prometheus metrics in the text exposition format."""
     hub = context.hub()

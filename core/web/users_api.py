@@ -17,9 +17,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.json_schema import SkipJsonSchema
 from quart import Blueprint
 from quart_schema import tag, validate_querystring, validate_request, validate_response
 from tortoise.expressions import Q
@@ -30,7 +31,14 @@ from medianest.core.auth.principals import effective_permissions
 from medianest.core.db.models import ApiKey, User
 from medianest.core.users import ROLE_ADMIN, ROLE_USER
 from medianest.core.web import context
-from medianest.core.web.api_support import PageQuery, caller, known_permission_list, page_by_id
+from medianest.core.web.api_support import (
+    PageQuery,
+    PermissionName,
+    caller,
+    known_permission_list,
+    page_by_id,
+)
+from medianest.core.web.problems import PROBLEM_JSON
 from medianest.core.web.signin_schemas import SignedInUser
 from medianest.sdk.access import USER_PERMISSIONS, Permission, requires
 from medianest.sdk.errors import (
@@ -40,6 +48,7 @@ from medianest.sdk.errors import (
     PermissionDeniedError,
 )
 from medianest.sdk.models import Principal
+from medianest.sdk.web import responds
 
 blueprint = Blueprint("users_admin", __name__, url_prefix="/api/v1")
 
@@ -83,13 +92,26 @@ class UserList(BaseModel):
 
 
 class UserChange(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """What to change: at least one of the fields; a field left out stays as it is."""
 
-    role: Literal["admin", "user"] | None = None
-    permissions: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = Field(
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
+
+    role: Literal["admin", "user"] | SkipJsonSchema[None] = None
+    permissions: list[PermissionName] | SkipJsonSchema[None] = Field(
         default=None, max_length=50, description="replaces the granted permissions"
     )
-    is_active: bool | None = Field(default=None, description="false deactivates the user")
+    is_active: bool | SkipJsonSchema[None] = Field(
+        default=None, description="false deactivates the user"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nulls(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            nulls = sorted(str(name) for name, value in data.items() if value is None)
+            if nulls:
+                raise ValueError(f"leave out what stays as it is instead of null: {nulls}")
+        return data
 
 
 @blueprint.get("/users")
@@ -126,6 +148,7 @@ async def get_user(user_id: int) -> UserView:
 @tag(["users"])
 @validate_request(UserChange)
 @validate_response(UserView)
+@responds(409, LAST_ADMIN, media_type=PROBLEM_JSON)
 async def update_user(user_id: int, data: UserChange) -> UserView:
     """Set a user's role, permissions or active state (see the rules in the module)."""
     actor = caller()

@@ -287,7 +287,8 @@ async def test_bad_input_is_a_problem_naming_the_parameter(hub: RunningHub) -> N
         ({"q": "the", "limit": "0"}, 422, "limit"),
         ({"q": "the", "limit": "51"}, 422, "limit"),
         ({"q": "the", "year": "soon"}, 422, "year"),
-        ({"q": "the", "cursor": "not a cursor!"}, 400, "cursor"),
+        ({"q": "the", "cursor": "not a cursor!"}, 422, "cursor"),
+        ({"q": "the", "cursor": "bm90IGEgY3Vyc29y"}, 400, "cursor"),
         ({"q": "other", "cursor": other["next_cursor"]}, 400, "cursor"),
         ({"q": "the", "colour": "red"}, 422, "colour"),
     ]

@@ -38,6 +38,7 @@ from medianest.sdk import (
     current_hub,
     public,
 )
+from medianest.sdk.web import responds
 from medianest_plex.const import (
     FLAG_WEBHOOKS,
     JOB_INCREMENTAL_SYNC,
@@ -270,6 +271,17 @@ def make_blueprint(settings: PlexSettings) -> Blueprint:
     receiver = WebhookReceiver(settings)
 
     @public
+    @responds(
+        202, "The event is accepted, or acknowledged and ignored", media_type="application/json"
+    )
+    @responds(
+        400,
+        "The body is not a Plex webhook (multipart with a JSON payload)",
+        media_type=PROBLEM_CONTENT_TYPE,
+    )
+    @responds(
+        404, "No webhook here: a wrong secret, or webhooks are off", media_type=PROBLEM_CONTENT_TYPE
+    )
     async def webhook(secret: str) -> Response:
         """Receive an event from Plex Media Server (the secret in the path authenticates it)."""
         return await receiver.handle(secret)
