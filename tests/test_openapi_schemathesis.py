@@ -6,7 +6,7 @@ It fails on any 5xx, any answer whose status code, content type, headers or body
 does not give, any request the document forbids that is let through, and any request the
 document allows that is refused without a reason it gives. The figures of each run (cases,
 failures by kind, an example of each) are printed and written to
-``build/schemathesis-figures.txt``.
+``build/schemathesis-<role>.txt``.
 
 Bounded: a fixed number of examples per operation and generation mode, derandomized.
 ``CONTRACT_MAX_EXAMPLES`` raises the number for a longer local run.
@@ -24,7 +24,7 @@ from tests.contract_run import Figures, load_schema, run_operations
 from tests.served_hub import ServedHub, served_hub
 
 MAX_EXAMPLES = int(os.environ.get("CONTRACT_MAX_EXAMPLES", "12"))
-FIGURES_FILE = Path(__file__).resolve().parent.parent / "build" / "schemathesis-figures.txt"
+FIGURES_DIR = Path(__file__).resolve().parent.parent / "build"
 OWN_SESSION = {"POST /api/v1/auth/sign-out-everywhere", "POST /api/v1/auth/sign-out"}
 """Operations that end the caller's session: each example gets a session of its own."""
 
@@ -56,9 +56,8 @@ def _headers_for(served: ServedHub, role: str | None):
 
 def _report(role: str, figures: Figures) -> str:
     text = figures.report(f"schemathesis as {role}")
-    FIGURES_FILE.parent.mkdir(parents=True, exist_ok=True)
-    with FIGURES_FILE.open("a", encoding="utf-8") as out:
-        out.write(text + "\n")
+    FIGURES_DIR.mkdir(parents=True, exist_ok=True)
+    (FIGURES_DIR / f"schemathesis-{role}.txt").write_text(text + "\n", encoding="utf-8")
     print(text)
     return text
 

@@ -26,6 +26,7 @@ from werkzeug.routing import BaseConverter, Rule
 from werkzeug.routing.converters import IntegerConverter
 
 from medianest.core.web.guard import route_access
+from medianest.core.web.path_ids import INT4_MAX
 from medianest.core.web.session_cookies import ACCESS_COOKIE
 from medianest.sdk.web import responses_of
 
@@ -82,8 +83,6 @@ FORBIDDEN_RESPONSE = {
     "description": "A permission is missing (named in `permission`), or the CSRF header",
     "content": PROBLEM_RESPONSE["content"],
 }
-MAX_ID = 2**31 - 1
-"""The largest id a path may name (an id column's range on every database)."""
 RETRY_AFTER_HEADER = {
     "Retry-After": {
         "description": "seconds to wait before trying again",
@@ -154,7 +153,7 @@ class HubOpenAPIProvider(OpenAPIProvider):
         if schema is not None:
             parameter["schema"] = dict(schema)
         elif isinstance(converter, IntegerConverter):
-            parameter["schema"] = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+            parameter["schema"] = {"type": "integer", "minimum": 1, "maximum": INT4_MAX}
         elif parameter["schema"] == {"type": "string"}:
             parameter["schema"] = {"type": "string", "minLength": 1}
         return parameter

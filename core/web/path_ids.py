@@ -49,6 +49,11 @@ class BoundedIdConverter(IntegerConverter):
         self.low = 0 if min is None else min
         self.high = INT4_MAX if max is None else max
 
+    @property
+    def openapi_schema(self) -> dict[str, Any]:
+        """How the API description documents the segment: an id within the column's range."""
+        return {"type": "integer", "minimum": max(self.low, 1), "maximum": self.high}
+
     def to_python(self, value: str) -> Any:
         if len(value.lstrip("-0")) > _MAX_DIGITS:
             return OutOfRangeId(self.high + 1)  # too long to be any id (and to convert cheaply)

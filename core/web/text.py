@@ -13,7 +13,7 @@ from __future__ import annotations
 import unicodedata
 from typing import Annotated
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, Field
 
 BIDI_CONTROLS = frozenset(
     "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
@@ -44,5 +44,13 @@ def _refuse_hidden(value: str) -> str:
     return value
 
 
-ShownText = Annotated[str, AfterValidator(_refuse_hidden)]
+SHOWN_TEXT_PATTERN = (
+    "^[^\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029\\u061c\\u200e\\u200f"
+    "\\u202a-\\u202e\\u2066-\\u2069]*$"
+)
+"""The same rule as a regular expression, for the API description."""
+
+ShownText = Annotated[
+    str, AfterValidator(_refuse_hidden), Field(json_schema_extra={"pattern": SHOWN_TEXT_PATTERN})
+]
 """A string without control, separator or bidirectional formatting characters."""
