@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from medianest.core.auth import audit
+from medianest.core.db import DatabaseUnavailableError
 from medianest.core.db.models import ApiKey
 from tests.security_testing import PROBLEM
 from tests.services import SECRET_KEY
@@ -111,3 +113,27 @@ async def test_sqlite_locked_past_the_busy_timeout_is_503_then_recovers(medianes
             holder.close()
         created = await client.post("/api/v1/me/api-keys", json=NEW_KEY, headers=admin)
         assert created.status_code == 201, await created.get_data()
+
+
+@pytest.mark.parametrize("step", ["create", "revoke"])
+async def test_a_key_change_whose_audit_line_cannot_be_written_leaves_nothing(
+    medianest_hub, mode, monkeypatch, step
+) -> None:
+    async with medianest_hub.run(**mode) as running:
+        admin = await running.sign_in(role="admin")
+        client = running.client
+        existing = await client.post("/api/v1/me/api-keys", json=NEW_KEY, headers=admin)
+        key_id = (await existing.get_json())["id"]
+
+        async def database_gone(*args, **kwargs):
+            raise DatabaseUnavailableError("the database is not answering")
+
+        monkeypatch.setattr(audit, "record", database_gone)
+        if step == "create":
+            response = await client.post("/api/v1/me/api-keys", json=NEW_KEY, headers=admin)
+        else:
+            response = await client.delete(f"/api/v1/me/api-keys/{key_id}", headers=admin)
+        await assert_database_unavailable(response, secrets=())
+        with running.hub.database.activate():
+            keys = await ApiKey.all()
+        assert [(key.id, key.revoked_at) for key in keys] == [(key_id, None)]

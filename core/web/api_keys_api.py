@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from quart import Blueprint
 from quart_schema import tag, validate_querystring, validate_request, validate_response
+from tortoise.transactions import in_transaction
 
 from medianest.core.auth import api_keys, audit
 from medianest.core.db.models import ApiKey, User
@@ -113,20 +114,21 @@ async def create_key(data: ApiKeyCreate) -> tuple[ApiKeyCreated, int, dict[str, 
             permission=beyond[0],
         )
     user = await User.get(id=principal.user_id)
-    issued = await api_keys.issue(
-        user, name=name, permissions=permissions, expires_at=data.expires_at
-    )
-    await audit.record(
-        "api_key.created",
-        actor=principal,
-        target=f"user:{user.id}",
-        details={
-            "key_id": issued.row.id,
-            "name": name,
-            "permissions": permissions,
-            "expires_at": data.expires_at.isoformat() if data.expires_at else None,
-        },
-    )
+    async with in_transaction():  # the key exists only with its audit line
+        issued = await api_keys.issue(
+            user, name=name, permissions=permissions, expires_at=data.expires_at
+        )
+        await audit.record(
+            "api_key.created",
+            actor=principal,
+            target=f"user:{user.id}",
+            details={
+                "key_id": issued.row.id,
+                "name": name,
+                "permissions": permissions,
+                "expires_at": data.expires_at.isoformat() if data.expires_at else None,
+            },
+        )
     body = ApiKeyCreated(**ApiKeyView.of(issued.row).model_dump(), key=issued.key)
     return body, 201, {"Cache-Control": "no-store"}
 
@@ -187,13 +189,14 @@ async def _revoke(principal: Principal, user_id: int, key_id: int) -> ApiKeyView
     if row is None:
         raise NotFoundError(f"no API key {key_id} of user {user_id}")
     if row.revoked_at is None:
-        await api_keys.revoke(row)
-        await audit.record(
-            "api_key.revoked",
-            actor=principal,
-            target=f"user:{user_id}",
-            details={"key_id": row.id, "name": row.name},
-        )
+        async with in_transaction():
+            await api_keys.revoke(row)
+            await audit.record(
+                "api_key.revoked",
+                actor=principal,
+                target=f"user:{user_id}",
+                details={"key_id": row.id, "name": row.name},
+            )
     return ApiKeyView.of(row)
 
 
