@@ -86,3 +86,20 @@ def configure_logging(settings: LogSettings, *, stream: Any = None) -> None:
     # One canonical line per request comes from the app; hypercorn's access log would repeat it.
     logging.getLogger("hypercorn.access").setLevel(logging.WARNING)
     logging.getLogger("tortoise").setLevel(max(logging.INFO, root.level))
+    # While PostgreSQL is away, asyncpg's pool warns with a traceback at every reconnection
+    # try; the hub logs the outage once and the recovery once itself (readiness, workers).
+    pool = logging.getLogger("asyncpg.pool")
+    pool.filters[:] = [_RetryNoiseFilter()]
+
+
+class _RetryNoiseFilter(logging.Filter):
+    """Passes asyncpg's "Failed to restore the pool connection floor" retries at debug level
+    only, without their traceback; every other record unchanged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.getMessage().startswith("Failed to restore the pool connection floor"):
+            if logging.getLogger().isEnabledFor(logging.DEBUG):
+                record.levelno, record.levelname, record.exc_info = logging.DEBUG, "DEBUG", None
+                return True
+            return False
+        return True

@@ -60,3 +60,17 @@ async def test_one_canonical_line_per_request(medianest_hub, log_lines) -> None:
     assert line["route"] == "/health/live" and line["status"] == 200
     assert line["method"] == "GET" and line["duration_ms"] >= 0
     assert "path" not in line
+
+
+def test_postgres_reconnection_tries_do_not_flood_the_log(log_lines) -> None:
+    pool = logging.getLogger("asyncpg.pool")
+    try:
+        raise ConnectionRefusedError("connection refused")
+    except ConnectionRefusedError:
+        for _ in range(3):
+            pool.warning("Failed to restore the pool connection floor; retrying", exc_info=True)
+    pool.warning("Pool.close() is taking over 60 seconds to complete.")
+    lines = [entry for entry in log_lines() if entry.get("logger") == "asyncpg.pool"]
+    assert [line["event"] for line in lines] == [
+        "Pool.close() is taking over 60 seconds to complete."
+    ]
