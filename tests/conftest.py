@@ -56,6 +56,16 @@ async def redis_url() -> AsyncIterator[str]:
         await client.aclose()
 
 
+@pytest.fixture
+async def redis_client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
+    """A client of the test's Redis database (see ``redis_url``)."""
+    client = aioredis.from_url(redis_url)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
 @pytest.fixture(params=["embedded", "scaled"])
 def mode(request: pytest.FixtureRequest) -> dict:
     """Settings overrides for each runtime mode: SQLite in-process, or PostgreSQL + Redis."""

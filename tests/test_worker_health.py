@@ -8,11 +8,9 @@ writing its own is in ``tests/sync/test_worker_outages.py``.
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 import redis.asyncio as aioredis
 
 from medianest.sdk.access import Permission
@@ -37,15 +35,6 @@ def beat(worker_id: str, *, age_seconds: float = 0.0, host: str | None = None) -
         jobs_failed=1,
         jobs_retried=2,
     )
-
-
-@pytest.fixture
-async def redis_client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.from_url(redis_url)
-    try:
-        yield client
-    finally:
-        await client.aclose()
 
 
 def workers_component(body: dict) -> dict:

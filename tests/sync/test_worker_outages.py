@@ -10,12 +10,10 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-import pytest
 import redis.asyncio as aioredis
 
 from medianest.core.db.models import SyncRun
@@ -48,15 +46,6 @@ async def proxy_for(url: str) -> TcpProxy:
     proxy = TcpProxy(parts.hostname or "127.0.0.1", parts.port or 0)
     await proxy.start()
     return proxy
-
-
-@pytest.fixture
-async def redis_client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.from_url(redis_url)
-    try:
-        yield client
-    finally:
-        await client.aclose()
 
 
 def events(log_file: Path) -> list[dict]:
@@ -149,32 +138,24 @@ async def test_a_worker_rides_out_redis_and_postgres_outages_and_runs_syncs_queu
                     current = await SyncRun.get(id=run_id)
                     return current if current.status not in ("queued", "running") else None
 
-                with hub.database.activate():
-                    await redis_proxy.stop()
-                    during_redis, created = await hub.sync.request(
-                        "plex:home", RunKind.FULL, Trigger.API
-                    )
+                async def sync_across_a_cut(proxy: TcpProxy, what: str) -> SyncRun:
+                    """Queue a sync while ``proxy`` is cut, restore it, and wait for the run
+                    and its job (which tidies up after the run) to end."""
+                    await proxy.stop()
+                    queued, created = await hub.sync.request("plex:home", RunKind.FULL, Trigger.API)
                     assert created
                     await asyncio.sleep(OUTAGE_SECONDS)
-                    await redis_proxy.start()
+                    await proxy.start()
                     done = await wait_for(
-                        lambda: synced(during_redis.id), 30, "the sync queued while Redis was cut"
+                        lambda: synced(queued.id), 30, f"the sync queued while {what} was cut"
                     )
                     assert (done.status, done.error) == ("succeeded", None)
-                    # The job tidies up after the run ended: let it finish before the cut.
                     await wait_for(lambda: idle_since(done.finished_at), 10, "the job to end")
+                    return done
 
-                    await pg_proxy.stop()
-                    during_pg, created = await hub.sync.request(
-                        "plex:home", RunKind.FULL, Trigger.API
-                    )
-                    assert created
-                    await asyncio.sleep(OUTAGE_SECONDS)
-                    await pg_proxy.start()
-                    done = await wait_for(
-                        lambda: synced(during_pg.id), 30, "the sync queued while PostgreSQL was cut"
-                    )
-                    assert (done.status, done.error) == ("succeeded", None)
+                with hub.database.activate():
+                    await sync_across_a_cut(redis_proxy, "Redis")
+                    done = await sync_across_a_cut(pg_proxy, "PostgreSQL")
                     assert done.attempts == 1
 
                     after, created = await hub.sync.request("plex:home", RunKind.FULL, Trigger.API)
