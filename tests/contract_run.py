@@ -9,7 +9,6 @@ collected by kind rather than stopping at the first, so one run reports them all
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -60,9 +59,6 @@ class Figures:
     examples: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def record(self, kind: str, operation: str, message: str) -> None:
-        cause = known_cause(message)
-        if cause is not None:
-            kind = f"{kind} [{cause}]"
         self.by_kind[kind] += 1
         self.examples.setdefault((kind, operation), message)
 
@@ -173,16 +169,6 @@ def _run_operation(
 
 def _kind(failure: Failure) -> str:
     return type(failure).__name__
-
-
-OTHER_FINDINGS = ((re.compile(r"/\d{10,}(/|$| )"), "out-of-range integer id (issue 12 item 5)"),)
-"""Failures whose cause another part of the hardening work fixes, named in the report so a
-red run says at once whether it is one of them."""
-
-
-def known_cause(message: str) -> str | None:
-    """The finding of another item a failure belongs to, if any."""
-    return next((cause for pattern, cause in OTHER_FINDINGS if pattern.search(message)), None)
 
 
 def _describe(case: Any, response: requests.Response, failure: Failure) -> str:

@@ -5,6 +5,7 @@ no content type, and every error an operation can give is documented as a proble
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -21,7 +22,7 @@ SETTINGS: dict[str, Any] = {
 PROBLEM = "application/problem+json"
 MAX_ID = 2**31 - 1
 MAX_BIG_ID = 2**63 - 1
-"""The largest id of an id column on every database."""
+"""The largest ids of 32-bit and 64-bit id columns."""
 
 
 @pytest.fixture
@@ -252,3 +253,49 @@ async def test_a_user_change_refuses_null_instead_of_leaving_a_field_out(running
     )
     assert response.status_code == 422
     assert (await response.get_json())["code"] == "validation_failed"
+
+
+def _request_texts(node: Any, components: dict[str, Any], seen: set[str]) -> list[dict]:
+    """Every string schema and every property-name schema inside a request schema."""
+    found: list[dict] = []
+    if isinstance(node, list):
+        for item in node:
+            found += _request_texts(item, components, seen)
+    elif isinstance(node, dict):
+        name = node.get("$ref", "").rsplit("/", 1)[-1]
+        if name and name not in seen:
+            seen.add(name)
+            found += _request_texts(components[name], components, seen)
+        if node.get("type") == "string" and "enum" not in node:
+            found.append(node)
+        if node.get("type") == "object" and node.get("additionalProperties") is not False:
+            found.append(node["propertyNames"])
+        for key, value in node.items():
+            if key not in ("propertyNames", "$ref") and isinstance(value, dict | list):
+                found += _request_texts(value, components, seen)
+    return found
+
+
+async def test_the_document_says_text_with_a_nul_is_refused(document) -> None:
+    components = document["components"]["schemas"]
+    texts = []
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            queries = [p["schema"] for p in operation.get("parameters", []) if p["in"] == "query"]
+            body = operation.get("requestBody", {}).get("content", {})
+            texts += _request_texts([*queries, *body.values()], components, set())
+    assert len(texts) > 20
+    for text in texts:
+        assert not re.fullmatch(text["pattern"], "a\x00b"), text
+
+
+async def test_a_nul_anywhere_in_a_body_or_query_is_422_naming_it(running) -> None:
+    headers = await running.sign_in(role="admin")
+    key = await running.client.post(
+        "/api/v1/me/api-keys", json={"name": "a\x00", "permissions": ["search"]}, headers=headers
+    )
+    query = await running.client.get("/api/v1/audit?action=a%00", headers=headers)
+    for response, field in ((key, "name"), (query, "action")):
+        assert response.status_code == 422
+        problem = await response.get_json()
+        assert [e["field"] for e in problem["errors"]] == [field]

@@ -114,6 +114,9 @@ UNAVAILABLE = _problem(
     "The database or Redis cannot be reached: try again after `Retry-After` seconds",
     retry_after=True,
 )
+NO_NUL_PATTERN = "^[^\\u0000]*$"
+"""Any text the hub is sent: no NUL character (the request is refused with 422 naming it)."""
+COMPONENT_PREFIX = "#/components/schemas/"
 NEEDS_NO_STATE = {"/health/live", "/health/ready"}
 """Paths that answer without the database or Redis (readiness reports them in its body)."""
 
@@ -188,10 +191,51 @@ class HubOpenAPIProvider(OpenAPIProvider):
                 elif access.get("kind") == "public":
                     operation["security"] = []
                 _add_common_problems(path, operation, responses)
+                _state_text_rules(operation, components.get("schemas", {}))
                 operation["responses"] = dict(sorted(responses.items()))
                 if "requestBody" in operation:
                     operation["requestBody"]["required"] = True
         return document
+
+
+def _state_text_rules(operation: dict[str, Any], schemas: dict[str, Any]) -> None:
+    """Say in the schemas of ``operation``'s query parameters and body what the hub refuses
+    of any text it is sent: a NUL character (no database stores one; 422)."""
+    seen: set[str] = set()
+    for parameter in operation.get("parameters", []):
+        if parameter.get("in") == "query":
+            _no_nul(parameter.get("schema", {}), schemas, seen)
+    for media in operation.get("requestBody", {}).get("content", {}).values():
+        _no_nul(media.get("schema", {}), schemas, seen)
+
+
+def _no_nul(schema: Any, schemas: dict[str, Any], seen: set[str]) -> None:
+    """Add :data:`NO_NUL_PATTERN` to every free string of ``schema`` (one without a pattern,
+    an enum or a constant), and to the names of every free-form object's properties."""
+    if isinstance(schema, list):
+        for item in schema:
+            _no_nul(item, schemas, seen)
+        return
+    if not isinstance(schema, dict):
+        return
+    reference = schema.get("$ref", "")
+    if reference.startswith(COMPONENT_PREFIX):
+        name = reference.removeprefix(COMPONENT_PREFIX)
+        if name not in seen:
+            seen.add(name)
+            _no_nul(schemas.get(name), schemas, seen)
+    kinds = schema.get("type")
+    kinds = kinds if isinstance(kinds, list) else [kinds]
+    if "string" in kinds and not {"pattern", "enum", "const"} & set(schema):
+        schema["pattern"] = NO_NUL_PATTERN
+    if "object" in kinds and schema.get("additionalProperties") is not False:
+        names = schema.setdefault("propertyNames", {})
+        if isinstance(names, dict) and not {"pattern", "enum", "const"} & set(names):
+            names["pattern"] = NO_NUL_PATTERN
+    for key in ("properties", "patternProperties"):
+        _no_nul(list(schema.get(key, {}).values()), schemas, seen)
+    for key in ("items", "additionalProperties", "not", "anyOf", "oneOf", "allOf", "prefixItems"):
+        _no_nul(schema.get(key), schemas, seen)
 
 
 def _add_common_problems(path: str, operation: dict[str, Any], responses: dict[str, Any]) -> None:
