@@ -117,6 +117,23 @@ UNAVAILABLE = _problem(
 NO_NUL_PATTERN = "^[^\\u0000]*$"
 """Any text the hub is sent: no NUL character (the request is refused with 422 naming it)."""
 COMPONENT_PREFIX = "#/components/schemas/"
+ANY_TEXT_JSON = "JsonWithoutNul"
+ANY_TEXT_JSON_SCHEMA: dict[str, Any] = {
+    "description": "Any JSON value whose texts (strings and keys) hold no NUL character",
+    "anyOf": [
+        {"type": "string", "pattern": NO_NUL_PATTERN},
+        {"type": "number"},
+        {"type": "boolean"},
+        {"type": "null"},
+        {"type": "array", "items": {"$ref": COMPONENT_PREFIX + ANY_TEXT_JSON}},
+        {
+            "type": "object",
+            "propertyNames": {"pattern": NO_NUL_PATTERN},
+            "additionalProperties": {"$ref": COMPONENT_PREFIX + ANY_TEXT_JSON},
+        },
+    ],
+}
+"""What a free-form part of a request body may hold: the hub refuses text with a NUL in it."""
 NEEDS_NO_STATE = {"/health/live", "/health/ready"}
 """Paths that answer without the database or Redis (readiness reports them in its body)."""
 
@@ -229,6 +246,9 @@ def _no_nul(schema: Any, schemas: dict[str, Any], seen: set[str]) -> None:
     if "string" in kinds and not {"pattern", "enum", "const"} & set(schema):
         schema["pattern"] = NO_NUL_PATTERN
     if "object" in kinds and schema.get("additionalProperties") is not False:
+        if schema.get("additionalProperties", True) is True:
+            schema["additionalProperties"] = {"$ref": COMPONENT_PREFIX + ANY_TEXT_JSON}
+            schemas.setdefault(ANY_TEXT_JSON, ANY_TEXT_JSON_SCHEMA)
         names = schema.setdefault("propertyNames", {})
         if isinstance(names, dict) and not {"pattern", "enum", "const"} & set(names):
             names["pattern"] = NO_NUL_PATTERN
