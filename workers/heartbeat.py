@@ -137,8 +137,11 @@ def assess(beats: list[WorkerBeat], now: datetime, stale_after: float) -> tuple[
     if not beats:
         return False, "no worker heartbeat: no worker is running on this queue"
     if quiet:
-        ages = ", ".join(f"{beat.worker_id} {beat.age_seconds(now):.0f} s" for beat in quiet)
-        return False, f"no worker heartbeat for over {stale_after:g} s from: {ages}"
+        longest = max(beat.age_seconds(now) for beat in quiet)
+        return False, (
+            f"no worker heartbeat for over {stale_after:g} s from {len(quiet)} of "
+            f"{len(beats)} worker(s) (the longest silent for {longest:.0f} s)"
+        )
     cut_off = sorted({name for beat in beats for name in beat.unreachable})
     if cut_off:
         return True, f"{len(beats)} worker(s) alive, waiting for {', '.join(cut_off)}"

@@ -61,7 +61,8 @@ class Readiness(BaseModel):
     mode: Literal["embedded", "scaled"]
     components: list[ComponentHealth]
     workers: list[WorkerView] | None = Field(
-        default=None, description="scaled mode: the ARQ workers by their heartbeats"
+        default=None,
+        description="scaled mode, to holders of view_metrics: the ARQ workers by their heartbeats",
     )
 
 

@@ -24,7 +24,7 @@ from medianest.core.web.schemas import (
 from medianest.core.worker_status import worker_status
 from medianest.sdk.access import Permission, public, requires
 from medianest.sdk.providers import MediaSource
-from medianest.sdk.web import responds
+from medianest.sdk.web import current_principal, responds
 
 if TYPE_CHECKING:
     from medianest.core.hub import Hub
@@ -52,18 +52,21 @@ async def live() -> Liveness:
 async def ready() -> tuple[Readiness, int]:
     """Every component answers: database, Redis in scaled mode, each media source.
 
-    Scaled mode also lists the ARQ workers by their heartbeats and a ``workers``
-    component; that one has ``required: false``: no live worker is reported, not unready.
+    Scaled mode adds a ``workers`` component; that one has ``required: false``: no live
+    worker is reported, not unready. Callers holding ``view_metrics`` also get each worker
+    by its heartbeat (host, pid, jobs); others only the component, since probes are anonymous.
     """
     hub = context.hub()
     workers = await worker_status(hub)
     components = await check_components(hub, workers)
     ok = all(c.ok for c in components if c.required)
+    principal = current_principal()
+    shown = principal is not None and principal.has(Permission.VIEW_METRICS)
     body = Readiness(
         status="ready" if ok else "unavailable",
         mode=hub.mode,
         components=components,
-        workers=workers.items if workers is not None else None,
+        workers=workers.items if workers is not None and shown else None,
     )
     return body, 200 if ok else 503
 
