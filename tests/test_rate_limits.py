@@ -332,6 +332,20 @@ async def test_failed_sign_ins_for_one_username_from_many_addresses_are_slowed(
         assert events[0].details == {"provider": "pw", "attempts": 4, "seconds": 30}
 
 
+async def test_guesses_from_elsewhere_never_pause_the_owners_own_address(tmp_path, mode) -> None:
+    async with running_app(tmp_path, **username_settings(mode)) as hub:
+        home = "203.0.113.9"
+        assert (await hub.sign_in(ANN, ip=home)).status_code == 200
+        for n in range(6):
+            await hub.sign_in(ANN_WRONG, ip=f"198.51.100.{n + 1}")
+        elsewhere = await hub.sign_in(ANN, ip="192.0.2.50")
+        assert elsewhere.status_code == 429
+        assert (await elsewhere.get_json())["code"] == "sign_in_slowed"
+        # The owner's own address signs in, and their typos there do not feed the pause.
+        assert (await hub.sign_in(ANN_WRONG, ip=home)).status_code == 403
+        assert (await hub.sign_in(ANN, ip=home)).status_code == 200
+
+
 async def test_a_username_pause_ends_after_its_seconds(monkeypatch) -> None:
     pause = SignInLockout(MemoryRateLimiter(), MemoryCache(), attempts=2, seconds=30)
     one = lockout_scope(f"{SIGN_IN}/pw/sign-in", "192.0.2.1", ANN)

@@ -29,8 +29,10 @@ credentials sign-in failures are also counted per username alone, from every add
 guessing one account's password from many addresses is slowed too. After
 ``username_attempts`` failures within ``username_pause_seconds``, sign-ins for that username
 are refused with a 429 ``sign_in_slowed`` problem (with ``Retry-After``) for
-``username_pause_seconds``, and a ``sign_in.slowed`` audit event is stored. The pause is
-short, so the owner is never locked out for long; a completed sign-in resets the count.
+``username_pause_seconds``, and a ``sign_in.slowed`` audit event is stored. Addresses the
+username signed in from in the last :data:`KNOWN_ADDRESS_DAYS` days are exempt, so guesses
+from elsewhere never lock the owner out of their own devices (their own typos there count
+towards the per-address lockout only); a completed sign-in resets the count.
 
 When Redis cannot be reached, sign-in routes answer 503 (a lockout that cannot be checked is
 not skipped) while other routes go unlimited, with a warning logged.
@@ -44,6 +46,7 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from ipaddress import IPv6Address, IPv6Network
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +56,7 @@ from quart import Quart, Response, current_app, g, request
 from medianest.config.settings import RateLimitRule, RateLimitSettings
 from medianest.core.auth import audit
 from medianest.core.auth.client_ip import current_client_ip, parse_address
+from medianest.core.db.models import Session
 from medianest.core.state.errors import StateUnavailableError
 from medianest.core.web import problems
 from medianest.sdk.errors import RateLimitedError
@@ -88,6 +92,10 @@ class SignInLockedError(RateLimitedError):
     """Too many failed sign-ins from this address (and username): wait before trying again."""
 
     code = "sign_in_locked"
+
+
+KNOWN_ADDRESS_DAYS = 30
+"""How long an address a person signed in from stays theirs for the per-username pause."""
 
 
 class SignInSlowedError(RateLimitedError):
@@ -303,7 +311,8 @@ def install_rate_limits(app: Quart, hub: Hub) -> None:
                     raise SignInLockedError(
                         "too many failed sign-ins; try again later", retry_after=math.ceil(left)
                     )
-                per_username = username_scope(scope)
+                per_username = await _username_scope_from(scope, client_ip)
+                g.sign_in_username_scope = per_username
                 if per_username is not None:
                     left = await username_pause().locked_for(per_username)
                     if left is not None:
@@ -333,12 +342,35 @@ def install_rate_limits(app: Quart, hub: Hub) -> None:
         scope = g.get("sign_in_lockout_scope")
         if scope is not None:
             await _observe_sign_in(lockout(), scope, response.status_code)
-            per_username = username_scope(scope)
+            per_username = g.get("sign_in_username_scope")
             if per_username is not None:
                 await _observe_sign_in(
                     username_pause(), per_username, response.status_code, slowed=True
                 )
         return response
+
+
+async def _username_scope_from(scope: LockoutScope, client_ip: str) -> LockoutScope | None:
+    """The per-username scope of a sign-in from ``client_ip``, or ``None`` when there is none
+    to apply: no username, or an address this username has signed in from before (its owner's
+    own devices are never paused by guesses from elsewhere)."""
+    per_username = username_scope(scope)
+    if per_username is None or scope.username is None:
+        return None
+    if await signed_in_from(scope.username, client_ip):
+        return None
+    return per_username
+
+
+async def signed_in_from(username: str, client_ip: str) -> bool:
+    """Whether a session of the user called ``username`` was started from ``client_ip`` within
+    :data:`KNOWN_ADDRESS_DAYS` days."""
+    if not client_ip or len(username) > 200:
+        return False
+    since = datetime.now(UTC) - timedelta(days=KNOWN_ADDRESS_DAYS)
+    return await Session.filter(
+        user__username=username, ip=client_ip, created_at__gte=since
+    ).exists()
 
 
 async def _charge(limiter: RateLimiter, limits: Sequence[Limit]) -> None:
