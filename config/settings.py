@@ -113,6 +113,16 @@ class JobSettings(_Section):
         description="a worker whose last heartbeat is older is reported as stuck or gone",
     )
 
+    @model_validator(mode="after")
+    def _silent_after_a_missed_beat(self) -> JobSettings:
+        if self.worker_silent_after_seconds <= self.heartbeat_seconds:
+            raise ValueError(
+                f"worker_silent_after_seconds ({self.worker_silent_after_seconds:g}) must be "
+                f"longer than heartbeat_seconds ({self.heartbeat_seconds:g}), or every worker "
+                "would be reported silent between two beats"
+            )
+        return self
+
 
 class AuthSettings(_Section):
     """Sessions, tokens and sign-in protection."""

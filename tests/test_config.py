@@ -115,3 +115,10 @@ def test_passwords_in_urls_are_masked(monkeypatch) -> None:
         load_settings()
     assert "hunter2" not in str(caught.value)
     assert "mysql://app:***@db/x" in str(caught.value)
+
+
+def test_a_worker_silence_shorter_than_a_heartbeat_is_refused(tmp_path) -> None:
+    with pytest.raises(SettingsError, match="longer than heartbeat_seconds"):
+        load_settings(
+            data_dir=tmp_path, jobs={"heartbeat_seconds": 20, "worker_silent_after_seconds": 15}
+        )
