@@ -97,7 +97,7 @@ def worker(obj: Context, burst: bool, health_check: bool) -> None:
             "`medianest serve` runs the jobs itself."
         )
     if health_check:
-        alive, message = run(_check_worker(settings.redis_url, settings))
+        alive, message = run(_check_worker(settings))
         (out if alive else err).print(message, markup=False, soft_wrap=True)
         sys.exit(0 if alive else 1)
     from medianest.workers.arq_worker import build_worker_settings, run_worker
@@ -125,7 +125,7 @@ def worker(obj: Context, burst: bool, health_check: bool) -> None:
     run(run_worker(worker_settings, burst=burst))
 
 
-async def _check_worker(redis_url: str, settings: Settings) -> tuple[bool, str]:
+async def _check_worker(settings: Settings) -> tuple[bool, str]:
     """Whether a worker on this host beats, and what to print about it."""
     import redis.asyncio as aioredis
 
@@ -133,7 +133,8 @@ async def _check_worker(redis_url: str, settings: Settings) -> tuple[bool, str]:
     from medianest.workers.arq_queue import DEFAULT_QUEUE_NAME
     from medianest.workers.heartbeat import check_host
 
-    client = aioredis.from_url(redis_url, socket_connect_timeout=3, socket_timeout=3)
+    assert settings.redis_url is not None
+    client = aioredis.from_url(settings.redis_url, socket_connect_timeout=3, socket_timeout=3)
     try:
         return await check_host(
             client, DEFAULT_QUEUE_NAME, settings.jobs.worker_silent_after_seconds

@@ -355,9 +355,7 @@ async def _username_scope_from(scope: LockoutScope, client_ip: str) -> LockoutSc
     to apply: no username, or an address this username has signed in from before (its owner's
     own devices are never paused by guesses from elsewhere)."""
     per_username = username_scope(scope)
-    if per_username is None or scope.username is None:
-        return None
-    if await signed_in_from(scope.username, client_ip):
+    if per_username is None or await signed_in_from(per_username.username or "", client_ip):
         return None
     return per_username
 
