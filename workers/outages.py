@@ -64,11 +64,6 @@ class Outages:
         """Every dependency watched."""
         return tuple(self._probes)
 
-    @property
-    def down(self) -> Mapping[str, Outage]:
-        """The dependencies known to be down, and since when."""
-        return dict(self._down)
-
     def lost(self, name: str, error: BaseException | str) -> None:
         """Record that ``name`` failed; logs a warning only when it was thought up."""
         if name in self._down:
