@@ -45,8 +45,14 @@ def redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[s
     return event
 
 
-def configure_logging(settings: LogSettings, *, stream: Any = None) -> None:
-    """Set up structlog and the stdlib root logger once for this process."""
+def configure_logging(settings: LogSettings, *, stream: Any = None, quiet: bool = False) -> None:
+    """Set up structlog and the stdlib root logger once for this process.
+
+    :param quiet: for short commands (``medianest users list``): below ``error``, only core's
+        own records are shown, so what a plugin or library says as it loads is not repeated by
+        every command. Long-running processes (``serve``, ``worker``, ``demo``) show everything
+        at the configured level.
+    """
     stream = stream or sys.stderr
     as_json = settings.format == "json" or (settings.format == "auto" and not stream.isatty())
     shared: list[Any] = [
@@ -76,6 +82,8 @@ def configure_logging(settings: LogSettings, *, stream: Any = None) -> None:
     )
     handler = logging.StreamHandler(stream)
     handler.setFormatter(formatter)
+    if quiet:
+        handler.addFilter(_CoreBelowError())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.level.upper())
@@ -90,6 +98,10 @@ def configure_logging(settings: LogSettings, *, stream: Any = None) -> None:
     # try; the hub logs the outage once and the recovery once itself (readiness, workers).
     pool = logging.getLogger("asyncpg.pool")
     pool.filters[:] = [_RetryNoiseFilter()]
+    # httpx logs every request it makes at info ("HTTP Request: GET ..."): a plugin's upstream
+    # calls are debugging detail, not the operator's business.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).filters[:] = [_DemoteToDebug()]
 
 
 class _RetryNoiseFilter(logging.Filter):
@@ -103,3 +115,25 @@ class _RetryNoiseFilter(logging.Filter):
                 return True
             return False
         return True
+
+
+class _DemoteToDebug(logging.Filter):
+    """Passes info records at debug level (when debug is on), other records unchanged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.INFO:
+            if not logging.getLogger().isEnabledFor(logging.DEBUG):
+                return False
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return True
+
+
+CORE_LOGGER_PREFIX = "medianest."
+"""Loggers of core, the SDK, settings and workers (plugins log under their own package)."""
+
+
+class _CoreBelowError(logging.Filter):
+    """Passes every error, and records below error only from core's own loggers."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.ERROR or record.name.startswith(CORE_LOGGER_PREFIX)

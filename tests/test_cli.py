@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import subprocess
 
 import httpx
@@ -50,6 +51,41 @@ def test_config_show_redacts_secrets(tmp_path) -> None:
     assert shown["plugins"]["hello"]["accounts"] == {"ann": "***"}
     assert "hunter2" not in result.stdout and "pw123" not in result.stdout
     assert shown["mode"] == "embedded"
+
+
+def test_config_show_masks_secrets_only(tmp_path) -> None:
+    result = medianest(
+        tmp_path,
+        "config",
+        "show",
+        MEDIANEST_SECRET_KEY=SECRET_KEY,
+        MEDIANEST_REDIS_URL="redis://:redispw@cache:6379/0",
+        MEDIANEST_AUTH__ACCESS_TOKEN_MINUTES="20",
+    )
+    assert result.returncode == 0, result.stderr
+    shown = json.loads(result.stdout)
+    assert shown["secret_key"] == "***" and SECRET_KEY not in result.stdout
+    assert shown["redis_url"] == "redis://:***@cache:6379/0"
+    # Named like secrets, but durations and counts: shown as they are.
+    assert shown["auth"]["access_token_minutes"] == 20
+    assert shown["auth"]["refresh_token_days"] == 30
+    assert shown["server"]["port"] == 8080
+
+
+def test_short_commands_do_not_repeat_what_plugins_say_as_they_load(tmp_path) -> None:
+    # The Plex plugin is on by default and warns that, with no server, it offers no sign-in:
+    # worth saying when the hub serves, noise before every command's own output.
+    quiet = medianest(tmp_path, "config", "check", "--offline")
+    assert quiet.returncode == 0, quiet.stderr
+    assert "Plex sign-in is not offered" not in quiet.stderr
+    debugging = medianest(tmp_path, "config", "check", "--offline", MEDIANEST_LOG__LEVEL="debug")
+    assert "Plex sign-in is not offered" in debugging.stderr
+
+
+def test_error_text_is_printed_as_written(tmp_path) -> None:
+    result = medianest(tmp_path, "config", "check", "--offline", **{"MEDIANEST_NOPE[a-z]": "1"})
+    assert result.returncode == 2
+    assert "MEDIANEST_NOPE[a-z] is not a known setting" in result.stderr
 
 
 def test_config_check_connects(tmp_path) -> None:
@@ -148,6 +184,18 @@ def test_serve_prints_where_and_becomes_ready(tmp_path) -> None:
         finally:
             process.terminate()
             assert process.wait(timeout=20) == 0, log.read_text()
+
+
+def test_serve_names_an_address_in_use_and_how_to_choose_another(tmp_path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = medianest(tmp_path, "serve", "--port", str(port))
+    assert result.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}: the address is already in use" in result.stderr
+    assert "--port" in result.stderr and "MEDIANEST_SERVER__PORT" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 @pytest.mark.parametrize("value", ["abc", "70000"])

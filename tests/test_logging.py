@@ -6,6 +6,7 @@ import io
 import json
 import logging
 
+import httpx
 import pytest
 import structlog
 
@@ -74,3 +75,30 @@ def test_postgres_reconnection_tries_do_not_flood_the_log(log_lines) -> None:
     assert [line["event"] for line in lines] == [
         "Pool.close() is taking over 60 seconds to complete."
     ]
+
+
+def _request_lines(level: str) -> list[dict]:
+    buffer = io.StringIO()
+    configure_logging(LogSettings(level=level, format="json"), stream=buffer)
+    transport = httpx.MockTransport(lambda request: httpx.Response(204))
+    with httpx.Client(transport=transport) as client:
+        client.get("http://pms.invalid:32400/library/sections")
+    lines = [json.loads(line) for line in buffer.getvalue().splitlines() if line]
+    return [line for line in lines if line.get("logger") == "httpx"]
+
+
+def test_httpx_request_lines_are_debug_detail(log_lines) -> None:
+    assert _request_lines("info") == []
+    [line] = _request_lines("debug")
+    assert line["level"] == "debug" and "HTTP Request: GET" in line["event"]
+
+
+def test_quiet_logging_keeps_core_warnings_and_everyone_s_errors(log_lines) -> None:
+    buffer = io.StringIO()
+    configure_logging(LogSettings(level="warning", format="json"), stream=buffer, quiet=True)
+    structlog.get_logger("medianest.core.hub").warning("core says")
+    structlog.get_logger("medianest_plex.plugin").warning("plugin says")
+    structlog.get_logger("medianest_plex.plugin").error("plugin fails")
+    logging.getLogger("tortoise").warning("library says")
+    events = [json.loads(line)["event"] for line in buffer.getvalue().splitlines() if line]
+    assert events == ["core says", "plugin fails"]

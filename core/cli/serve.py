@@ -1,24 +1,17 @@
-"""``medianest serve``, ``worker`` and ``demo``: the long-running commands."""
+"""``medianest serve`` and ``worker``: the long-running processes of a deployment."""
 
 from __future__ import annotations
 
-import asyncio
 import sys
-from collections.abc import Callable
-from contextlib import AsyncExitStack
-from pathlib import Path
 
 import click
 import structlog
 
 from medianest.config import Settings
-from medianest.core.app import create_app
-from medianest.core.cli import Context, err, handles_errors, out, run
+from medianest.core.cli._common import Context, err, handles_errors, listen, out, run
+from medianest.core.cli._hub import CHOOSE_ANOTHER_PORT, serve_one
 from medianest.core.hub import build_hub
-from medianest.core.plugins import PluginHost
-from medianest.core.serving import bind_socket, serve_until, stop_on_signals
-from medianest.sdk.demo import Demo, DemoSetup
-from medianest.sdk.errors import ConfigurationError, PluginError
+from medianest.sdk.errors import ConfigurationError
 
 log = structlog.get_logger(__name__)
 
@@ -41,25 +34,7 @@ def serve(obj: Context, host: str | None, port: int | None, workers: int | None)
     if settings.server.workers > 1:
         _serve_many(settings)
     else:
-        run(_serve_one(settings))
-
-
-async def _serve_one(
-    settings: Settings, *, banner: Callable[[str], list[str]] | None = None
-) -> None:
-    """Serve one hub until SIGINT/SIGTERM; once it listens, print where and ``banner(url)``."""
-    app = create_app(settings)
-    sock = bind_socket(settings.server.host, settings.server.port)
-    stop = asyncio.Event()
-    stop_on_signals(stop)
-
-    def ready(url: str) -> None:
-        out.print(f"MediaNest is serving on [bold]{url}[/] ({settings.mode} mode)", markup=True)
-        for line in banner(url) if banner is not None else []:
-            out.print(line, markup=False, soft_wrap=True)
-
-    with sock:
-        await serve_until(app, sock, stop, on_ready=ready)
+        run(serve_one(settings))
 
 
 def _serve_many(settings: Settings) -> None:
@@ -71,7 +46,7 @@ def _serve_many(settings: Settings) -> None:
 
     from medianest.core.serving import hypercorn_config, url_of
 
-    sock = bind_socket(settings.server.host, settings.server.port)
+    sock = listen(settings.server.host, settings.server.port, choose_another=CHOOSE_ANOTHER_PORT)
     config = hypercorn_config(sock)
     config.application_path = "medianest.core.asgi:app"
     config.workers = settings.server.workers
@@ -143,56 +118,3 @@ async def _check_worker(settings: Settings) -> tuple[bool, str]:
         return False, f"cannot read worker heartbeats: Redis is unreachable: {exc}"
     finally:
         await client.aclose()
-
-
-@click.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
-@click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path(".demo"),
-    show_default=True,
-    help="Where the demo keeps its database.",
-)
-@click.pass_obj
-@handles_errors
-def demo(obj: Context, host: str, port: int, data_dir: Path) -> None:
-    """Run the hub on its embedded default, wired to the bundled simulators."""
-    run(_demo(obj, host, port, data_dir))
-
-
-async def _demo(obj: Context, host: str, port: int, data_dir: Path) -> None:
-    base = obj.settings(data_dir=data_dir, redis_url=None, database_url=None, plugins={})
-    plugins = PluginHost(base)
-    demos: list[tuple[str, Demo]] = []
-    for info in plugins.enabled():
-        for result in plugins.call(info, "register_demo"):
-            if result is None:
-                continue
-            if not isinstance(result, Demo):
-                raise PluginError(
-                    f"plugin {info.origin} returned {type(result).__name__} from "
-                    "register_demo; expected medianest.sdk.Demo",
-                    plugin=info.key,
-                )
-            demos.append((info.key, result))
-    await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
-    async with AsyncExitStack() as stack:
-        sections: dict[str, dict] = {}
-        banner: list[str] = []
-        for key, plugin_demo in demos:
-            setup: DemoSetup = await stack.enter_async_context(plugin_demo.start(data_dir))
-            sections[key] = setup.settings
-            banner.extend(setup.instructions)
-        if not demos:
-            banner.append("No installed plugin ships a demo; the hub runs without sources.")
-        settings = obj.settings(
-            quiet=False,
-            data_dir=data_dir,
-            redis_url=None,
-            database_url=None,
-            plugins=sections,
-            server={"host": host, "port": port},
-        )
-        await _serve_one(settings, banner=lambda url: [f"Sign in at {url}/sign-in", *banner])

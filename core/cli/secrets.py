@@ -12,8 +12,8 @@ import sys
 import click
 
 from medianest.config import Settings
-from medianest.core.cli import Context, err, handles_errors, out, run
-from medianest.core.cli_admin import services
+from medianest.core.cli._common import Context, err, handles_errors, out, run
+from medianest.core.cli._hub import services
 from medianest.core.secret_rotation import DEFAULT_BATCH_SIZE, ColumnReport, rotate_all
 from medianest.core.secrets import SecretBox, load_secret_key
 

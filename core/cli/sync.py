@@ -37,8 +37,8 @@ from rich.table import Table
 
 from medianest.config import Settings
 from medianest.core.auth import audit
-from medianest.core.cli import Context, err, handles_errors, out, run
-from medianest.core.cli_admin import services
+from medianest.core.cli._common import Context, err, handles_errors, out, run
+from medianest.core.cli._hub import services
 from medianest.core.db.models import SyncRun
 from medianest.core.hub import Hub, build_hub
 from medianest.core.sync import RunKind, Trigger

@@ -18,8 +18,8 @@ from rich.table import Table
 from medianest.core.auth import audit
 from medianest.core.auth.local import PROVIDER_ID, create_account, valid_username
 from medianest.core.auth.passwords import check_strength
-from medianest.core.cli import Context, err, handles_errors, out, run
-from medianest.core.cli_admin import services
+from medianest.core.cli._common import Context, err, handles_errors, out, run
+from medianest.core.cli._hub import services
 from medianest.core.db.models import User
 from medianest.sdk.errors import ConflictError, InvalidInputError
 
