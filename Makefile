@@ -19,8 +19,9 @@ $(STAMP): $(REQUIREMENTS)
 		-e ".[test]" -e plugins/plex -e tests/fixtures/medianest-hello
 	@touch $@
 
+# PORT=8081 (or MEDIANEST_SERVER__PORT) serves the demo on another port; HOST likewise.
 demo: $(STAMP)
-	$(BIN)/medianest demo
+	$(BIN)/medianest demo $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

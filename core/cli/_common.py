@@ -16,7 +16,9 @@ from functools import wraps
 from pathlib import Path
 from typing import Any
 
+from rich import box
 from rich.console import Console
+from rich.table import Column, Table
 
 from medianest.config import Settings, load_settings
 from medianest.core.logging import configure_logging
@@ -109,6 +111,19 @@ def listen(host: str, port: int, *, choose_another: str) -> socket.socket:
                 f"privileges); {choose_another}"
             ) from exc
         raise
+
+
+def plain_table(*columns: str | Column) -> Table:
+    """A table for the terminal: a rule under the header, no frame, one space between
+    columns, so that the listings fit 80 columns."""
+    return Table(
+        *columns,
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        collapse_padding=True,
+        padding=(0, 1),
+    )
 
 
 def run(coro: Coroutine[Any, Any, Any]) -> Any:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import click
-from rich.table import Table
 
-from medianest.core.cli._common import Context, err, handles_errors, out, run
+from medianest.core.cli._common import Context, err, handles_errors, out, plain_table, run
 from medianest.core.cli._hub import services
 from medianest.sdk.errors import InvalidInputError
 
@@ -25,7 +24,7 @@ def flags_list(obj: Context) -> None:
         async with services(obj.settings()) as hub:
             return hub.flag_service.list()
 
-    table = Table("flag", "enabled", "default", "description")
+    table = plain_table("flag", "enabled", "default", "description")
     for state in run(states()):
         mark = " (set)" if state.overridden else ""
         table.add_row(

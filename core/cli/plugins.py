@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import click
-from rich.table import Table
 
-from medianest.core.cli._common import Context, handles_errors, out, run
+from medianest.core.cli._common import Context, handles_errors, out, plain_table, run
 from medianest.core.health import check_components
 from medianest.core.hub import build_hub
 
@@ -37,7 +36,7 @@ def plugins_list(obj: Context, no_health: bool) -> None:
                 await hub.close()
 
         run(probe())
-    table = Table("plugin", "version", "enabled", "provides", "health")
+    table = plain_table("plugin", "version", "enabled", "provides", "health")
     for info in hub.host.plugins.values():
         provided = [pid for ids in info.provides.values() for pid in ids]
         states = [f"{pid}: {health[pid]}" for pid in provided if pid in health]

@@ -33,11 +33,11 @@ from typing import NoReturn, Protocol
 import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.table import Column, Table
 
 from medianest.config import Settings
 from medianest.core.auth import audit
-from medianest.core.cli._common import Context, err, handles_errors, out, run
+from medianest.core.cli._common import Context, err, handles_errors, out, plain_table, run
 from medianest.core.cli._hub import services
 from medianest.core.db.models import SyncRun
 from medianest.core.hub import Hub, build_hub
@@ -83,7 +83,7 @@ class _ProgressBar:
     def __init__(self, console: Console, run: SyncRun) -> None:
         self._progress = Progress(
             TextColumn("[bold]{task.description}"),
-            BarColumn(),
+            BarColumn(bar_width=20),
             TextColumn("{task.fields[items]}"),
             TextColumn("{task.fields[detail]}"),
             TimeElapsedColumn(),
@@ -109,12 +109,10 @@ class _ProgressBar:
         if run.status == "succeeded" and total is None:
             total = run.items_seen  # the walk is over: the bar is full
         items = f"{run.items_seen:,}" + (f"/{total:,}" if total is not None else "") + " items"
-        detail = (
-            f"{run.pages:,} pages, {run.inserted:,} new, {run.updated:,} updated, "
-            f"{run.deleted:,} deleted"
-        )
+        # As in --list's "changes": + new, ~ updated, - deleted (the summary spells them out).
+        detail = f"{run.pages:,} pages, +{run.inserted:,} ~{run.updated:,} -{run.deleted:,}"
         if run.errors:
-            detail += f", {run.errors:,} failed fetches"
+            detail += f", {run.errors:,} retried"
         self._progress.update(
             self._task,
             description=f"{run.source} {run.kind} ({run.status})",
@@ -367,16 +365,38 @@ def _list(settings: Settings, source: str | None, limit: int, as_json: bool) -> 
     if not rows:
         out.print(f"no sync runs{f' of {source}' if source else ''} yet", markup=False)
         return
-    table = Table("run", "source", "kind", "by", "status", "created", "took", "items", "changes")
-    for row in rows:
-        table.add_row(*_cells(row))
-    out.print(table)
+    out.print(_runs_table(rows, wide=out.width >= WIDE_COLUMNS))
     failed = [row for row in rows if row.status == "failed" and row.error]
     for row in failed:
         out.print(f"run {row.id} failed: {row.error}", markup=False, soft_wrap=True)
 
 
-def _cells(run: SyncRun) -> list[str]:
+WIDE_COLUMNS = 100
+"""From this terminal width on, ``--list`` also shows who asked for each run and how long it
+took; narrower, it keeps to the columns that fit 80 (``--json`` has everything)."""
+
+
+def _runs_table(rows: list[SyncRun], *, wide: bool) -> Table:
+    columns = [
+        Column("run", justify="right", no_wrap=True),
+        Column("source", no_wrap=True),
+        Column("kind", no_wrap=True),
+        Column("status", no_wrap=True),
+        Column("created (UTC)", no_wrap=True),
+        *([Column("took", justify="right", no_wrap=True), Column("by")] if wide else []),
+        Column("items", justify="right"),
+        Column("changes"),
+    ]
+    table = plain_table(*columns)
+    for row in rows:
+        cells = _cells(row)
+        if not wide:
+            del cells["took"], cells["by"]
+        table.add_row(*cells.values())
+    return table
+
+
+def _cells(run: SyncRun) -> dict[str, str]:
     took = "-"
     if run.started_at is not None and run.finished_at is not None:
         took = f"{(run.finished_at - run.started_at).total_seconds():.1f} s"
@@ -385,14 +405,14 @@ def _cells(run: SyncRun) -> list[str]:
     changes = f"+{run.inserted:,} ~{run.updated:,} -{run.deleted:,}"
     if run.errors:
         changes += f", {run.errors:,} errors"
-    return [
-        str(run.id),
-        run.source,
-        run.kind,
-        by,
-        run.status,
-        run.created_at.strftime("%Y-%m-%d %H:%M UTC"),
-        took,
-        items,
-        changes,
-    ]
+    return {
+        "run": str(run.id),
+        "source": run.source,
+        "kind": run.kind,
+        "status": run.status,
+        "created": run.created_at.strftime("%m-%d %H:%M"),
+        "took": took,
+        "by": by,
+        "items": items,
+        "changes": changes,
+    }

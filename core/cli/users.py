@@ -13,12 +13,11 @@ import sys
 from typing import NoReturn
 
 import click
-from rich.table import Table
 
 from medianest.core.auth import audit
 from medianest.core.auth.local import PROVIDER_ID, create_account, valid_username
 from medianest.core.auth.passwords import check_strength
-from medianest.core.cli._common import Context, err, handles_errors, out, run
+from medianest.core.cli._common import Context, err, handles_errors, out, plain_table, run
 from medianest.core.cli._hub import services
 from medianest.core.db.models import User
 from medianest.sdk.errors import ConflictError, InvalidInputError
@@ -93,7 +92,7 @@ def users_list(obj: Context) -> None:
             with hub.database.activate():
                 return await User.all().order_by("id").prefetch_related("identities")
 
-    table = Table("id", "username", "role", "active", "sign-in methods", "last sign-in")
+    table = plain_table("id", "username", "role", "active", "sign-in methods", "last sign-in")
     for user in run(load()):
         last = user.last_sign_in_at
         table.add_row(
