@@ -23,8 +23,12 @@ $(STAMP): $(REQUIREMENTS)
 demo: $(STAMP)
 	$(BIN)/medianest demo $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
 
+# Tests run in parallel processes, one per core (at most 8: each needs a Redis database of its
+# own); PYTEST_PARALLEL= runs them in this process. Tests marked slow (they start processes of
+# their own) run too: PYTEST_ARGS='-m "not slow"' leaves them out while working on something.
+PYTEST_PARALLEL ?= -n auto --maxprocesses 8 --dist worksteal
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
 # The import contracts are checked on a real (non-editable) install of the packages, so the
 # checker sees the modules exactly as a wheel ships them.

@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
 import redis.asyncio as aioredis
 
+from medianest.sdk.testing import HubHarness, RunningHub
+from tests.databases import SqliteTemplate, create_migrated_postgres
 from tests.services import POSTGRES_URL, REDIS_URL, SECRET_KEY, service_missing
 
 # Hubs started by tests (in this process and the servers and workers they launch) sync
@@ -23,20 +28,44 @@ os.environ.setdefault("MEDIANEST_SYNC__INCREMENTAL_MINUTES", "0")
 os.environ.setdefault("MEDIANEST_SYNC__FULL_DAILY_AT", "")
 
 
-@pytest.fixture
-async def postgres_url() -> AsyncIterator[str]:
-    """A fresh, empty PostgreSQL database for this test (dropped afterwards)."""
-    name = f"medianest_test_{uuid.uuid4().hex[:12]}"
+async def _postgres_admin() -> asyncpg.Connection:
     admin_url = POSTGRES_URL.rsplit("/", 1)[0] + "/postgres"
     try:
-        admin = await asyncpg.connect(admin_url, timeout=5)
+        return await asyncpg.connect(admin_url, timeout=5)
     except (OSError, asyncpg.PostgresError) as exc:
         service_missing("PostgreSQL", f"{type(exc).__name__}: {exc}")
+        raise
+
+
+@pytest.fixture
+async def postgres_url() -> AsyncIterator[str]:
+    """A fresh, empty PostgreSQL database for this test (dropped afterwards).
+
+    Tests of what happens before migrations use it; a hub that just needs its schema
+    starts faster on ``migrated_postgres_url``.
+    """
+    name = f"medianest_test_{uuid.uuid4().hex[:12]}"
+    admin = await _postgres_admin()
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
         yield POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture
+async def migrated_postgres_url() -> AsyncIterator[str]:
+    """A new PostgreSQL database already holding core's schema (a copy of a migrated
+    template, see ``tests.databases``); dropped afterwards."""
+    admin = await _postgres_admin()
+    name = None
+    try:
+        name = await create_migrated_postgres(admin, POSTGRES_URL)
+        yield POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        if name is not None:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
 
 
@@ -72,7 +101,48 @@ def mode(request: pytest.FixtureRequest) -> dict:
     if request.param == "embedded":
         return {}
     return {
-        "database_url": request.getfixturevalue("postgres_url"),
+        "database_url": request.getfixturevalue("migrated_postgres_url"),
         "redis_url": request.getfixturevalue("redis_url"),
         "secret_key": SECRET_KEY,
     }
+
+
+@pytest.fixture(scope="session")
+def sqlite_template() -> Iterator[SqliteTemplate]:
+    """This test process's migrated SQLite file (see ``tests.databases``)."""
+    template = SqliteTemplate()
+    yield template
+    template.remove()
+
+
+class _MigratedHubHarness(HubHarness):
+    """The test kit's harness, whose embedded hubs start on a copy of a migrated database."""
+
+    def __init__(self, tmp_path: Path, sqlite: SqliteTemplate) -> None:
+        super().__init__(tmp_path)
+        self._tmp = tmp_path
+        self._sqlite = sqlite
+        self._started = 0
+
+    @asynccontextmanager
+    async def run(
+        self,
+        plugin_objects: Mapping[str, object] | None = None,
+        *,
+        autoload: bool = False,
+        **settings: Any,
+    ) -> AsyncIterator[RunningHub]:
+        if not settings.get("database_url"):
+            self._started += 1
+            data_dir = Path(settings.get("data_dir") or self._tmp / f"hub-{self._started}")
+            settings["data_dir"] = data_dir
+            await self._sqlite.copy_to(data_dir)
+        async with super().run(plugin_objects, autoload=autoload, **settings) as running:
+            yield running
+
+
+@pytest.fixture
+def medianest_hub(tmp_path: Path, sqlite_template: SqliteTemplate) -> HubHarness:
+    """Start real hubs (see ``medianest.sdk.testing.HubHarness``); an embedded hub starts on
+    a copy of a migrated database instead of migrating a new one."""
+    return _MigratedHubHarness(tmp_path, sqlite_template)

@@ -13,6 +13,9 @@ import pytest
 from tests.cli_helpers import MEDIANEST, clean_environment, medianest
 from tests.services import SECRET_KEY
 
+# Every test here starts processes of its own (`-m "not slow"` leaves them out).
+pytestmark = pytest.mark.slow
+
 HELLO = {"MEDIANEST_FEATURES__HELLO": "true"}
 
 

@@ -14,8 +14,12 @@ from contextlib import contextmanager
 from urllib.parse import parse_qs
 
 import httpx
+import pytest
 
 from tests.cli_helpers import MEDIANEST, clean_environment
+
+# Every test here starts processes of its own (`-m "not slow"` leaves them out).
+pytestmark = pytest.mark.slow
 
 STARTUP_SECONDS = 60
 

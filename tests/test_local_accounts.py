@@ -224,6 +224,7 @@ def create_admin(tmp_path, env: dict, *args: str, stdin: str):
     )
 
 
+@pytest.mark.slow  # runs a process of its own
 async def test_create_admin_then_sign_in_with_it(tmp_path, mode, medianest_hub) -> None:
     env = await asyncio.to_thread(prepared, tmp_path, mode)
     created = await asyncio.to_thread(
@@ -261,6 +262,7 @@ async def test_create_admin_then_sign_in_with_it(tmp_path, mode, medianest_hub) 
         (["--username", "owner"], PASSWORD, "pass --username and --password-stdin"),
     ],
 )
+@pytest.mark.slow  # runs a process of its own
 def test_create_admin_refuses_bad_input_with_status_2(tmp_path, args, stdin, reason) -> None:
     result = create_admin(tmp_path, {}, *args, stdin=stdin)
     assert result.returncode == 2, result.stderr
@@ -268,6 +270,7 @@ def test_create_admin_refuses_bad_input_with_status_2(tmp_path, args, stdin, rea
     assert "too-short" not in result.stdout + result.stderr
 
 
+@pytest.mark.slow  # runs a process of its own
 def test_create_admin_refuses_a_taken_username(tmp_path) -> None:
     first = create_admin(tmp_path, {}, "--username", "owner", "--password-stdin", stdin=PASSWORD)
     assert first.returncode == 0, first.stderr
@@ -322,6 +325,7 @@ class Terminal:
         return bool(data)
 
 
+@pytest.mark.slow  # runs a process of its own
 def test_create_admin_asks_twice_without_echo(tmp_path) -> None:
     terminal = Terminal(tmp_path, "users", "create-admin")
     terminal.answer("Username:", "owner")
@@ -332,6 +336,7 @@ def test_create_admin_asks_twice_without_echo(tmp_path) -> None:
     assert "created admin 'owner'" in shown and PASSWORD not in shown
 
 
+@pytest.mark.slow  # runs a process of its own
 def test_create_admin_refuses_two_different_passwords(tmp_path) -> None:
     terminal = Terminal(tmp_path, "users", "create-admin")
     terminal.answer("Username:", "owner")

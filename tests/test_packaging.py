@@ -7,6 +7,11 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
+# Every test here starts processes of its own (`-m "not slow"` leaves them out).
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -56,18 +56,21 @@ print(json.dumps({
 """
 
 
+@pytest.mark.slow  # runs a process of its own
 def test_third_party_plugin_is_discovered_but_off_and_never_imported() -> None:
     result = _probe(PROBE)
     assert result["plugins"]["hello"] == [False, "medianest-hello", "1.2.0", False]
     assert result["imported"] is False
 
 
+@pytest.mark.slow  # runs a process of its own
 def test_third_party_plugin_loads_when_its_flag_is_on() -> None:
     result = _probe(PROBE, {"MEDIANEST_FEATURES__HELLO": "true"})
     assert result["plugins"]["hello"][0] is True
     assert result["imported"] is True
 
 
+@pytest.mark.slow  # runs a process of its own
 def test_bundled_plugin_is_on_by_default_and_can_be_switched_off() -> None:
     on = _probe(PROBE)
     assert on["plugins"]["plex"][0] is True and on["plugins"]["plex"][3] is True

@@ -58,6 +58,7 @@ async def _readiness(client) -> tuple[int, dict]:
     return response.status_code, await response.get_json()
 
 
+@pytest.mark.slow  # runs a process of its own
 async def test_ready_turns_503_naming_redis_and_recovers(medianest_hub, postgres_url) -> None:
     port = _free_port()
     with private_redis(port) as server:
@@ -87,6 +88,7 @@ async def test_ready_turns_503_naming_redis_and_recovers(medianest_hub, postgres
                 assert status == 200, body
 
 
+@pytest.mark.slow  # runs a process of its own
 async def test_worker_process_runs_jobs_queued_by_the_api(
     medianest_hub, postgres_url, redis_url, tmp_path
 ) -> None:
@@ -146,6 +148,7 @@ async def test_flag_set_on_one_replica_is_seen_by_another_within_a_second(
         assert response.status_code == 409
 
 
+@pytest.mark.slow  # runs a process of its own
 def test_serve_with_several_workers_in_scaled_mode(tmp_path, postgres_url, redis_url) -> None:
     env = {
         "MEDIANEST_DATABASE_URL": postgres_url,

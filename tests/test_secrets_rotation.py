@@ -10,6 +10,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from medianest.config import Settings, load_settings
 from medianest.core.db.models import AuditEvent, ExternalIdentity, User
 from medianest.core.hub import Hub, build_hub
@@ -150,6 +152,7 @@ def test_every_encrypted_column_names_a_text_field() -> None:
         assert column.name == f"{column.model.__name__}.{column.column}"
 
 
+@pytest.mark.slow  # runs the command in processes of its own
 async def test_the_command_reports_counts_and_fails_on_undecryptable_values(tmp_path) -> None:
     setup = load_settings(data_dir=tmp_path / "data", secret_key=OLD)
     await store(setup, {"ann": "token-ann", "bob": "token-bob"}, OLD)

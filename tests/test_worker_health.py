@@ -11,6 +11,7 @@ import socket
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 import redis.asyncio as aioredis
 
 from medianest.sdk.access import Permission
@@ -113,6 +114,7 @@ async def test_system_in_embedded_mode_has_no_workers(medianest_hub: HubHarness)
         assert body == {"mode": "embedded", "workers": None}
 
 
+@pytest.mark.slow  # runs a process of its own
 async def test_worker_health_check_passes_only_with_a_fresh_heartbeat_on_this_host(
     redis_url: str, redis_client: aioredis.Redis, tmp_path: Path
 ) -> None:
@@ -134,6 +136,7 @@ async def test_worker_health_check_passes_only_with_a_fresh_heartbeat_on_this_ho
     assert status == 0 and "worker here:3:cccccc alive" in output, output
 
 
+@pytest.mark.slow  # runs a process of its own
 def test_worker_health_check_fails_when_redis_is_unreachable(tmp_path: Path) -> None:
     with socket.socket() as unused:
         unused.bind(("127.0.0.1", 0))

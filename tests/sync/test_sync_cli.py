@@ -27,6 +27,9 @@ from tests.cli_helpers import MEDIANEST, clean_environment, medianest
 from tests.services import SECRET_KEY
 from tests.sync.conftest import SYNC_SETTINGS, plex_section
 
+# Every test here starts processes of its own (`-m "not slow"` leaves them out).
+pytestmark = pytest.mark.slow
+
 SUMMARY = re.compile(
     r"(?P<source>\S+): (?P<kind>full|incremental) sync succeeded \(run (?P<id>\d+)\) "
     r"in [\d.]+ s: (?P<items>[\d,]+) items in (?P<pages>\d+) pages; (?P<new>[\d,]+) new, "

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from medianest.core.db.models import SyncRun
 from medianest.core.sync import RunKind, Trigger
@@ -20,6 +21,9 @@ from tests.cli_helpers import MEDIANEST, clean_environment
 from tests.services import SECRET_KEY
 from tests.sync.conftest import plex_section
 from tests.sync.sync_testing import catalogue, source_items
+
+# Every test here starts processes of its own (`-m "not slow"` leaves them out).
+pytestmark = pytest.mark.slow
 
 SYNC = {
     "page_size": 50,

@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+import pytest
 import redis.asyncio as aioredis
 
 from medianest.core.db.models import SyncRun
@@ -28,6 +29,9 @@ from tests.services import SECRET_KEY
 from tests.sync.conftest import plex_section
 from tests.sync.test_sync_scaled import SYNC, wait_for, write_config
 from tests.tcp_proxy import TcpProxy
+
+# Every test here starts processes of its own (`-m "not slow"` leaves them out).
+pytestmark = pytest.mark.slow
 
 OUTAGE_SECONDS = 5.0
 HEARTBEAT = {"MEDIANEST_JOBS__HEARTBEAT_SECONDS": "0.3"}

@@ -97,6 +97,7 @@ async def test_enqueue_needs_a_started_queue(redis_url: str) -> None:
         await queue.enqueue("plex.sync")
 
 
+@pytest.mark.slow  # runs a process of its own
 async def test_worker_in_its_own_process_runs_jobs_and_stops_on_sigterm(
     redis_url: str, token: str, queue_name: str, job_name: Callable[[str], str]
 ) -> None:
