@@ -117,6 +117,7 @@ def run_page_script(tmp_path: Path, fragment: str) -> dict:
     return json.loads(done.stdout)
 
 
+@pytest.mark.slow  # runs a process of its own
 def test_page_script_reads_the_fragment_and_forwards(tmp_path: Path) -> None:
     fragment = (
         "#?clientID=abc&code=XYZW&context%5Bdevice%5D%5Bproduct%5D=Media%3Cb%3ENest"
@@ -130,6 +131,7 @@ def test_page_script_reads_the_fragment_and_forwards(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.slow  # runs a process of its own
 def test_page_script_refuses_script_urls_and_missing_codes(tmp_path: Path) -> None:
     hostile = run_page_script(tmp_path, "#?code=XYZW&forwardUrl=javascript%3Aalert(1)")
     assert [entry[0] for entry in hostile["log"]] == ["fetch"]
