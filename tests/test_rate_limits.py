@@ -428,9 +428,9 @@ async def test_sign_in_fails_closed_and_the_api_open_without_shared_state(tmp_pa
 
 
 @asynccontextmanager
-async def two_replicas(tmp_path, postgres_url, redis_url, **settings) -> AsyncIterator[tuple]:
+async def two_replicas(tmp_path, database_url, redis_url, **settings) -> AsyncIterator[tuple]:
     shared = {
-        "database_url": postgres_url,
+        "database_url": database_url,
         "redis_url": redis_url,
         "secret_key": SECRET_KEY,
         **settings,
@@ -443,9 +443,10 @@ async def two_replicas(tmp_path, postgres_url, redis_url, **settings) -> AsyncIt
 
 
 async def test_a_limit_spent_on_one_replica_counts_on_the_other(
-    tmp_path, postgres_url, redis_url
+    tmp_path, migrated_postgres_url, redis_url
 ) -> None:
-    async with two_replicas(tmp_path, postgres_url, redis_url, **limits(api=(3, 60))) as (a, b):
+    limited = limits(api=(3, 60))
+    async with two_replicas(tmp_path, migrated_postgres_url, redis_url, **limited) as (a, b):
         assert (await a.call("GET", "/api/v1/test/ping")).status_code == 200
         assert (await a.call("GET", "/api/v1/test/ping")).status_code == 200
         last = await b.call("GET", "/api/v1/test/ping")
@@ -455,10 +456,10 @@ async def test_a_limit_spent_on_one_replica_counts_on_the_other(
 
 
 async def test_a_lockout_on_one_replica_holds_on_the_other(
-    tmp_path, postgres_url, redis_url
+    tmp_path, migrated_postgres_url, redis_url
 ) -> None:
     settings: dict[str, Any] = {"auth": {"lockout_attempts": 2, "lockout_minutes": 1}}
-    async with two_replicas(tmp_path, postgres_url, redis_url, **settings) as (a, b):
+    async with two_replicas(tmp_path, migrated_postgres_url, redis_url, **settings) as (a, b):
         assert (await a.sign_in(ANN_WRONG)).status_code == 403
         assert (await b.sign_in(ANN_WRONG)).status_code == 403, "failures add up across replicas"
         for replica in (a, b):

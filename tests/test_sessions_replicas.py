@@ -20,9 +20,9 @@ REFRESH = "/api/v1/auth/refresh"
 
 
 @pytest.fixture
-async def replicas(medianest_hub, postgres_url, redis_url) -> AsyncIterator[tuple]:
+async def replicas(medianest_hub, migrated_postgres_url, redis_url) -> AsyncIterator[tuple]:
     shared = {
-        "database_url": postgres_url,
+        "database_url": migrated_postgres_url,
         "redis_url": redis_url,
         "secret_key": SECRET_KEY,
         "features": {"hello": True},

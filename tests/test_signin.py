@@ -266,11 +266,11 @@ async def test_malformed_bodies_are_422(running, path, body) -> None:
 
 
 async def test_a_scaled_hub_without_a_secret_key_refuses_to_start(
-    medianest_hub, postgres_url, redis_url, door
+    medianest_hub, migrated_postgres_url, redis_url, door
 ) -> None:
     with pytest.raises(Exception, match=r"secret_key \[MEDIANEST_SECRET_KEY\] must be set"):
         async with medianest_hub.run(
-            {"door": door}, database_url=postgres_url, redis_url=redis_url
+            {"door": door}, database_url=migrated_postgres_url, redis_url=redis_url
         ):
             pass
     assert door.provider.forward_urls == []

@@ -155,10 +155,14 @@ async def test_the_second_search_is_answered_from_the_cache(
 @pytest.mark.postgres
 @pytest.mark.redis
 async def test_scaled_replicas_share_answers_through_redis(
-    medianest_hub: HubHarness, tube: FakeLiveSource, postgres_url: str, redis_url: str
+    medianest_hub: HubHarness, tube: FakeLiveSource, migrated_postgres_url: str, redis_url: str
 ) -> None:
     plugin = {"fakelive": FakeLivePlugin(tube)}
-    scaled = {"database_url": postgres_url, "redis_url": redis_url, "secret_key": SECRET_KEY}
+    scaled = {
+        "database_url": migrated_postgres_url,
+        "redis_url": redis_url,
+        "secret_key": SECRET_KEY,
+    }
     async with (
         medianest_hub.run(plugin, search=LIVE_SEARCH_SETTINGS, **scaled) as first,
         medianest_hub.run(plugin, search=LIVE_SEARCH_SETTINGS, **scaled) as second,
