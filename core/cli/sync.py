@@ -37,7 +37,15 @@ from rich.table import Column, Table
 
 from medianest.config import Settings
 from medianest.core.auth import audit
-from medianest.core.cli._common import Context, err, handles_errors, out, plain_table, run
+from medianest.core.cli._common import (
+    Context,
+    err,
+    handles_errors,
+    out,
+    plain_table,
+    print_error,
+    run,
+)
 from medianest.core.cli._hub import services
 from medianest.core.db.models import SyncRun
 from medianest.core.hub import Hub, build_hub
@@ -181,12 +189,9 @@ def sync_command(
         out.print_json(json.dumps(sync_runs.run_view(ended) | {"joined": joined}))
     if ended.status != "succeeded":
         if not as_json:
-            err.print("[bold red]error:[/] ", markup=True, end="")
-            err.print(
+            print_error(
                 f"the {ended.kind} sync of {ended.source} failed (run {ended.id}): "
-                f"{ended.error or 'no reason was recorded'}",
-                markup=False,
-                soft_wrap=True,
+                f"{ended.error or 'no reason was recorded'}"
             )
         sys.exit(1)
     if not as_json:
@@ -341,8 +346,7 @@ def _interrupted(following: _Following) -> str:
 
 def _refuse(error: NotFoundError | InvalidInputError | ConflictError) -> NoReturn:
     """Say why the sync cannot be done and exit with status 2."""
-    err.print("[bold red]error:[/] ", markup=True, end="")
-    err.print(error.message, markup=False, soft_wrap=True)
+    print_error(error.message)
     sys.exit(2)
 
 

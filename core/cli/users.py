@@ -17,7 +17,14 @@ import click
 from medianest.core.auth import audit
 from medianest.core.auth.local import PROVIDER_ID, create_account, valid_username
 from medianest.core.auth.passwords import check_strength
-from medianest.core.cli._common import Context, err, handles_errors, out, plain_table, run
+from medianest.core.cli._common import (
+    Context,
+    handles_errors,
+    out,
+    plain_table,
+    print_error,
+    run,
+)
 from medianest.core.cli._hub import services
 from medianest.core.db.models import User
 from medianest.sdk.errors import ConflictError, InvalidInputError
@@ -125,6 +132,5 @@ def _read_password(from_stdin: bool) -> str:
 
 def _refuse(error: InvalidInputError | ConflictError) -> NoReturn:
     """Say why the input was refused and exit with status 2."""
-    err.print("[bold red]error:[/] ", markup=True, end="")
-    err.print(error.message, markup=False, soft_wrap=True)
+    print_error(error.message)
     sys.exit(2)
