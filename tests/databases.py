@@ -17,6 +17,7 @@ and a plugin's own migrations (``medianest-hello``) are applied on top as usual.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import shutil
 import tempfile
@@ -133,5 +134,10 @@ class SqliteTemplate:
 def _copy_unless_present(source: Path, target: Path) -> None:
     if target.exists():
         return
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source, target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+    except OSError:
+        # A data directory the hub cannot use either: leave it to the hub to say so.
+        with contextlib.suppress(OSError):
+            target.unlink(missing_ok=True)
