@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
+import redis
 
 from medianest.core.db import Database
 from medianest.core.db.models import User
@@ -76,3 +79,23 @@ def test_too_many_parallel_test_processes_for_the_redis_databases_is_said(monkey
     monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw3")
     with pytest.raises(RuntimeError, match="too low for 4 parallel test processes"):
         services._per_worker("redis://127.0.0.1:6379/2")
+
+
+def test_a_parallel_test_process_gets_a_redis_server_of_its_own(monkeypatch) -> None:
+    # Databases keep keys apart, not pub/sub channels: hubs in two test processes on one
+    # server would hear each other's messages.
+    if shutil.which("redis-server") is None:
+        services.service_missing("redis-server", "the binary is not installed")
+    configured = "redis://127.0.0.1:6379/14"
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+    assert services._test_redis(configured) == configured
+    started = services.start_redis_server(configured)
+    assert started is not None
+    url, process = started
+    try:
+        assert url.endswith("/14") and url != configured
+        with redis.Redis.from_url(url) as client:
+            assert client.ping()
+    finally:
+        services.stop_redis_server(process)
+    assert process.poll() is not None
