@@ -41,4 +41,5 @@ def principal_for(user: User, *, scopes: Iterable[str] | None = None) -> Princip
         username=user.username,
         role=role,
         permissions=frozenset(str(p) for p in granted),
+        email=user.email,
     )

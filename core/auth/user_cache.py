@@ -28,6 +28,7 @@ from typing import Any
 import structlog
 
 from medianest.core.db.models import Session, User
+from medianest.sdk import events
 from medianest.sdk.services import PubSub
 
 log = structlog.get_logger(__name__)
@@ -46,7 +47,7 @@ class SessionState:
         return not self.revoked and self.expires_at > now
 
 
-USERS_CHANNEL = "users"
+USERS_CHANNEL = events.USERS_CHANNEL
 """The pub/sub channel on which replicas announce changed users."""
 TTL_SECONDS = 2.0
 """How long a loaded user or session is reused: the longest a change not announced takes to
