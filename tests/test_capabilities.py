@@ -174,8 +174,9 @@ def test_an_installed_plugin_must_declare_its_range(tmp_path, monkeypatch) -> No
 
 def test_bundled_and_fixture_plugins_declare_a_range_holding_this_sdk() -> None:
     import medianest_hello.plugin
-    import medianest_plex.plugin
     from packaging.specifiers import SpecifierSet
+
+    import medianest_plex.plugin
 
     for module in (medianest_plex.plugin, medianest_hello.plugin):
         assert SDK_VERSION in SpecifierSet(module.MEDIANEST_SDK)

@@ -53,9 +53,7 @@ def buffer(sinks: list[Sink], **settings: Any) -> tuple[EventBuffer, Published, 
     published = Published()
     drops: list[Any] = []
     config = EventSettings(**{"flush_seconds": 0.05, "retry_seconds": 0.01, **settings})
-    made = EventBuffer(
-        config, lambda: sinks, published, on_drop=lambda s, n: drops.append((s, n))
-    )
+    made = EventBuffer(config, lambda: sinks, published, on_drop=lambda s, n: drops.append((s, n)))
     return made, published, drops
 
 
