@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from medianest.config import Settings, load_settings
 from medianest.core.logging import configure_logging
@@ -47,6 +48,11 @@ class Context:
         return settings
 
 
+def _print_error(message: str) -> None:
+    """``error: <message>`` on stderr; the message is text, never markup (``[a-z]`` stays)."""
+    err.print(f"[bold red]error:[/] {escape(message)}", markup=True, soft_wrap=True)
+
+
 def handles_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     """Turn expected errors into a message and an exit status instead of a traceback."""
 
@@ -55,13 +61,13 @@ def handles_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return func(*args, **kwargs)
         except ConfigurationError as exc:
-            err.print(f"[bold red]error:[/] {exc}", markup=True, soft_wrap=True)
+            _print_error(str(exc))
             sys.exit(2)
         except MediaNestError as exc:
-            err.print(f"[bold red]error:[/] {exc}", markup=True, soft_wrap=True)
+            _print_error(str(exc))
             sys.exit(1)
         except OSError as exc:
-            err.print(f"[bold red]error:[/] {exc.strerror or exc}", markup=True, soft_wrap=True)
+            _print_error(str(exc.strerror or exc))
             sys.exit(1)
         except KeyboardInterrupt:
             sys.exit(130)

@@ -166,9 +166,10 @@ class Hub:
             )
             return JobHandle(job_id="", queued=False)
         message = notification.model_copy(update={"recipients": resolved})
-        return await self.jobs.enqueue(
-            core_jobs.NOTIFY, notification=message.model_dump(mode="json")
-        )
+        with self.database.activate():  # jobs run in-process inherit it (embedded mode)
+            return await self.jobs.enqueue(
+                core_jobs.NOTIFY, notification=message.model_dump(mode="json")
+            )
 
     async def publish(self, channel: str, message: Any) -> None:
         """Publish ``message`` on a plugin's own ``channel`` (core's channels are refused)."""
@@ -191,9 +192,10 @@ class Hub:
         if not full and SourceCapability.CHANGES not in media_source.capabilities:
             full = True
         job = sync_jobs.FULL_JOB if full else sync_jobs.INCREMENTAL_JOB
-        return await self.jobs.enqueue(
-            job, source=source, trigger="plugin", job_id=f"{job}:{source}"
-        )
+        with self.database.activate():  # jobs run in-process inherit it (embedded mode)
+            return await self.jobs.enqueue(
+                job, source=source, trigger="plugin", job_id=f"{job}:{source}"
+            )
 
     # lifecycle -------------------------------------------------------------------------------
 

@@ -41,7 +41,8 @@ async def acting_principal(principal: Principal) -> Principal:
     """``principal`` with the person's email and linked identities filled in from the database
     (what core hands request backends and other providers acting for the person)."""
     identities = (await linked_identities([principal.user_id])).get(principal.user_id, {})
-    email = await User.filter(id=principal.user_id).values_list("email", flat=True).first()
+    emails = await User.filter(id=principal.user_id).values_list("email", flat=True)
+    email = emails[0] if emails else None
     return principal.model_copy(
         update={
             "identities": {**identities, **principal.identities},
