@@ -204,7 +204,7 @@ class HealthCheckedSource(MediaSource, Protocol):
         ...
 
 
-CAPABILITY_PROTOCOLS: dict[SourceCapability, type[MediaSource]] = {
+CAPABILITY_PROTOCOLS: dict[SourceCapability, type] = {
     SourceCapability.SEARCH: SearchableSource,
     SourceCapability.LIVE_SEARCH: LiveSearchSource,
     SourceCapability.LIBRARY: LibrarySource,

@@ -57,6 +57,8 @@ async def walk_requests(
 class RequestBackendContract:
     """Behaviour every request backend shows. Needs a ``request_backend`` fixture."""
 
+    pytestmark = pytest.mark.asyncio
+
     @pytest.fixture
     def requester(self) -> Principal:
         """A person allowed to request, with a linked Plex identity and an email."""
