@@ -267,8 +267,8 @@ class RequestBackend(Provider, Protocol):
     async def list_requests(
         self, principal: Principal, cursor: str | None, limit: int, *, everyone: bool = False
     ) -> Page[MediaRequest]:
-        """Requests, newest first: the principal's own, or everyone's when ``everyone`` (core
-        passes it only for principals holding ``manage_requests``).
+        """Requests, newest first: the principal's own, or everyone's when ``everyone`` (meant
+        for principals holding ``manage_requests``; the caller checks that).
 
         :raises InvalidInputError: ``cursor`` was not made by this backend.
         """
@@ -278,8 +278,8 @@ class RequestBackend(Provider, Protocol):
         self, principal: Principal, ids: Sequence[ExternalIds]
     ) -> dict[ExternalIds, MediaRequest]:
         """The current request for each of ``ids`` that has one, in one call (search and
-        media details mark hits *requested* with it). Keys are the given ``ids`` objects;
-        ids with no request are left out. At most 100 ids per call."""
+        media details use it to mark hits *requested*). Keys are the given ``ids`` objects;
+        ids with no request are left out. Callers send at most 100 ids per call."""
         ...
 
     async def act(

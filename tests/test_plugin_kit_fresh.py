@@ -143,7 +143,7 @@ def test_the_kit_runs_in_a_fresh_plugin_project(tmp_path: Path) -> None:
         [
             python, "-m", "pip", "install", "--quiet",
             "-c", str(ROOT / "constraints.txt"),
-            f"{ROOT}[testing]", str(project),
+            f"{ROOT}[testing]", str(project), "import-linter",
         ],
         tmp_path,
         env,
@@ -156,3 +156,23 @@ def test_the_kit_runs_in_a_fresh_plugin_project(tmp_path: Path) -> None:
     assert re.match(r"12 passed, 2 skipped in ", summary), summary
     shown = _run([python, "-m", "pip", "show", "pytest-asyncio"], tmp_path, env)
     assert shown.returncode == 0, "pytest-asyncio comes with medianest[testing]"
+
+    # The guide's import-linter snippet, as written, passes a plugin that imports only the
+    # SDK and catches one that reaches into core.
+    with (project / "pyproject.toml").open("a") as pyproject:
+        pyproject.write("\n" + guide_import_linter_snippet().replace("jellyfin", "tiny"))
+    lint = str(venv / "bin" / "lint-imports")
+    clean = _run([lint], project, env)
+    assert clean.returncode == 0, clean.stdout[-3000:] + clean.stderr[-2000:]
+    assert "1 kept, 0 broken" in clean.stdout
+    (project / "medianest_tiny" / "sneaky.py").write_text("from medianest.core import hub\n")
+    broken = _run([lint], project, env)
+    assert broken.returncode == 1, broken.stdout[-3000:] + broken.stderr[-2000:]
+    assert "medianest_tiny.sneaky -> medianest.core.hub" in broken.stdout
+
+
+def guide_import_linter_snippet() -> str:
+    """The TOML block that follows the ``<!-- import-linter -->`` mark in the guide."""
+    guide = (ROOT / "docs" / "writing-plugins.md").read_text()
+    after = guide.split("<!-- import-linter -->", 1)[1]
+    return after.split("```toml\n", 1)[1].split("```", 1)[0]
