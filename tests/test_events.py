@@ -11,7 +11,7 @@ import structlog
 
 from medianest.config.settings import EventSettings
 from medianest.core.events import EventBuffer
-from medianest.sdk import DomainEvent, InvalidInputError, hookimpl
+from medianest.sdk import DomainEvent, HubContext, InvalidInputError, hookimpl
 from medianest.sdk.events import EVENTS_CHANNEL, FLAGS_CHANNEL
 from medianest.sdk.testing import HubHarness
 
@@ -179,6 +179,7 @@ async def test_plugins_publish_on_their_own_channels_only(
 ) -> None:
     async with medianest_hub.run(**mode) as running:
         hub = running.hub
+        assert isinstance(hub, HubContext), "the hub is what plugins are promised"
         async with hub.pubsub.subscribe("mine.news") as messages:
             await hub.publish("mine.news", {"hello": 1})
             async with asyncio.timeout(10):
