@@ -201,8 +201,8 @@ class Principal(_Frozen):
 
     ``identities`` are the person's linked identities, provider key → their account id
     there (``{"plex": "1234567"}``), from every sign-in method they used; ``email`` is the
-    address core has for them. Core fills both whenever it hands a principal to a provider
-    (a request backend acts as that person on its side with them).
+    address core has for them. Core fills both in the principal of every request
+    (``current_principal()``), so a request backend acts as that person on its side.
     """
 
     user_id: int

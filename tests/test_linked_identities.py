@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import pytest
+from quart import Blueprint
 
 from medianest.core.auth.linked import acting_principal, addresses_of
 from medianest.core.auth.principals import principal_for
 from medianest.core.users import complete_sign_in
-from medianest.sdk import Identity, InvalidInputError, NotFoundError, SourceCapability
+from medianest.sdk import (
+    Identity,
+    InvalidInputError,
+    NotFoundError,
+    SourceCapability,
+    current_principal,
+    hookimpl,
+    signed_in,
+)
 from medianest.sdk.testing import HubHarness
 from tests.sync.fake_source import FakeLibrary, FakePlugin
 
@@ -32,16 +41,50 @@ async def test_a_plex_sign_in_becomes_a_linked_identity(
                 Identity(provider="local", external_id="someone-else", username="bob"),
                 hub.secrets,
             )
-            route_principal = principal_for(user)
-            assert route_principal.email == "ann@example.org"
-            assert route_principal.identities == {}, "requests do not pay for a lookup"
-            acting = await acting_principal(route_principal)
+            bare = principal_for(user)
+            assert bare.email == "ann@example.org" and bare.identities == {}
+            acting = await acting_principal(bare)
             addresses = await addresses_of([user.id, 424242])
         assert acting.identities == {"plex": "9001"}
         assert acting.identity("plex") == "9001" and acting.identity("discord") is None
         assert acting.email == "ann@example.org"
         assert "secret-token" not in acting.model_dump_json()
         assert addresses == {user.id: ("ann", {"plex": "9001", "email": "ann@example.org"})}
+
+
+class WhoAmI:
+    @hookimpl
+    def register_blueprints(self) -> list[Blueprint]:
+        blueprint = Blueprint("whoami", __name__)
+
+        @blueprint.get("/me")
+        @signed_in
+        async def me() -> dict:
+            """Who the hub says is calling."""
+            principal = current_principal()
+            assert principal is not None
+            return {"identities": principal.identities, "email": principal.email}
+
+        return [blueprint]
+
+
+async def test_views_see_the_callers_linked_identities(
+    medianest_hub: HubHarness, mode: dict
+) -> None:
+    async with medianest_hub.run({"whoami": WhoAmI()}, **mode) as running:
+        hub = running.hub
+        with hub.database.activate():
+            user = await complete_sign_in(
+                Identity(provider="plex", external_id="9001", username="ann", email="a@b.org"),
+                hub.secrets,
+            )
+            issued = await hub.sessions.start(user, ip="127.0.0.1", user_agent="test")
+        response = await running.client.get(
+            "/api/v1/plugins/whoami/me",
+            headers={"Authorization": f"Bearer {issued.access_token}"},
+        )
+        assert response.status_code == 200
+        assert await response.get_json() == {"identities": {"plex": "9001"}, "email": "a@b.org"}
 
 
 async def test_plugins_ask_core_for_a_sync_without_knowing_its_jobs(

@@ -2,9 +2,11 @@
 
 Every sign-in method a person used left an ``ExternalIdentity`` (provider → their account id
 there: ``plex`` → their Plex account id); their ``User`` row has their email. Core puts both in
-the principal it hands to a provider (:func:`acting_principal`) and in the addresses of a
-notification's recipients (:func:`addresses_of`), so a request backend or notifier reaches the
-right person on its side. Credentials are never part of it.
+the principal of every request (the user cache keeps the identities for a moment, see
+:meth:`UserCache.identities`), in a principal built outside a request
+(:func:`acting_principal`) and in the addresses of a notification's recipients
+(:func:`addresses_of`), so a request backend or notifier reaches the right person on its side.
+Credentials are never part of it.
 """
 
 from __future__ import annotations
