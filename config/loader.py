@@ -23,7 +23,7 @@ from pydantic_settings import (
 )
 
 from medianest.config.settings import ENV_DELIMITER, ENV_PREFIX, Settings
-from medianest.sdk.errors import ConfigurationError
+from medianest.sdk.errors import SettingsError
 
 CONFIG_FILE_ENV = f"{ENV_PREFIX}CONFIG"
 SECRETS_DIR_ENV = f"{ENV_PREFIX}SECRETS_DIR"
@@ -36,20 +36,17 @@ _config_file: ContextVar[Path | None] = ContextVar("medianest_config_file", defa
 _secrets_dir: ContextVar[Path | None] = ContextVar("medianest_secrets_dir", default=None)
 
 
-class SettingsError(ConfigurationError):
-    """The settings are invalid; ``problems`` lists one line per bad value."""
-
-    code = "invalid_settings"
-
-    def __init__(self, problems: list[str], *, source: str | None = None) -> None:
-        where = f" ({source})" if source else ""
-        super().__init__(f"invalid settings{where}:\n" + "\n".join(f"  - {p}" for p in problems))
-        self.problems = problems
-
-
 def env_name(path: tuple[str | int, ...]) -> str:
-    """The environment variable that sets the value at ``path`` (``MEDIANEST_SERVER__PORT``)."""
-    parts = [str(p).upper() for p in path if not isinstance(p, int)]
+    """The environment variable that sets the value at ``path`` (``MEDIANEST_SERVER__PORT``).
+
+    A value inside a list has no variable of its own: the list's variable is named, followed
+    by ``as JSON`` (``MEDIANEST_PLUGINS__PLEX__SERVERS as JSON``), since lists are set whole.
+    """
+    parts: list[str] = []
+    for part in path:
+        if isinstance(part, int):
+            return ENV_PREFIX + ENV_DELIMITER.join(parts) + " as JSON"
+        parts.append(part.upper())
     return ENV_PREFIX + ENV_DELIMITER.join(parts)
 
 

@@ -306,6 +306,25 @@ class HealthSettings(_Section):
     check_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
 
 
+class EventSettings(_Section):
+    """Domain events: buffered off the request path, handed to analytics sinks in batches."""
+
+    batch_size: int = Field(default=100, ge=1, le=10_000, description="events per sink call")
+    flush_seconds: float = Field(
+        default=1.0, gt=0, le=300, description="a partial batch waits at most this long"
+    )
+    max_buffered: int = Field(
+        default=10_000, ge=1, le=1_000_000, description="oldest events dropped beyond this"
+    )
+    sink_attempts: int = Field(
+        default=3, ge=1, le=20, description="tries per batch and sink before it is dropped"
+    )
+    sink_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
+    retry_seconds: float = Field(
+        default=0.5, ge=0, le=60, description="first back-off between tries; doubles each time"
+    )
+
+
 class Settings(BaseSettings):
     """Every setting of the hub. Plugin sections are validated by their plugins at boot."""
 
@@ -344,6 +363,7 @@ class Settings(BaseSettings):
     health: HealthSettings = HealthSettings()
     sync: SyncSettings = SyncSettings()
     search: SearchSettings = SearchSettings()
+    events: EventSettings = EventSettings()
     features: dict[str, bool] = Field(
         default_factory=dict,
         description="boot flags: plugin key → load it (bundled plugins default on, others off)",

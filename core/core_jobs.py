@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import structlog
 
 from medianest.sdk.errors import UpstreamError
 from medianest.sdk.jobs import Job, JobContext
-from medianest.sdk.models import Notification
+from medianest.sdk.models import Notification, Recipient
+from medianest.sdk.providers import Notifier
 
 log = structlog.get_logger(__name__)
 
@@ -22,51 +24,78 @@ def notify_backoff(round_: int) -> float:
     return min(300.0, 5.0 * 2 ** (round_ - 1))
 
 
+def deliveries(
+    notifiers: list[Notifier], recipients: tuple[Recipient, ...]
+) -> list[tuple[Notifier, int, str | None]]:
+    """(notifier, recipient index, address) for every delivery a notification needs.
+
+    A notifier with an ``address_kind`` delivers to each user recipient at their address of
+    that kind (users without one are skipped) and to each role recipient without an address;
+    a notifier without one delivers to every recipient without an address.
+    """
+    planned: list[tuple[Notifier, int, str | None]] = []
+    for notifier in notifiers:
+        kind = getattr(notifier, "address_kind", None)
+        for index, recipient in enumerate(recipients):
+            if kind is None or recipient.user_id is None:
+                planned.append((notifier, index, None))
+            elif kind in recipient.addresses:
+                planned.append((notifier, index, recipient.addresses[kind]))
+    return planned
+
+
 async def notify(
     ctx: JobContext,
     *,
-    notification: dict,
-    notifiers: list[str] | None = None,
+    notification: dict[str, Any],
+    pending: list[list[Any]] | None = None,
     round_: int = 1,
 ) -> int:
-    """Deliver a notification through every notifier (or only those in ``notifiers``).
+    """Deliver a notification: each notifier, once per recipient (or only the ``pending``
+    ``[notifier id, recipient index]`` pairs of an earlier round).
 
-    Notifiers that fail with an upstream error or a timeout get another round later, with
-    back-off, up to ``NOTIFY_ROUNDS``; those that delivered are not called again. Returns how
-    many notifiers delivered it in this round.
+    Deliveries that fail with an upstream error or a timeout get another round later, with
+    back-off, up to ``NOTIFY_ROUNDS``; those that delivered are not made again. Returns how
+    many deliveries succeeded in this round.
     """
     message = Notification.model_validate(notification)
-    hub = ctx.hub
-    if notifiers is None:
-        targets = hub.registry.all("notifiers")
-    else:
-        targets = [hub.registry.get("notifiers", notifier_id) for notifier_id in notifiers]
+    registry = ctx.hub.registry  # type: ignore[attr-defined]
+    planned = deliveries(registry.all("notifiers"), message.recipients)
+    if pending is not None:
+        wanted = {(str(n), int(i)) for n, i in pending}
+        planned = [d for d in planned if (d[0].id, d[1]) in wanted]
     results = await asyncio.gather(
-        *(asyncio.wait_for(n.send(message), NOTIFY_TIMEOUT_SECONDS) for n in targets),
+        *(
+            asyncio.wait_for(
+                notifier.send(message, message.recipients[index], address), NOTIFY_TIMEOUT_SECONDS
+            )
+            for notifier, index, address in planned
+        ),
         return_exceptions=True,
     )
-    retry = []
-    for notifier, result in zip(targets, results, strict=True):
+    retry: list[list[Any]] = []
+    for (notifier, index, _), result in zip(planned, results, strict=True):
         if isinstance(result, BaseException):
             log.warning(
                 "notification not delivered",
                 notifier=notifier.id,
+                recipient=index,
                 round=round_,
                 error=f"{type(result).__name__}: {result}",
             )
             if isinstance(result, UpstreamError | TimeoutError):
-                retry.append(notifier.id)
+                retry.append([notifier.id, index])
     if retry and round_ < NOTIFY_ROUNDS:
-        await hub.jobs.enqueue(
+        await ctx.hub.jobs.enqueue(
             NOTIFY,
             notification=notification,
-            notifiers=retry,
+            pending=retry,
             round_=round_ + 1,
             job_id=f"{ctx.job_id}:round{round_ + 1}",
             defer_seconds=notify_backoff(round_),
         )
     elif retry:
-        log.error("notification given up", notifiers=retry, rounds=round_)
+        log.error("notification given up", deliveries=retry, rounds=round_)
     return sum(not isinstance(result, BaseException) for result in results)
 
 

@@ -21,13 +21,14 @@ import structlog
 
 from medianest.core.db import Database
 from medianest.core.db.models import RuntimeFlagValue
+from medianest.sdk import events
 from medianest.sdk.errors import InvalidInputError, NotFoundError, PluginError
 from medianest.sdk.flags import FLAG_KEY_PATTERN, Flag
 from medianest.sdk.services import PubSub
 
 log = structlog.get_logger(__name__)
 
-FLAGS_CHANNEL = "flags"
+FLAGS_CHANNEL = events.FLAGS_CHANNEL
 """The pub/sub channel on which replicas announce flag changes."""
 
 _MAX_BY_LENGTH = 200

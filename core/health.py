@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from medianest.core.search.breaker import CircuitState
 from medianest.core.web.schemas import ComponentHealth, WorkersStatus
 from medianest.core.worker_status import as_component, worker_status
 from medianest.sdk.models import HealthStatus
+from medianest.sdk.providers import HealthCheckedSource, MediaSource, SourceCapability, supports
 
 if TYPE_CHECKING:
     from medianest.core.hub import Hub
@@ -37,6 +38,17 @@ async def _check(
     return ComponentHealth(name=name, ok=True, latency_ms=latency)
 
 
+async def _unchecked() -> HealthStatus:
+    return HealthStatus(ok=True, detail="no health check (the source does not declare 'health')")
+
+
+def _probe(source: MediaSource) -> Callable[[], Awaitable[Any]]:
+    """The source's ``health`` when it declares the capability; otherwise it counts as up."""
+    if supports(source, SourceCapability.HEALTH):
+        return cast(HealthCheckedSource, source).health
+    return _unchecked
+
+
 async def check_components(hub: Hub, workers: WorkersStatus | None = None) -> list[ComponentHealth]:
     """Check the database, Redis (scaled mode) and every media source, concurrently.
 
@@ -50,7 +62,7 @@ async def check_components(hub: Hub, workers: WorkersStatus | None = None) -> li
     probes: list[tuple[str, Callable[[], Awaitable[Any]]]] = [("database", hub.database.ping)]
     if hub.mode == "scaled":
         probes.append(("redis", hub.state.ping))
-    probes += [(source.id, source.health) for source in hub.registry.all("media_sources")]
+    probes += [(source.id, _probe(source)) for source in hub.registry.all("media_sources")]
     results = await asyncio.gather(*(_check(name, probe, timeout) for name, probe in probes))
     sources = {source.id for source in hub.registry.all("media_sources")}
     checked = []

@@ -25,8 +25,10 @@ from medianest.core import core_jobs
 from medianest.core.auth.local import core_auth_providers
 from medianest.core.auth.sessions import SessionManager
 from medianest.core.db import Database
+from medianest.core.events import EventBuffer
 from medianest.core.flags import FlagService
 from medianest.core.metrics import Metrics
+from medianest.core.notifications import resolve_recipients
 from medianest.core.plugins import PluginHost, PluginInfo
 from medianest.core.registry import ProviderRegistry
 from medianest.core.search.catalogue import Catalogue
@@ -36,12 +38,13 @@ from medianest.core.secrets import SecretBox, secret_box_for
 from medianest.core.state import StateBackends, open_state
 from medianest.core.sync import SyncEngine
 from medianest.core.sync import jobs as sync_jobs
-from medianest.sdk.errors import ConfigurationError, PluginError
+from medianest.sdk.errors import ConfigurationError, InvalidInputError, PluginError
+from medianest.sdk.events import CORE_CHANNELS
 from medianest.sdk.flags import FLAG_KEY_PATTERN, Flag
 from medianest.sdk.jobs import JOB_NAME_PATTERN, Job, RetryJob
 from medianest.sdk.models import DomainEvent, Notification
 from medianest.sdk.persistence import DatabaseModels
-from medianest.sdk.providers import PROVIDER_KINDS
+from medianest.sdk.providers import PROVIDER_KINDS, SourceCapability
 from medianest.sdk.services import Cache, FlagReader, JobHandle, JobQueue, PubSub, RateLimiter
 from medianest.workers import open_job_queue
 
@@ -49,8 +52,7 @@ log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
 
-EVENTS_CHANNEL = "events"
-SINK_TIMEOUT_SECONDS = 5.0
+_CHANNEL = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
 
 
 class Hub:
@@ -64,6 +66,12 @@ class Hub:
             self.registry.add_all(kind, host.collect(f"register_{kind}", hub=self))
         self.registry.add_all("auth_providers", core_auth_providers())
         self.metrics = Metrics()
+        self.events = EventBuffer(
+            settings.events,
+            lambda: self.registry.all("analytics_sinks"),
+            self._publish_event,
+            on_drop=lambda sink, count: self.metrics.events_dropped.labels(sink).inc(count),
+        )
         self.job_definitions = [
             _measured(job, self.metrics)
             for job in _check_jobs(
@@ -140,33 +148,54 @@ class Hub:
         return self.registry.find(provider_id)
 
     async def emit(self, event: DomainEvent) -> None:
-        """Hand ``event`` to every analytics sink and to pub/sub subscribers.
+        """Buffer ``event`` for analytics sinks and pub/sub subscribers; returns at once.
 
-        Each sink gets its own timeout; a failing sink is logged and never fails the caller.
+        Delivery happens in batches in the background (see :mod:`medianest.core.events`); a
+        failing sink never reaches the caller.
         """
-        sinks = self.registry.all("analytics_sinks")
-        results = await asyncio.gather(
-            *(asyncio.wait_for(sink.record([event]), SINK_TIMEOUT_SECONDS) for sink in sinks),
-            return_exceptions=True,
-        )
-        for sink, result in zip(sinks, results, strict=True):
-            if isinstance(result, BaseException):
-                log.warning(
-                    "analytics sink failed",
-                    sink=sink.id,
-                    event=event.type,
-                    error=f"{type(result).__name__}: {result}",
-                )
-        try:
-            await self.pubsub.publish(EVENTS_CHANNEL, event.model_dump(mode="json"))
-        except Exception as exc:  # pub/sub trouble must not break the caller
-            log.warning("event not published", event=event.type, error=str(exc))
+        self.events.put(event)
 
     async def notify(self, notification: Notification) -> JobHandle:
-        """Queue ``notification`` for delivery by every notifier, retried on failure."""
-        return await self.jobs.enqueue(
-            core_jobs.NOTIFY, notification=notification.model_dump(mode="json")
-        )
+        """Resolve the recipients' addresses and queue ``notification`` for every notifier,
+        retried on failure (:data:`~medianest.core.core_jobs.NOTIFY`)."""
+        with self.database.activate():
+            resolved = await resolve_recipients(notification.recipients)
+        if not resolved:
+            log.warning(
+                "notification dropped: no recipient left", event_type=notification.event_type
+            )
+            return JobHandle(job_id="", queued=False)
+        message = notification.model_copy(update={"recipients": resolved})
+        with self.database.activate():  # jobs run in-process inherit it (embedded mode)
+            return await self.jobs.enqueue(
+                core_jobs.NOTIFY, notification=message.model_dump(mode="json")
+            )
+
+    async def publish(self, channel: str, message: Any) -> None:
+        """Publish ``message`` on a plugin's own ``channel`` (core's channels are refused)."""
+        if channel in CORE_CHANNELS or not _CHANNEL.match(channel):
+            raise InvalidInputError(
+                f"cannot publish on {channel!r}: "
+                + (
+                    "that channel belongs to core"
+                    if channel in CORE_CHANNELS
+                    else "channel names are lower-case letters, digits, '.', '_' and '-'"
+                ),
+                field="channel",
+            )
+        await self.pubsub.publish(channel, message)
+
+    async def request_sync(self, source: str, *, full: bool = False) -> JobHandle:
+        """Queue a sync of ``source`` (incremental unless ``full`` or it cannot list changes);
+        one per source and kind at a time."""
+        media_source = self.sync.source(source)
+        if not full and SourceCapability.CHANGES not in media_source.capabilities:
+            full = True
+        job = sync_jobs.FULL_JOB if full else sync_jobs.INCREMENTAL_JOB
+        with self.database.activate():  # jobs run in-process inherit it (embedded mode)
+            return await self.jobs.enqueue(
+                job, source=source, trigger="plugin", job_id=f"{job}:{source}"
+            )
 
     # lifecycle -------------------------------------------------------------------------------
 
@@ -185,6 +214,7 @@ class Hub:
             self._secrets = await asyncio.to_thread(secret_box_for, self.settings)
             self._state = await open_state(self.settings.redis_url)
             await _reachable("Redis", self._state.ping, self.settings.redis_url)
+            self.events.start()
             self._sessions = await asyncio.to_thread(
                 SessionManager.for_settings, self.settings, self._state.cache, self._state.pubsub
             )
@@ -241,6 +271,7 @@ class Hub:
             except Exception as exc:
                 log.error("plugin shutdown failed", plugin=info.key, error=str(exc))
         self._started_plugins.clear()
+        await self.events.close()  # before sinks and pub/sub close: deliver what is left
         await self._close_providers()
         try:
             if self._sessions is not None:
@@ -255,6 +286,11 @@ class Hub:
                 if self._state is not None:
                     await self._state.close()
                     self._state = None
+
+    async def _publish_event(self, channel: str, message: Any) -> None:
+        if self._state is None:
+            return  # not started (or stopped): only the sinks get the events
+        await self._state.pubsub.publish(channel, message)
 
     async def _close_providers(self) -> None:
         """Call ``aclose()`` once on every provider that defines it (HTTP clients, pools)."""

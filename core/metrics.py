@@ -59,6 +59,12 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.events_dropped = Counter(
+            "medianest_events_dropped_total",
+            "Domain events dropped: a sink that stayed down, or a full buffer ('buffer')",
+            ["sink"],
+            registry=self.registry,
+        )
         self.sync_runs = Counter(
             "medianest_sync_runs_total",
             "Library sync runs that ended, by source, kind and outcome",

@@ -17,6 +17,7 @@ from typing import Any
 
 import pluggy
 import structlog
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from pydantic import ValidationError
 
 from medianest.config import Settings, SettingsError, describe_errors
@@ -24,6 +25,9 @@ from medianest.sdk import hookspecs
 from medianest.sdk.errors import PluginError
 from medianest.sdk.markers import PROJECT_NAME
 from medianest.sdk.settings import PluginSettings
+from medianest.sdk.version import SDK_REQUIREMENT_ATTRIBUTE, SDK_VERSION
+
+API_VERSION = int(SDK_VERSION.split(".", 1)[0])
 
 log = structlog.get_logger(__name__)
 
@@ -71,6 +75,38 @@ def _decode_json_values(model: type[PluginSettings], raw: dict[str, Any]) -> dic
             except ValueError:
                 continue  # validation then says what the field expected
     return decoded
+
+
+def _check_sdk_version(info: PluginInfo, plugin: object, *, required: bool) -> None:
+    """Refuse a plugin whose declared SDK range does not hold this hub's SDK version.
+
+    :raises PluginError: naming the plugin, the versions it supports and the hub's SDK version;
+        also when an installed plugin declares nothing or an unreadable range.
+    """
+    declared = getattr(plugin, SDK_REQUIREMENT_ATTRIBUTE, None)
+    if declared is None:
+        if required:
+            raise PluginError(
+                f"plugin {info.origin} does not say which SDK versions it supports; its module "
+                f"{getattr(plugin, '__name__', '?')} needs {SDK_REQUIREMENT_ATTRIBUTE} = "
+                f'">={API_VERSION}.0,<{API_VERSION + 1}" (this hub has SDK {SDK_VERSION})',
+                plugin=info.key,
+            )
+        return
+    try:
+        supported = SpecifierSet(str(declared))
+    except InvalidSpecifier as exc:
+        raise PluginError(
+            f"plugin {info.origin} declares {SDK_REQUIREMENT_ATTRIBUTE} = {declared!r}, which is "
+            'not a version range (write e.g. ">=1.0,<2")',
+            plugin=info.key,
+        ) from exc
+    if not supported.contains(SDK_VERSION, prereleases=True):
+        raise PluginError(
+            f"plugin {info.origin} supports SDK versions {supported} but this hub has SDK "
+            f"{SDK_VERSION}; install a version of the plugin made for SDK {SDK_VERSION}",
+            plugin=info.key,
+        )
 
 
 def _entry_points() -> list[metadata.EntryPoint]:
@@ -140,6 +176,7 @@ class PluginHost:
                     f"plugin {info.origin} failed to import: {type(exc).__name__}: {exc}",
                     plugin=ep.name,
                 ) from exc
+            _check_sdk_version(info, module, required=True)
             self._register(info, module)
 
     def _add_direct(self, key: str, plugin: object) -> None:
@@ -151,6 +188,7 @@ class PluginHost:
         info = PluginInfo(key, None, version, False, self.settings.features.get(key, True))
         self.plugins[key] = info
         if info.enabled:
+            _check_sdk_version(info, plugin, required=False)
             self._register(info, plugin)
 
     def _register(self, info: PluginInfo, plugin: object) -> None:

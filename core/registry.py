@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 from medianest.core.plugins import PluginInfo
 from medianest.sdk.errors import NotFoundError, PluginError
 from medianest.sdk.models import PROVIDER_ID_PATTERN
-from medianest.sdk.providers import PROVIDER_KINDS
+from medianest.sdk.providers import CAPABILITY_METHODS, PROVIDER_KINDS, SourceCapability
 
 _PROVIDER_ID = re.compile(PROVIDER_ID_PATTERN)
 
@@ -30,6 +31,38 @@ def _protocol_members(protocol: type) -> set[str]:
 
 def _missing_members(obj: object, protocol: type) -> list[str]:
     return sorted(name for name in _protocol_members(protocol) if not hasattr(obj, name))
+
+
+def check_capabilities(info: PluginInfo, source: Any) -> None:
+    """A media source declares a set of :class:`SourceCapability` and has, for each, the
+    async methods of its protocol.
+
+    :raises PluginError: naming the plugin, the source, the capability and the missing method.
+    """
+    declared = source.capabilities
+    if not isinstance(declared, set | frozenset):
+        raise PluginError(
+            f"plugin {info.origin}: media source {source.id!r} has capabilities of type "
+            f"{type(declared).__name__}; expected a frozenset of SourceCapability",
+            plugin=info.key,
+        )
+    known = {c.value for c in SourceCapability}
+    for capability in sorted(declared, key=str):
+        if str(capability) not in known:
+            raise PluginError(
+                f"plugin {info.origin}: media source {source.id!r} declares the unknown "
+                f"capability {capability!r} (known: {', '.join(sorted(known))})",
+                plugin=info.key,
+            )
+        for method in CAPABILITY_METHODS[SourceCapability(capability)]:
+            if not inspect.iscoroutinefunction(getattr(source, method, None)):
+                what = "no" if getattr(source, method, None) is None else "a non-async"
+                raise PluginError(
+                    f"plugin {info.origin}: media source {source.id!r} declares the "
+                    f"capability {str(capability)!r} but has {what} method "
+                    f"'async def {method}(...)' ({type(source).__name__})",
+                    plugin=info.key,
+                )
 
 
 class ProviderRegistry:
@@ -72,6 +105,8 @@ class ProviderRegistry:
                     f"{hook}; its ids must start with its key, e.g. '{info.key}:{provider_id}'",
                     plugin=info.key,
                 )
+            if kind == "media_sources":
+                check_capabilities(info, provider)
             owner = self._owners.get((kind, provider_id))
             if owner is not None:
                 raise PluginError(

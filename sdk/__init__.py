@@ -1,8 +1,9 @@
 """The MediaNest SDK: everything a plugin may import.
 
 Plugins import from ``medianest.sdk`` (and its submodules) only, never from
-``medianest.core``. The contract is versioned by :data:`API_VERSION`; a change that breaks
-plugins bumps it.
+``medianest.core``. The contract is versioned by :data:`SDK_VERSION` (semantic versioning; the
+history is in ``sdk/CHANGELOG.md``); a plugin declares the versions it supports with
+``MEDIANEST_SDK = ">=1.0,<2"`` in its entry point module, and core refuses it otherwise.
 """
 
 from medianest.sdk.access import Permission, public, requires, signed_in
@@ -17,6 +18,7 @@ from medianest.sdk.errors import (
     PermissionDeniedError,
     PluginError,
     RateLimitedError,
+    SettingsError,
     UpstreamAuthError,
     UpstreamDataError,
     UpstreamError,
@@ -41,6 +43,8 @@ from medianest.sdk.models import (
     Notification,
     Page,
     Principal,
+    Recipient,
+    RequestRef,
     RequestStatus,
     SearchQuery,
     SourceRef,
@@ -50,13 +54,23 @@ from medianest.sdk.models import (
 )
 from medianest.sdk.persistence import DatabaseModels
 from medianest.sdk.providers import (
+    CAPABILITY_PROTOCOLS,
     AnalyticsSink,
     AuthProvider,
+    ChangesSource,
+    CountingSource,
+    HealthCheckedSource,
+    LibrarySource,
+    LiveSearchSource,
     MediaSource,
     Notifier,
     Provider,
+    RecentlyAddedSource,
+    RequestAction,
     RequestBackend,
+    SearchableSource,
     SourceCapability,
+    supports,
 )
 from medianest.sdk.services import (
     Cache,
@@ -69,21 +83,27 @@ from medianest.sdk.services import (
     RateLimitResult,
 )
 from medianest.sdk.settings import PluginSettings
+from medianest.sdk.version import SDK_REQUIREMENT_ATTRIBUTE, SDK_VERSION
 from medianest.sdk.web import current_hub, current_principal
 
-API_VERSION = 1
-"""The version of the plugin contract."""
+API_VERSION = int(SDK_VERSION.split(".", 1)[0])
+"""The major version of the plugin contract (``SDK_VERSION``'s first number)."""
 
 __all__ = [
     "API_VERSION",
+    "CAPABILITY_PROTOCOLS",
+    "SDK_REQUIREMENT_ATTRIBUTE",
+    "SDK_VERSION",
     "AnalyticsSink",
     "AuthChallenge",
     "AuthProvider",
     "AuthenticationError",
     "Cache",
     "ChangesPage",
+    "ChangesSource",
     "ConfigurationError",
     "ConflictError",
+    "CountingSource",
     "Cron",
     "DatabaseModels",
     "Demo",
@@ -92,6 +112,7 @@ __all__ = [
     "ExternalIds",
     "Flag",
     "FlagReader",
+    "HealthCheckedSource",
     "HealthStatus",
     "HubContext",
     "Identity",
@@ -101,6 +122,8 @@ __all__ = [
     "JobContext",
     "JobHandle",
     "JobQueue",
+    "LibrarySource",
+    "LiveSearchSource",
     "MediaItem",
     "MediaKind",
     "MediaNestError",
@@ -121,10 +144,16 @@ __all__ = [
     "RateLimitResult",
     "RateLimitedError",
     "RateLimiter",
+    "RecentlyAddedSource",
+    "Recipient",
+    "RequestAction",
     "RequestBackend",
+    "RequestRef",
     "RequestStatus",
     "RetryJob",
     "SearchQuery",
+    "SearchableSource",
+    "SettingsError",
     "SourceCapability",
     "SourceRef",
     "UpstreamAuthError",
@@ -140,5 +169,6 @@ __all__ = [
     "public",
     "requires",
     "signed_in",
+    "supports",
     "utcnow",
 ]

@@ -38,6 +38,19 @@ class PluginError(ConfigurationError):
     code = "plugin_error"
 
 
+class SettingsError(ConfigurationError):
+    """The settings are invalid, so the hub does not boot; ``problems`` lists one line per bad
+    value (its dotted path, its environment variable and what is wrong). This is what a hub
+    started with bad plugin settings raises (``medianest_hub.run(...)`` in tests)."""
+
+    code = "invalid_settings"
+
+    def __init__(self, problems: list[str], *, source: str | None = None) -> None:
+        where = f" ({source})" if source else ""
+        super().__init__(f"invalid settings{where}:\n" + "\n".join(f"  - {p}" for p in problems))
+        self.problems = problems
+
+
 class InvalidInputError(MediaNestError):
     """A caller sent something that cannot be accepted.
 

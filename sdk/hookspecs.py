@@ -1,3 +1,5 @@
+# mypy: disable-error-code="empty-body"
+# Hook specifications are signatures with a contract; pluggy never runs their bodies.
 """Every hook a MediaNest plugin can implement.
 
 Hooks are synchronous collectors: they return what the plugin provides (settings model,

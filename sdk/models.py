@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from medianest.sdk.errors import InvalidInputError
 
@@ -21,6 +21,8 @@ T = TypeVar("T")
 
 PROVIDER_ID_PATTERN = r"^[a-z][a-z0-9_-]*(:[A-Za-z0-9_.-]+)?$"
 """A provider id is ``<plugin key>`` or ``<plugin key>:<instance>`` (``plex:home``)."""
+EVENT_TYPE_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$"
+"""Event types are dotted, ``<area>.<what>`` (``request.available``)."""
 
 
 def utcnow() -> datetime:
@@ -195,12 +197,22 @@ class Identity(_Frozen):
 
 
 class Principal(_Frozen):
-    """A signed-in person (or API key) as core knows them, handed to providers."""
+    """A signed-in person (or API key) as core knows them, handed to providers.
+
+    ``identities`` are the person's linked identities, provider key → their account id
+    there (``{"plex": "1234567"}``), from every sign-in method they used; ``email`` is the
+    address core has for them. Core fills both in the principal of every request
+    (``current_principal()``), so a request backend acts as that person on its side.
+    """
 
     user_id: int
     username: str
     role: Literal["admin", "user"] = "user"
     permissions: frozenset[str] = frozenset()
+    email: str | None = None
+    identities: dict[str, str] = Field(
+        default_factory=dict, description="provider key → the person's account id there"
+    )
     provider: str | None = None
     external_id: str | None = None
     credentials: dict[str, str] = Field(default_factory=dict, repr=False)
@@ -208,6 +220,10 @@ class Principal(_Frozen):
     def has(self, permission: str) -> bool:
         """True when the principal holds ``permission`` (admins hold all)."""
         return self.role == "admin" or permission in self.permissions
+
+    def identity(self, provider: str) -> str | None:
+        """The person's account id on ``provider`` (a plugin key), or ``None``."""
+        return self.identities.get(provider)
 
 
 class AuthChallenge(_Frozen):
@@ -265,7 +281,7 @@ class DomainEvent(_Frozen):
     ``request.available``); ``source`` is the provider id or ``core``.
     """
 
-    type: str = Field(pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
+    type: str = Field(pattern=EVENT_TYPE_PATTERN)
     source: str
     occurred_at: AwareDatetime = Field(default_factory=utcnow)
     user_id: int | None = None
@@ -273,11 +289,56 @@ class DomainEvent(_Frozen):
     data: dict[str, Any] = Field(default_factory=dict)
 
 
-class Notification(_Frozen):
-    """A message for a person, delivered by notifiers."""
+class RequestRef(_Frozen):
+    """A request in one request backend."""
 
+    backend: str = Field(pattern=PROVIDER_ID_PATTERN, description="request backend id")
+    request_id: str = Field(min_length=1)
+
+
+class Recipient(_Frozen):
+    """Who a notification is for: one user (with their addresses) or everyone of a role.
+
+    Build them with :meth:`user` and :meth:`role`; core resolves a user's ``username`` and
+    ``addresses`` (address kind → address: ``"email"`` → their email, a linked identity's
+    provider key → their account id there) before notifiers see them.
+    """
+
+    user_id: int | None = Field(default=None, ge=1)
+    username: str | None = None
+    role: Literal["admin", "user"] | None = None
+    addresses: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Recipient:
+        if (self.user_id is None) == (self.role is None):
+            raise ValueError("a recipient is either a user (user_id) or a role, not both")
+        return self
+
+    @classmethod
+    def user(cls, user_id: int) -> Recipient:
+        """The user ``user_id`` (core fills in their addresses)."""
+        return cls(user_id=user_id)
+
+    @classmethod
+    def for_role(cls, role: Literal["admin", "user"]) -> Recipient:
+        """Everyone holding ``role``, reached through each notifier's shared channel."""
+        return cls(role=role)
+
+
+class Notification(_Frozen):
+    """A message for people, delivered by notifiers: who it is for and what it is about.
+
+    ``event_type`` names what happened (an :mod:`medianest.sdk.events` type such as
+    ``request.available``, or a plugin's own ``<key>.<what>``); ``media`` and ``request``
+    point at the item and the request it concerns, so a notifier can link to them.
+    """
+
+    event_type: str = Field(pattern=EVENT_TYPE_PATTERN)
     title: str = Field(min_length=1, max_length=300)
-    body: str = ""
-    url: str | None = None
-    user_id: int | None = Field(default=None, description="the recipient; None for admins")
-    event: DomainEvent | None = None
+    body: str = Field(default="", max_length=5000)
+    link: str | None = Field(default=None, description="where to read more (a hub page)")
+    image: str | None = Field(default=None, description="a picture URL (a poster)")
+    media: SourceRef | None = None
+    request: RequestRef | None = None
+    recipients: tuple[Recipient, ...] = Field(min_length=1)

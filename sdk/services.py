@@ -12,7 +12,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from medianest.sdk.models import DomainEvent
+from medianest.sdk.models import DomainEvent, Notification
 
 
 @runtime_checkable
@@ -128,7 +128,39 @@ class HubContext(Protocol):
     flags: FlagReader
 
     async def emit(self, event: DomainEvent) -> None:
-        """Fan ``event`` out to analytics sinks and subscribers; never raises for a sink's fault."""
+        """Record ``event``; returns at once.
+
+        Core buffers events off the request path and hands them to analytics sinks in
+        batches, then publishes each on :data:`~medianest.sdk.events.EVENTS_CHANNEL`. A sink's
+        trouble never reaches the caller (batches are retried, then dropped and counted).
+        """
+        ...
+
+    async def notify(self, notification: Notification) -> JobHandle:
+        """Queue ``notification`` for every notifier; returns once it is queued.
+
+        Core resolves the recipients' addresses, delivers in the background (a worker in
+        scaled mode) and tries notifiers that failed again later, with back-off.
+        """
+        ...
+
+    async def publish(self, channel: str, message: Any) -> None:
+        """Send a JSON-able ``message`` to every subscriber of ``channel`` on every replica.
+
+        :raises InvalidInputError: ``channel`` is one of core's own
+            (:data:`~medianest.sdk.events.CORE_CHANNELS`) or not a name of lower-case
+            letters, digits, ``.``, ``_`` and ``-``.
+        """
+        ...
+
+    async def request_sync(self, source: str, *, full: bool = False) -> JobHandle:
+        """Ask core to sync the library of the media source ``source`` soon.
+
+        An incremental sync unless ``full`` (or the source cannot list changes). Core owns
+        the jobs and their names: asking while a sync of that source is queued joins it.
+
+        :raises NotFoundError: no media source ``source`` with the ``library`` capability.
+        """
         ...
 
     def provider(self, provider_id: str) -> Any:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from quart import current_app, g
 
@@ -16,12 +16,12 @@ HUB_EXTENSION = "medianest.hub"
 
 def current_hub() -> HubContext:
     """The hub serving the current request (call inside a view)."""
-    return current_app.extensions[HUB_EXTENSION]
+    return cast(HubContext, current_app.extensions[HUB_EXTENSION])
 
 
 def current_principal() -> Principal | None:
     """Who is calling (a person or an API key), or ``None`` for an anonymous request."""
-    return g.get("principal")
+    return cast("Principal | None", g.get("principal"))
 
 
 RESPONSES_ATTRIBUTE = "__medianest_responses__"

@@ -206,3 +206,16 @@ def test_bad_port_option_is_refused(tmp_path, value) -> None:
     result = medianest(tmp_path, "serve", "--port", value)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
+
+
+def test_a_bad_list_entry_names_the_list_variable_and_keeps_brackets(tmp_path) -> None:
+    servers = json.dumps([{"name": "Bad Name", "url": "http://127.0.0.1:9", "token": "t"}])
+    result = medianest(
+        tmp_path, "config", "check", "--offline", MEDIANEST_PLUGINS__PLEX__SERVERS=servers
+    )
+    assert result.returncode == 2
+    assert "plugins.plex.servers.0.name [MEDIANEST_PLUGINS__PLEX__SERVERS as JSON]" in result.stderr
+    assert "__SERVERS__NAME" not in result.stderr
+    # The pattern in pydantic's message keeps its character classes (no markup eats them).
+    assert re.search(r"\^\[a-z", result.stderr), result.stderr
+    assert "Traceback" not in result.stderr

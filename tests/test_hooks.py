@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from medianest.sdk import DomainEvent, Notification, hookspecs
+from medianest.core.db.models import User
+from medianest.sdk import DomainEvent, Notification, Recipient, hookspecs
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "plugin-hooks.md"
 HELLO = {"features": {"hello": True}}
@@ -81,18 +82,35 @@ async def test_hook_register_analytics_sinks(medianest_hub) -> None:
     async with medianest_hub.run(autoload=True, **HELLO) as running:
         await running.hub.emit(DomainEvent(type="media.play", source="hello:main"))
         sink = running.hub.registry.get("analytics_sinks", "hello:sink")
+        await running.hub.events.flush()
         assert [e.type for e in sink.events] == ["media.play"]
 
 
 async def test_hook_register_notifiers(medianest_hub) -> None:
     async with medianest_hub.run(autoload=True, **HELLO) as running:
-        await running.hub.notify(Notification(title="It arrived"))
-        notifier = running.hub.registry.get("notifiers", "hello:notifier")
-        for _ in range(100):
-            if notifier.sent:
-                break
-            await asyncio.sleep(0.02)
-        assert [n.title for n in notifier.sent] == ["It arrived"]
+        user = await running.sign_in(username="ann")
+        assert user
+        with running.hub.database.activate():
+            ann = await User.get(username="ann")
+            ann.email = "ann@example.org"
+            await ann.save()
+        notification = Notification(
+            event_type="request.available",
+            title="It arrived",
+            recipients=(Recipient.user(ann.id), Recipient.for_role("admin")),
+        )
+        await running.hub.notify(notification)
+        await running.hub.jobs.join()
+        plain = running.hub.registry.get("notifiers", "hello:notifier")
+        email = running.hub.registry.get("notifiers", "hello:notifier-email")
+        assert [(t, r.username or r.role, a) for t, r, a in plain.deliveries] == [
+            ("It arrived", "ann", None),
+            ("It arrived", "admin", None),
+        ]
+        assert [(t, r.username or r.role, a) for t, r, a in email.deliveries] == [
+            ("It arrived", "ann", "ann@example.org"),
+            ("It arrived", "admin", None),
+        ], "users at their email; a role through the notifier's own channel (no address)"
 
 
 async def test_hook_register_blueprints(medianest_hub) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from medianest.core.db.models import User
 from medianest.sdk.access import USER_PERMISSIONS, Permission
@@ -26,8 +26,14 @@ def effective_permissions(user: User) -> frozenset[Permission]:
     return known_permissions(user.permissions)
 
 
-def principal_for(user: User, *, scopes: Iterable[str] | None = None) -> Principal:
-    """The principal of ``user``, limited to ``scopes`` when acting through an API key.
+def principal_for(
+    user: User,
+    *,
+    scopes: Iterable[str] | None = None,
+    identities: Mapping[str, str] | None = None,
+) -> Principal:
+    """The principal of ``user``, limited to ``scopes`` when acting through an API key, with
+    their email and linked ``identities`` (provider → account id).
 
     An API key never holds more than its user: its scopes are intersected with the user's
     permissions, and an admin's key is an admin only if it is scoped to everything.
@@ -41,4 +47,6 @@ def principal_for(user: User, *, scopes: Iterable[str] | None = None) -> Princip
         username=user.username,
         role=role,
         permissions=frozenset(str(p) for p in granted),
+        email=user.email,
+        identities=dict(identities or {}),
     )

@@ -27,7 +27,9 @@ from typing import Any
 
 import structlog
 
+from medianest.core.auth.linked import linked_identities
 from medianest.core.db.models import Session, User
+from medianest.sdk import events
 from medianest.sdk.services import PubSub
 
 log = structlog.get_logger(__name__)
@@ -46,7 +48,7 @@ class SessionState:
         return not self.revoked and self.expires_at > now
 
 
-USERS_CHANNEL = "users"
+USERS_CHANNEL = events.USERS_CHANNEL
 """The pub/sub channel on which replicas announce changed users."""
 TTL_SECONDS = 2.0
 """How long a loaded user or session is reused: the longest a change not announced takes to
@@ -79,6 +81,7 @@ class UserCache:
         self._clock = clock
         self._users: OrderedDict[int, tuple[float, User | None]] = OrderedDict()
         self._sessions: OrderedDict[str, tuple[float, SessionState | None]] = OrderedDict()
+        self._identities: OrderedDict[int, tuple[float, dict[str, str]]] = OrderedDict()
         self._generation = 0
         self._listener: asyncio.Task[None] | None = None
 
@@ -115,6 +118,19 @@ class UserCache:
                 self._keep(self._users, row.user_id, (now + self._ttl, row.user))
         return state
 
+    async def identities(self, user_id: int) -> dict[str, str]:
+        """The linked identities of ``user_id`` (provider → account id), as read at most
+        :data:`TTL_SECONDS` ago; what goes into the principal providers see."""
+        now = self._clock()
+        kept = self._identities.get(user_id)
+        if kept is not None and kept[0] > now:
+            return kept[1]
+        generation = self._generation
+        found = (await linked_identities([user_id])).get(user_id, {})
+        if generation == self._generation:  # no change was announced while we read
+            self._keep(self._identities, user_id, (now + self._ttl, found))
+        return found
+
     def _keep(self, kept: OrderedDict[Any, Any], key: Any, entry: tuple[float, Any]) -> None:
         kept[key] = entry
         kept.move_to_end(key)
@@ -125,6 +141,7 @@ class UserCache:
         """Read ``user_id`` and their sessions again on their next request, in this process."""
         self._generation += 1
         self._users.pop(user_id, None)
+        self._identities.pop(user_id, None)
         for session_id in [k for k, (_, s) in self._sessions.items() if s and s.user_id == user_id]:
             del self._sessions[session_id]
 
@@ -210,3 +227,4 @@ class UserCache:
         self._generation += 1
         self._users.clear()
         self._sessions.clear()
+        self._identities.clear()

@@ -26,6 +26,7 @@ from medianest.core.search.catalogue import CatalogueHit
 from medianest.core.search.live import SourceOutcome
 from medianest.core.search.merge import Hit, Merger, lookup_keys
 from medianest.core.search.query import MAX_OFFSET, MatchTier, SearchRequest, match_tier
+from medianest.sdk import events
 from medianest.sdk.errors import InvalidInputError
 from medianest.sdk.models import DomainEvent, Principal
 from medianest.sdk.providers import MediaSource, SourceCapability
@@ -47,7 +48,7 @@ ANSWER_OVERHEAD_BYTES = 700
 """What a kept answer costs besides its body (its key, statuses and the slot holding them),
 counted so that many small answers (a flood of searches finding nothing) are bounded too."""
 
-SEARCH_EVENT = "search.performed"
+SEARCH_EVENT = events.SEARCH_PERFORMED
 
 
 @dataclass(frozen=True, slots=True)

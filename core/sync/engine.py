@@ -41,6 +41,7 @@ from medianest.core.sync.store import (
     LeaseLostError,
     writer_for,
 )
+from medianest.sdk import events
 from medianest.sdk.errors import (
     ConflictError,
     InvalidInputError,
@@ -61,7 +62,7 @@ log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
 
-PROGRESS_CHANNEL = "sync"
+PROGRESS_CHANNEL = events.SYNC_PROGRESS_CHANNEL
 """Pub/sub channel of run progress: ``{"run": <run view>}`` after every batch and at the end."""
 RUN_JOB = "sync.run"
 MAX_RETRY_DELAY_SECONDS = 60.0

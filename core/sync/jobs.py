@@ -2,7 +2,7 @@
 
 - ``sync.run(run_id=)`` runs (or resumes) a run the API, the CLI or the scheduler queued.
 - ``sync.full(source=)`` and ``sync.incremental(source=)`` queue-or-join and run at once;
-  the Plex ``library.new`` webhook queues ``sync.incremental``.
+  plugins queue them through ``hub.request_sync`` (the Plex ``library.new`` webhook does).
 - ``sync.schedule`` runs every minute: it queues the runs each source's schedule says are
   due, hands runs whose worker died to a new one, and prunes old runs.
 

@@ -37,6 +37,8 @@ class Trigger(StrEnum):
     WEBHOOK = "webhook"
     API = "api"
     CLI = "cli"
+    PLUGIN = "plugin"
+    """A plugin asked (``hub.request_sync``: a webhook, a rescan button)."""
 
 
 def covers(active: str, wanted: str) -> bool:

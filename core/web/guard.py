@@ -216,13 +216,14 @@ async def _resolve(hub: Hub, presented: _Presented) -> None:
         if key is None:
             raise InvalidCredentialsError("unknown, revoked or expired API key")
         g.current_user = key.user
-        g.principal = principal_for(key.user, scopes=key.permissions)
+        identities = await hub.sessions.users.identities(key.user.id)
+        g.principal = principal_for(key.user, scopes=key.permissions, identities=identities)
         g.authenticated_by = "api_key"
         g.api_key_id = key.id
     else:
         user, claims = await hub.sessions.authenticate(presented.token)
         g.current_user = user
-        g.principal = principal_for(user)
+        g.principal = principal_for(user, identities=await hub.sessions.users.identities(user.id))
         g.session_id = claims.session_id
         g.authenticated_by = presented.via
     g.user_id = g.principal.user_id

@@ -43,6 +43,7 @@ from medianest.core.web.media_schemas import (
     RecentList,
     RecentQuery,
 )
+from medianest.sdk import events
 from medianest.sdk.access import Permission, requires
 from medianest.sdk.errors import (
     InvalidInputError,
@@ -59,7 +60,7 @@ log = structlog.get_logger(__name__)
 
 blueprint = Blueprint("media", __name__, url_prefix="/api/v1")
 
-CATALOGUE_CHANNEL = "catalogue"
+CATALOGUE_CHANNEL = events.CATALOGUE_CHANNEL
 """Pub/sub channel announcing catalogue items whose corrections changed."""
 
 _AUDIT_NAMES = {"imdb": "ids.imdb", "tmdb": "ids.tmdb", "tvdb": "ids.tvdb"}

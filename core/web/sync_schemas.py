@@ -34,7 +34,7 @@ class SyncRunView(BaseModel):
     id: int
     source: str = Field(description="the media source synced (plex:home)")
     kind: RunKindName
-    trigger: str = Field(description="what asked for it: schedule, webhook, api or cli")
+    trigger: str = Field(description="what asked for it: schedule, webhook, api, cli or plugin")
     requested_by: str | None = Field(description="who asked for it (a username, or cli)")
     status: RunStatus
     created_at: datetime

@@ -8,12 +8,15 @@ fixture returning a ready source (talking to your simulator)::
         async def media_source(self, my_simulator):
             return MySource(...)
 
-Tests for capabilities the source does not declare are skipped, with that reason.
+Tests for capabilities the source does not declare are skipped, with that reason. The
+tests are marked ``asyncio`` (pytest-asyncio, which the SDK's ``testing`` extra installs);
+in pytest-asyncio's strict mode make your fixture a ``pytest_asyncio.fixture``.
 """
 
 from __future__ import annotations
 
 import re
+from typing import cast
 
 import pytest
 
@@ -26,18 +29,28 @@ from medianest.sdk.models import (
     Page,
     SearchQuery,
 )
-from medianest.sdk.providers import MediaSource, SourceCapability
+from medianest.sdk.providers import (
+    CAPABILITY_PROTOCOLS,
+    ChangesSource,
+    CountingSource,
+    HealthCheckedSource,
+    LibrarySource,
+    MediaSource,
+    RecentlyAddedSource,
+    SearchableSource,
+    SourceCapability,
+)
 
 PAGE = 50
 MAX_PAGES = 10_000
 
 
-def _needs(source: MediaSource, capability: SourceCapability) -> None:
-    if capability not in source.capabilities:
-        pytest.skip(f"{source.id} does not declare {capability.value}")
+def _needs(source: MediaSource, *capabilities: SourceCapability) -> None:
+    if not any(capability in source.capabilities for capability in capabilities):
+        pytest.skip(f"{source.id} does not declare {' or '.join(c.value for c in capabilities)}")
 
 
-async def walk_library(source: MediaSource, limit: int = PAGE) -> list[MediaItem]:
+async def walk_library(source: LibrarySource, limit: int = PAGE) -> list[MediaItem]:
     """Every item of the library, page by page."""
     items: list[MediaItem] = []
     cursor: str | None = None
@@ -55,36 +68,52 @@ async def walk_library(source: MediaSource, limit: int = PAGE) -> list[MediaItem
 class MediaSourceContract:
     """Behaviour every media source shows. Needs a ``media_source`` fixture."""
 
+    pytestmark = pytest.mark.asyncio
+
     async def test_identity(self, media_source: MediaSource) -> None:
         assert isinstance(media_source, MediaSource)
         assert re.match(PROVIDER_ID_PATTERN, media_source.id)
         assert media_source.name
         assert all(isinstance(c, SourceCapability) for c in media_source.capabilities)
 
-    async def test_health_answers(self, media_source: MediaSource) -> None:
+    async def test_declared_capabilities_have_their_methods(
+        self, media_source: MediaSource
+    ) -> None:
+        for capability in media_source.capabilities:
+            protocol = CAPABILITY_PROTOCOLS[SourceCapability(capability)]
+            assert isinstance(media_source, protocol), f"{capability} needs {protocol.__name__}"
+
+    async def test_health_answers(self, media_source: HealthCheckedSource) -> None:
+        _needs(media_source, SourceCapability.HEALTH)
         status = await media_source.health()
         assert isinstance(status, HealthStatus)
         assert status.ok, status.detail
 
-    async def test_library_pages_cover_everything_once(self, media_source: MediaSource) -> None:
+    async def test_library_pages_cover_everything_once(self, media_source: LibrarySource) -> None:
         _needs(media_source, SourceCapability.LIBRARY)
         items = await walk_library(media_source)
         keys = [item.ref.item_id for item in items]
         assert len(keys) == len(set(keys)), "an item appeared on two pages"
         assert all(item.ref.source == media_source.id for item in items)
-        assert await media_source.count() == len(items)
 
-    async def test_library_page_reports_total(self, media_source: MediaSource) -> None:
+    async def test_count_matches_the_library(self, media_source: LibrarySource) -> None:
+        _needs(media_source, SourceCapability.COUNT)
+        _needs(media_source, SourceCapability.LIBRARY)
+        assert await cast(CountingSource, media_source).count() == len(
+            await walk_library(media_source)
+        )
+
+    async def test_library_page_reports_total(self, media_source: LibrarySource) -> None:
         _needs(media_source, SourceCapability.LIBRARY)
         first = await media_source.list_library(None, 5)
         assert first.total is None or first.total >= len(first.items)
 
-    async def test_foreign_cursor_is_refused(self, media_source: MediaSource) -> None:
+    async def test_foreign_cursor_is_refused(self, media_source: LibrarySource) -> None:
         _needs(media_source, SourceCapability.LIBRARY)
         with pytest.raises(InvalidInputError):
             await media_source.list_library("not-a-cursor-we-made", 5)
 
-    async def test_get_item_round_trips(self, media_source: MediaSource) -> None:
+    async def test_get_item_round_trips(self, media_source: LibrarySource) -> None:
         _needs(media_source, SourceCapability.LIBRARY)
         page = await media_source.list_library(None, 3)
         assert page.items, "the contract needs a library with items"
@@ -96,7 +125,7 @@ class MediaSourceContract:
         with pytest.raises(NotFoundError):
             await media_source.get_item("999999999")
 
-    async def test_changes_give_a_checkpoint(self, media_source: MediaSource) -> None:
+    async def test_changes_give_a_checkpoint(self, media_source: ChangesSource) -> None:
         _needs(media_source, SourceCapability.CHANGES)
         changes = await media_source.list_changes(None, None, PAGE)
         assert isinstance(changes, ChangesPage)
@@ -108,16 +137,17 @@ class MediaSourceContract:
         seen_all = {item.ref.item_id for item in changes.items}
         assert len(seen_since) <= max(len(seen_all), PAGE), "changes since now outgrew changes ever"
 
-    async def test_recently_added_newest_first(self, media_source: MediaSource) -> None:
+    async def test_recently_added_newest_first(self, media_source: RecentlyAddedSource) -> None:
         _needs(media_source, SourceCapability.RECENTLY_ADDED)
         items = await media_source.recently_added(5)
         assert len(items) <= 5
         times = [i.added_at for i in items if i.added_at is not None]
         assert times == sorted(times, reverse=True)
 
-    async def test_search_respects_limit(self, media_source: MediaSource) -> None:
+    async def test_search_respects_limit(self, media_source: SearchableSource) -> None:
+        _needs(media_source, SourceCapability.SEARCH, SourceCapability.LIVE_SEARCH)
         page = (
-            await media_source.list_library(None, 1)
+            await cast(LibrarySource, media_source).list_library(None, 1)
             if (SourceCapability.LIBRARY in media_source.capabilities)
             else None
         )

@@ -26,7 +26,16 @@ from medianest.core.app import create_app, hub_of
 from medianest.core.db.models import User
 from medianest.core.search.query import words_of
 from medianest.core.serving import bind_socket, serve_until, stop_on_signals
-from medianest.sdk import HealthStatus, MediaItem, Page, SearchQuery, SourceCapability, hookimpl
+from medianest.sdk import (
+    HealthStatus,
+    MediaItem,
+    NotFoundError,
+    Page,
+    SearchQuery,
+    SourceCapability,
+    UpstreamError,
+    hookimpl,
+)
 from tests.search.fake_live import FakeLivePlugin, FakeLiveSource
 
 LIVE_PLUGIN = "benchlive"
@@ -35,7 +44,7 @@ LIVE_PLUGIN = "benchlive"
 class SeededLibrary:
     """A library source whose catalogue rows were written before the hub started."""
 
-    capabilities = frozenset({SourceCapability.LIBRARY})
+    capabilities = frozenset({SourceCapability.LIBRARY, SourceCapability.HEALTH})
 
     def __init__(self, source_id: str) -> None:
         self.id = source_id
@@ -45,22 +54,10 @@ class SeededLibrary:
         return HealthStatus(ok=True, detail="seeded catalogue")
 
     async def list_library(self, cursor: str | None, limit: int) -> Page[MediaItem]:
-        raise NotImplementedError("the benchmark's catalogue is seeded, not synced")
+        raise UpstreamError("the benchmark's catalogue is seeded, not synced", source=self.id)
 
     async def get_item(self, item_id: str) -> MediaItem:
-        raise NotImplementedError("the benchmark's catalogue is seeded, not synced")
-
-    async def search(self, query: Any) -> list[MediaItem]:
-        raise NotImplementedError("searched through the catalogue")
-
-    async def list_changes(self, since: str | None, cursor: str | None, limit: int) -> Any:
-        raise NotImplementedError("the benchmark's catalogue is seeded, not synced")
-
-    async def count(self) -> int:
-        raise NotImplementedError("the benchmark's catalogue is seeded, not synced")
-
-    async def recently_added(self, limit: int) -> list[MediaItem]:
-        raise NotImplementedError("read from the catalogue")
+        raise NotFoundError(f"{self.id} serves its items from the seeded catalogue only")
 
 
 class SeededPlugin:

@@ -61,7 +61,7 @@ class LiveSource:
 
     id = "live"
     name = "Live videos"
-    capabilities = frozenset({SourceCapability.LIVE_SEARCH})
+    capabilities = frozenset({SourceCapability.LIVE_SEARCH, SourceCapability.HEALTH})
 
     def __init__(self) -> None:
         self.items: dict[str, MediaItem] = {}
@@ -86,18 +86,6 @@ class LiveSource:
 
     async def search(self, query: Any) -> list[MediaItem]:
         return []
-
-    async def list_library(self, cursor: str | None, limit: int) -> Any:
-        raise NotImplementedError
-
-    async def list_changes(self, since: str | None, cursor: str | None, limit: int) -> Any:
-        raise NotImplementedError
-
-    async def count(self) -> int:
-        raise NotImplementedError
-
-    async def recently_added(self, limit: int) -> list[MediaItem]:
-        raise NotImplementedError
 
     async def health(self) -> HealthStatus:
         return HealthStatus(ok=True)

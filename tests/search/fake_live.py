@@ -104,7 +104,7 @@ class FakeLiveSource:
     ) -> None:
         self.id = source_id
         self.name = name or f"Fake live {source_id.partition(':')[2] or source_id}"
-        self.capabilities = frozenset({SourceCapability.LIVE_SEARCH})
+        self.capabilities = frozenset({SourceCapability.LIVE_SEARCH, SourceCapability.HEALTH})
         self.items = [
             item
             if isinstance(item, MediaItem)
@@ -174,18 +174,6 @@ class FakeLiveSource:
             if item.ref.item_id == item_id:
                 return item
         raise NotFoundError(f"no item {item_id!r} in {self.id}", plugin=self.id.split(":")[0])
-
-    async def list_library(self, cursor: str | None, limit: int) -> Any:
-        raise NotImplementedError("a live source has no library to walk")
-
-    async def list_changes(self, since: str | None, cursor: str | None, limit: int) -> Any:
-        raise NotImplementedError("a live source has no changes to list")
-
-    async def count(self) -> int:
-        raise NotImplementedError("a live source has no library to count")
-
-    async def recently_added(self, limit: int) -> list[MediaItem]:
-        raise NotImplementedError("a live source has no library")
 
     async def health(self) -> HealthStatus:
         if self.healthy:

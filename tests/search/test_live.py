@@ -595,7 +595,11 @@ async def test_health_and_plugins_show_an_open_circuit(
     by_key = {p["key"]: p for p in plugins["items"]}
     [source] = by_key["fakelive"]["sources"]
     circuit = source.pop("circuit")
-    assert source == {"id": TUBE, "name": "Fake Tube", "capabilities": ["live_search"]}
+    assert source == {
+        "id": TUBE,
+        "name": "Fake Tube",
+        "capabilities": ["health", "live_search"],
+    }
     assert circuit["state"] == "open" and circuit["failures"] == 3
     assert circuit["last_error"] == "Fake Tube answered 503"
     assert circuit["opened_at"] < circuit["retry_at"]
@@ -621,7 +625,7 @@ async def test_library_sources_are_listed_without_a_circuit(
             {
                 "id": "fake",
                 "name": "Fake library",
-                "capabilities": ["changes", "library"],
+                "capabilities": ["changes", "health", "library"],
                 "circuit": None,
             }
         ]

@@ -13,7 +13,14 @@ from openapi_spec_validator import validate
 
 from medianest.core.db.models import LibraryItem
 from medianest.core.web.search_schemas import SearchResponse
-from medianest.sdk import DomainEvent, MediaKind, hookimpl
+from medianest.sdk import (
+    DomainEvent,
+    MediaKind,
+    NotFoundError,
+    Page,
+    PermissionDeniedError,
+    hookimpl,
+)
 from medianest.sdk.testing import HubHarness, RunningHub
 from medianest_plex import plugin
 from medianest_plex.simulator import PlexWorld, RunningSimulator, serve_world
@@ -44,13 +51,21 @@ class Requests:
     name = "Requests"
 
     async def create_request(self, principal: Any, request: Any) -> Any:
-        raise NotImplementedError
+        raise PermissionDeniedError("this backend takes no requests")
 
-    async def list_requests(self, principal: Any, cursor: Any, limit: int) -> Any:
-        raise NotImplementedError
+    async def get_request(self, principal: Any, request_id: str) -> Any:
+        raise NotFoundError(f"no request {request_id!r}")
 
-    async def act(self, request_id: str, action: Any) -> Any:
-        raise NotImplementedError
+    async def list_requests(
+        self, principal: Any, cursor: Any, limit: int, *, everyone: bool = False
+    ) -> Any:
+        return Page(items=[], total=0)
+
+    async def request_status(self, principal: Any, ids: Any) -> Any:
+        return {}
+
+    async def act(self, principal: Any, request_id: str, action: Any) -> Any:
+        raise NotFoundError(f"no request {request_id!r}")
 
 
 class RecorderPlugin:

@@ -50,7 +50,8 @@ class FakeLibrary:
         self.id = source_id
         self.items = [movie(source_id, n) for n in range(1, size + 1)]
         self.capabilities = frozenset(
-            {SourceCapability.LIBRARY} | ({SourceCapability.CHANGES} if changes else set())
+            {SourceCapability.LIBRARY, SourceCapability.HEALTH}
+            | ({SourceCapability.CHANGES} if changes else set())
         )
         self.on_page: PageHook | None = None
         self.cursors: list[str | None] = []

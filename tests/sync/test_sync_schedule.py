@@ -157,7 +157,7 @@ async def test_a_library_new_webhook_runs_an_incremental_sync(
         await hub.jobs.join()
         with hub.database.activate():
             run = await SyncRun.get(source="plex:home")
-            assert (run.kind, run.trigger, run.status) == ("incremental", "webhook", "succeeded")
+            assert (run.kind, run.trigger, run.status) == ("incremental", "plugin", "succeeded")
             assert run.inserted > 0
             assert run.checkpoint is not None
             # A request while nothing runs starts a new one; the webhook's job id is free again.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from medianest.sdk import MediaKind
+from medianest.sdk import MediaKind, events
 
 PLUGIN_KEY: Final = "plex"
 """The plugin key: entry-point name, settings section, flag and job prefix, log field."""
@@ -17,9 +17,6 @@ AUTH_PROVIDER_ID: Final = PLUGIN_KEY
 
 FLAG_WEBHOOKS: Final = "plex.webhooks"
 """Runtime flag: act on webhooks Plex servers send."""
-
-JOB_INCREMENTAL_SYNC: Final = "sync.incremental"
-"""The core sync engine's job a ``library.new`` webhook enqueues."""
 
 DEFAULT_PLEXTV_URL: Final = "https://plex.tv"
 DEFAULT_AUTH_APP_URL: Final = "https://app.plex.tv/auth"
@@ -77,10 +74,8 @@ KIND_BY_PLEX_TYPE: Final[dict[str, MediaKind]] = {
 }
 """Plex ``type`` strings MediaNest understands, and the kind each becomes."""
 
-PLAYBACK_EVENTS: Final = frozenset(
-    {"media.play", "media.pause", "media.resume", "media.stop", "media.scrobble"}
-)
-"""Webhook events re-emitted as domain events of the same name."""
+PLAYBACK_EVENTS: Final = events.PLAYBACK_EVENTS
+"""Webhook events re-emitted as domain events of the same name (the SDK's playback types)."""
 
 LIBRARY_NEW_EVENT: Final = "library.new"
 """Webhook event that triggers an incremental sync of its server."""

@@ -24,6 +24,9 @@ from medianest_plex.webhooks import make_blueprint
 
 log = logging.getLogger(__name__)
 
+MEDIANEST_SDK = ">=1.0,<2"
+"""The SDK versions this plugin is written for; core refuses to load it under any other."""
+
 
 def build_sources(settings: PlexSettings) -> list[PlexMediaSource]:
     """One source per configured server (no I/O happens here; ``aclose`` releases each)."""

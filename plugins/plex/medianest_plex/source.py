@@ -78,7 +78,14 @@ class PlexMediaSource:
     """
 
     capabilities = frozenset(
-        {SourceCapability.LIBRARY, SourceCapability.CHANGES, SourceCapability.RECENTLY_ADDED}
+        {
+            SourceCapability.SEARCH,
+            SourceCapability.LIBRARY,
+            SourceCapability.CHANGES,
+            SourceCapability.COUNT,
+            SourceCapability.RECENTLY_ADDED,
+            SourceCapability.HEALTH,
+        }
     )
 
     def __init__(

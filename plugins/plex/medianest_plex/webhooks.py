@@ -9,11 +9,12 @@ is 404.
 
 Plex posts ``multipart/form-data`` with the event as JSON in the ``payload`` field:
 
-- ``library.new`` queues the core job ``sync.incremental`` for the server that sent it
-  (``Server.uuid`` is its machineIdentifier), once per server at a time (job id
-  ``sync.incremental:plex:<name>``);
+- ``library.new`` asks core for an incremental sync of the server that sent it
+  (``Server.uuid`` is its machineIdentifier) with ``hub.request_sync``; core runs one per
+  server at a time;
 - ``media.play``/``pause``/``resume``/``stop``/``scrobble`` become domain events of the same
-  type, about the item ``Metadata.ratingKey`` of that server;
+  type, about the item ``Metadata.ratingKey`` of that server; ``hub.emit`` only buffers them,
+  so the answer never waits for analytics sinks;
 - any other event is acknowledged (202) and ignored.
 
 A body that is not multipart, lacks the payload, or lacks a field the event needs gets a 400
@@ -41,7 +42,6 @@ from medianest.sdk import (
 from medianest.sdk.web import responds
 from medianest_plex.const import (
     FLAG_WEBHOOKS,
-    JOB_INCREMENTAL_SYNC,
     LIBRARY_NEW_EVENT,
     PLAYBACK_EVENTS,
     PLUGIN_KEY,
@@ -189,14 +189,10 @@ class WebhookReceiver:
 
     async def _enqueue_sync(self, hub: HubContext, source: str) -> None:
         try:
-            await hub.jobs.enqueue(
-                JOB_INCREMENTAL_SYNC, source=source, job_id=f"{JOB_INCREMENTAL_SYNC}:{source}"
-            )
-        except NotFoundError:
+            await hub.request_sync(source)
+        except MediaNestError as exc:
             self.log_once(
-                "no-sync-job",
-                "Plex library.new webhooks cannot start a sync: no %s job is registered",
-                JOB_INCREMENTAL_SYNC,
+                "no-sync", "Plex library.new webhooks cannot start a sync: %s", exc.message
             )
 
 

@@ -14,7 +14,7 @@ import httpx
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
 
-from medianest.sdk import DomainEvent, JobHandle, NotFoundError, decode_cursor
+from medianest.sdk import DomainEvent, JobHandle, NotFoundError, Notification, decode_cursor
 from medianest_plex.settings import PlexSettings
 from medianest_plex.simulator import RunningSimulator
 
@@ -139,12 +139,30 @@ class FakeHub:
     jobs: FakeJobs = field(default_factory=FakeJobs)
     flags: FakeFlags = field(default_factory=FakeFlags)
     events: list[DomainEvent] = field(default_factory=list)
+    sync_requests: list[tuple[str, bool]] = field(default_factory=list)
+    syncable: set[str] | None = None
+    """Sources ``request_sync`` accepts (``None``: all of them)."""
+    notifications: list[Notification] = field(default_factory=list)
+    published: list[tuple[str, Any]] = field(default_factory=list)
     cache: Any = None
     rate_limiter: Any = None
     pubsub: Any = None
 
     async def emit(self, event: DomainEvent) -> None:
         self.events.append(event)
+
+    async def notify(self, notification: Notification) -> JobHandle:
+        self.notifications.append(notification)
+        return JobHandle(job_id=f"notify-{len(self.notifications)}", queued=True)
+
+    async def publish(self, channel: str, message: Any) -> None:
+        self.published.append((channel, message))
+
+    async def request_sync(self, source: str, *, full: bool = False) -> JobHandle:
+        self.sync_requests.append((source, full))
+        if self.syncable is not None and source not in self.syncable:
+            raise NotFoundError(f"no media source {source!r} with a library to sync")
+        return JobHandle(job_id=f"sync:{source}", queued=True)
 
     def provider(self, provider_id: str) -> Any:
         try:

@@ -63,9 +63,12 @@ async def test_two_servers_are_two_sources(runtime: PlexRuntime, plex_world: Ple
     for source, server in zip(runtime.sources, plex_world.servers, strict=True):
         assert isinstance(source, MediaSource)
         assert source.capabilities == {
+            SourceCapability.SEARCH,
             SourceCapability.LIBRARY,
             SourceCapability.CHANGES,
+            SourceCapability.COUNT,
             SourceCapability.RECENTLY_ADDED,
+            SourceCapability.HEALTH,
         }
         assert await source.machine_identifier() == server.machine_identifier
         status = await source.health()

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from plex_testkit import EnqueuedJob, FakeHub, serve_app
+from plex_testkit import FakeHub, serve_app
 from quart import Quart
 
 from medianest_plex.client import ClientIdentity
@@ -106,14 +106,7 @@ async def test_library_new_queues_an_incremental_sync(env: Env) -> None:
     response = await post(env, payload("library.new"), thumb=True)
     assert response.status_code == 202
     assert response.json()["source"] == "plex:home"
-    assert env.hub.jobs.calls == [
-        EnqueuedJob(
-            name="sync.incremental",
-            args=(),
-            job_id="sync.incremental:plex:home",
-            kwargs={"source": "plex:home"},
-        )
-    ]
+    assert env.hub.sync_requests == [("plex:home", False)]
     assert env.hub.events == []
 
 
@@ -132,7 +125,7 @@ async def test_playback_becomes_a_domain_event(env: Env, event: str) -> None:
     assert emitted.data["player"] == {"title": "Living Room", "uuid": "p-1", "local": True}
     assert emitted.data["media"]["title"] == "The Silent Harbor"
     assert emitted.data["owner"] is False
-    assert env.hub.jobs.calls == []
+    assert env.hub.sync_requests == []
 
 
 @pytest.mark.parametrize("event", ["media.rate", "library.on.deck", "admin.database.backup"])
@@ -140,26 +133,26 @@ async def test_other_events_are_acknowledged_and_ignored(env: Env, event: str) -
     response = await post(env, payload(event))
     assert response.status_code == 202
     assert response.json()["status"] == "ignored"
-    assert env.hub.events == [] and env.hub.jobs.calls == []
+    assert env.hub.events == [] and env.hub.sync_requests == []
 
 
 async def test_events_from_an_unknown_server_are_ignored(env: Env) -> None:
     body = payload("library.new", Server={"title": "Other", "uuid": "f" * 40})
     response = await post(env, body)
     assert response.status_code == 202 and response.json()["reason"] == "unknown server"
-    assert env.hub.jobs.calls == []
+    assert env.hub.sync_requests == []
 
 
 async def test_wrong_secret_is_not_found(env: Env) -> None:
     response = await post(env, payload("library.new"), path=f"{PREFIX}/webhook/{'x' * 22}")
     assert_problem(response, 404, "there is no webhook here")
-    assert env.hub.jobs.calls == []
+    assert env.hub.sync_requests == []
 
 
 async def test_switched_off_webhooks_are_not_found(env: Env) -> None:
     env.hub.flags.values["plex.webhooks"] = False
     assert_problem(await post(env, payload("library.new")), 404, "switched off")
-    assert env.hub.jobs.calls == []
+    assert env.hub.sync_requests == []
 
 
 async def test_webhooks_without_a_secret_are_not_found() -> None:
@@ -184,7 +177,7 @@ async def test_webhooks_without_a_secret_are_not_found() -> None:
 )
 async def test_malformed_payloads_are_bad_requests(env: Env, body: Any, detail: str) -> None:
     assert_problem(await post(env, body), 400, detail)
-    assert env.hub.events == [] and env.hub.jobs.calls == []
+    assert env.hub.events == [] and env.hub.sync_requests == []
 
 
 async def test_a_body_that_is_not_multipart_is_a_bad_request(env: Env) -> None:
@@ -209,15 +202,16 @@ async def test_each_kind_of_problem_is_logged_once(
     assert sum("no payload field" in m for m in messages) == 1
 
 
-async def test_missing_sync_job_is_accepted_and_logged_once(
+async def test_a_refused_sync_is_accepted_and_logged_once(
     env: Env, caplog: pytest.LogCaptureFixture
 ) -> None:
-    env.hub.jobs.registered = set()
+    env.hub.syncable = set()
     with caplog.at_level(logging.WARNING, logger="medianest_plex"):
         for _ in range(2):
             assert (await post(env, payload("library.new"))).status_code == 202
-    assert len(env.hub.jobs.calls) == 2
-    assert sum("no sync.incremental job" in r.getMessage() for r in caplog.records) == 1
+    assert len(env.hub.sync_requests) == 2
+    messages = [r.getMessage() for r in caplog.records]
+    assert sum("cannot start a sync" in m and "plex:home" in m for m in messages) == 1
 
 
 async def test_the_simulator_fires_webhooks_at_the_hub(plex_sim: RunningSimulator) -> None:
@@ -252,6 +246,6 @@ async def test_the_simulator_fires_webhooks_at_the_hub(plex_sim: RunningSimulato
         [event] = hub.events
         assert event.type == "media.play" and event.source == "plex:cabin"
         assert event.item is not None and event.item.item_id == str(movie.rating_key)
-        assert [c.kwargs for c in hub.jobs.calls] == [{"source": "plex:home"}]
+        assert hub.sync_requests == [("plex:home", False)]
     finally:
         await runtime.aclose()

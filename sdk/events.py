@@ -1,0 +1,54 @@
+"""The pub/sub channels and domain event types core uses, as constants.
+
+Subscribe to a channel with ``hub.pubsub.subscribe(CHANNEL)``; every message is JSON. Event
+types are dotted (``<area>.<what>``); a plugin's own types start with its key
+(``plex.library_scanned``). The list in ``docs/plugin-hooks.md`` ("Events and channels")
+mirrors this module.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# Channels ----------------------------------------------------------------------------------
+
+EVENTS_CHANNEL: Final = "events"
+"""Every domain event, as ``DomainEvent.model_dump(mode="json")``, once it left the buffer."""
+SYNC_PROGRESS_CHANNEL: Final = "sync"
+"""Library sync progress: ``{"run": {...}}`` after every batch and when a run ends."""
+CATALOGUE_CHANNEL: Final = "catalogue"
+"""The catalogue changed (a sync wrote items, an admin edited one): cached answers go stale."""
+FLAGS_CHANNEL: Final = "flags"
+"""A runtime flag was switched; every replica reloads its flags."""
+USERS_CHANNEL: Final = "users"
+"""A user or session changed; every replica forgets what it kept of them."""
+
+CORE_CHANNELS: Final = frozenset(
+    {EVENTS_CHANNEL, SYNC_PROGRESS_CHANNEL, CATALOGUE_CHANNEL, FLAGS_CHANNEL, USERS_CHANNEL}
+)
+"""Channels only core publishes on (``HubContext.publish`` refuses them)."""
+
+# Event types core emits --------------------------------------------------------------------
+
+SEARCH_PERFORMED: Final = "search.performed"
+"""A unified search ran: ``data`` has the query, result count, latency and source statuses."""
+SYNC_SUCCEEDED: Final = "sync.succeeded"
+"""A library sync run ended well: ``data`` is the run (source, kind, counts, timings)."""
+SYNC_FAILED: Final = "sync.failed"
+"""A library sync run failed: ``data`` is the run, with its error."""
+
+# Event types media sources emit (core forwards them like any other) --------------------------
+
+MEDIA_PLAY: Final = "media.play"
+MEDIA_PAUSE: Final = "media.pause"
+MEDIA_RESUME: Final = "media.resume"
+MEDIA_STOP: Final = "media.stop"
+MEDIA_SCROBBLE: Final = "media.scrobble"
+"""Watched to the end (Plex's word)."""
+PLAYBACK_EVENTS: Final = frozenset(
+    {MEDIA_PLAY, MEDIA_PAUSE, MEDIA_RESUME, MEDIA_STOP, MEDIA_SCROBBLE}
+)
+"""Playback events: ``item`` is what plays, ``data`` has the account, player and media."""
+
+CORE_EVENT_TYPES: Final = frozenset({SEARCH_PERFORMED, SYNC_SUCCEEDED, SYNC_FAILED})
+"""Every event type core itself emits."""
