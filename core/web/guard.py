@@ -187,13 +187,19 @@ def _may_use_cookies(hub: Hub, incoming: Incoming, session_id: str | None) -> bo
     must come from a page of the hub itself (browsers always send its ``Origin``).
     """
     if isinstance(incoming, Websocket):
-        origin = urlsplit(incoming.headers.get("Origin", ""))
-        public_url = hub.settings.server.public_url
-        allowed = {incoming.host.lower(), urlsplit(public_url).netloc.lower() if public_url else ""}
-        return bool(origin.netloc) and origin.netloc.lower() in allowed
+        return websocket_origin_allowed(hub, incoming)
     if incoming.method in SAFE_METHODS:
         return True
     return csrf_header_valid(hub, session_id, incoming)
+
+
+def websocket_origin_allowed(hub: Hub, incoming: Websocket) -> bool:
+    """Whether a WebSocket handshake comes from a page of the hub itself: its ``Origin`` is
+    the host it was opened on or the configured public URL's (a missing ``Origin`` is not)."""
+    origin = urlsplit(incoming.headers.get("Origin", ""))
+    public_url = hub.settings.server.public_url
+    allowed = {incoming.host.lower(), urlsplit(public_url).netloc.lower() if public_url else ""}
+    return bool(origin.netloc) and origin.netloc.lower() in allowed
 
 
 def _cookies_refused(incoming: Incoming) -> CsrfFailedError:
