@@ -1,0 +1,61 @@
+"""The web interface: server-rendered pages around the same services as the JSON API.
+
+:func:`install_pages` gives an app everything pages need (translations, assets, the shell's
+navigation, compression of answers) and registers every page blueprint of
+:data:`PAGE_BLUEPRINTS` and those plugins add (:mod:`medianest.core.web.pages.plugin_pages`).
+How to write a page: ``docs/web-pages.md``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from asgi_compression import BrotliAlgorithm, CompressionMiddleware, GzipAlgorithm
+from quart import Blueprint, Quart
+
+from medianest.core.web.pages import i18n
+from medianest.core.web.pages.account import account_pages
+from medianest.core.web.pages.apidocs import apidocs_pages
+from medianest.core.web.pages.assets import ASSETS_EXTENSION, STATIC_DIR, AssetSet, asset_url
+from medianest.core.web.pages.home import home_pages
+from medianest.core.web.pages.plugin_pages import install_plugin_pages
+from medianest.core.web.pages.shell import (
+    ACCOUNT_MENU,
+    CORE_NAV,
+    PAGE_EXTENSION,
+    PageRegistry,
+)
+from medianest.core.web.pages.site import assets, site_pages
+
+if TYPE_CHECKING:
+    from medianest.core.hub import Hub
+
+PAGE_BLUEPRINTS: tuple[Blueprint, ...] = (
+    assets,
+    site_pages,
+    home_pages,
+    account_pages,
+    apidocs_pages,
+)
+"""Core's page blueprints, in registration order."""
+COMPRESS_AT_LEAST = 512
+"""Answers shorter than this many bytes are sent as they are."""
+
+
+def install_pages(app: Quart, hub: Hub) -> None:
+    """Set up the pages on ``app``: call once in the app factory, after the API blueprints."""
+    i18n.install_i18n(app)
+    app.jinja_env.trim_blocks = True  # the pages' markup without the templates' indentation
+    app.jinja_env.lstrip_blocks = True
+    app.extensions[ASSETS_EXTENSION] = AssetSet(STATIC_DIR)
+    app.extensions[PAGE_EXTENSION] = PageRegistry(nav=list(CORE_NAV), account=list(ACCOUNT_MENU))
+    app.jinja_env.globals["asset"] = asset_url
+    app.jinja_env.globals["has_page"] = lambda endpoint: endpoint in app.view_functions
+    for blueprint in PAGE_BLUEPRINTS:
+        app.register_blueprint(blueprint)
+    install_plugin_pages(app, hub)
+    app.asgi_app = CompressionMiddleware(  # type: ignore[method-assign]
+        app.asgi_app,
+        algorithms=[BrotliAlgorithm(), GzipAlgorithm()],
+        minimum_size=COMPRESS_AT_LEAST,
+    )
