@@ -149,7 +149,7 @@ async def issue_own_key(principal: Principal, data: ApiKeyCreate) -> api_keys.Is
 @validate_response(ApiKeyList)
 async def list_my_keys(query_args: PageQuery) -> ApiKeyList:
     """Your API keys, newest first, revoked and expired ones included (never the keys)."""
-    return await _list(caller().user_id, query_args)
+    return await keys_of(caller().user_id, query_args)
 
 
 @blueprint.delete("/me/api-keys/<int:key_id>")
@@ -170,7 +170,7 @@ async def revoke_my_key(key_id: int) -> ApiKeyView:
 async def list_user_keys(user_id: int, query_args: PageQuery) -> ApiKeyList:
     """A user's API keys, newest first (never the keys)."""
     await _user(user_id)
-    return await _list(user_id, query_args)
+    return await keys_of(user_id, query_args)
 
 
 @blueprint.delete("/users/<int:user_id>/api-keys/<int:key_id>")
@@ -179,14 +179,23 @@ async def list_user_keys(user_id: int, query_args: PageQuery) -> ApiKeyList:
 @validate_response(ApiKeyView)
 async def revoke_user_key(user_id: int, key_id: int) -> ApiKeyView:
     """Revoke a user's API key (only admins revoke an admin's keys)."""
-    principal = caller()
+    return await revoke_users_key(caller(), user_id, key_id)
+
+
+async def revoke_users_key(principal: Principal, user_id: int, key_id: int) -> ApiKeyView:
+    """``principal`` (holding ``manage_users``) revokes a key of user ``user_id``.
+
+    :raises PermissionDeniedError: the owner is an admin and ``principal`` is not.
+    :raises NotFoundError: no such user or key.
+    """
     owner = await _user(user_id)
     if owner.role == ROLE_ADMIN and principal.role != ROLE_ADMIN:
         raise PermissionDeniedError("only admins can change an admin's account")
     return await revoke_key(principal, user_id, key_id)
 
 
-async def _list(user_id: int, page: PageQuery) -> ApiKeyList:
+async def keys_of(user_id: int, page: PageQuery) -> ApiKeyList:
+    """A page of ``user_id``'s API keys, newest first."""
     rows, total, following = await page_by_id(
         ApiKey.filter(user_id=user_id), page, newest_first=True
     )

@@ -121,6 +121,11 @@ class UserChange(BaseModel):
 @validate_response(UserList)
 async def list_users(query_args: UserQuery) -> UserList:
     """Users, oldest first, searched by username or e-mail and filtered by role and state."""
+    return await find_users(query_args)
+
+
+async def find_users(query_args: UserQuery) -> UserList:
+    """The page of users ``query_args`` asks for (the admin pages list the same)."""
     query = User.all()
     if query_args.q:
         query = query.filter(Q(username__icontains=query_args.q) | Q(email__icontains=query_args.q))
@@ -151,7 +156,18 @@ async def get_user(user_id: int) -> UserView:
 @responds(409, LAST_ADMIN, media_type=PROBLEM_JSON)
 async def update_user(user_id: int, data: UserChange) -> UserView:
     """Set a user's role, permissions or active state (see the rules in the module)."""
-    actor = caller()
+    return await change_user(caller(), user_id, data)
+
+
+async def change_user(actor: Principal, user_id: int, data: UserChange) -> UserView:
+    """Apply ``actor``'s change of user ``user_id`` under the rules of the module (the admin
+    pages' form does the same).
+
+    :raises InvalidInputError: nothing to change, or unknown permissions.
+    :raises PermissionDeniedError: beyond what ``actor`` may do.
+    :raises ConflictError: it would leave the hub without an active admin.
+    :raises NotFoundError: no such user.
+    """
     if data.role is None and data.permissions is None and data.is_active is None:
         raise InvalidInputError("nothing to change: give role, permissions or is_active")
     permissions = None if data.permissions is None else known_permission_list(data.permissions)

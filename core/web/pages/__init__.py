@@ -15,10 +15,13 @@ from quart import Blueprint, Quart
 
 from medianest.core.web.pages import i18n
 from medianest.core.web.pages.account import account_pages
+from medianest.core.web.pages.admin import admin_pages
 from medianest.core.web.pages.apidocs import apidocs_pages
 from medianest.core.web.pages.assets import ASSETS_EXTENSION, STATIC_DIR, AssetSet, asset_url
 from medianest.core.web.pages.home import home_pages
+from medianest.core.web.pages.media import library_pages, media_pages
 from medianest.core.web.pages.plugin_pages import install_plugin_pages
+from medianest.core.web.pages.search import search_pages
 from medianest.core.web.pages.shell import (
     ACCOUNT_MENU,
     CORE_NAV,
@@ -36,6 +39,10 @@ PAGE_BLUEPRINTS: tuple[Blueprint, ...] = (
     home_pages,
     account_pages,
     apidocs_pages,
+    search_pages,
+    media_pages,
+    library_pages,
+    admin_pages,
 )
 """Core's page blueprints, in registration order."""
 COMPRESS_AT_LEAST = 512
