@@ -68,6 +68,12 @@ LIVE_PATH = "/api/v1/live"
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN_ORIGIN = 4403
 CLOSE_TOO_SLOW = 4408
+CLOSE_GOING_AWAY = 1001
+_CLOSE_REASONS = {
+    CLOSE_UNAUTHENTICATED: "session ended",
+    CLOSE_TOO_SLOW: "too slow",
+    CLOSE_GOING_AWAY: "the hub is stopping",
+}
 SYNC_CHANNEL = "sync"
 """Sync progress (the channel the sync engine publishes on)."""
 PERSON_CHANNEL_PREFIX = "person:"
@@ -158,6 +164,8 @@ class LiveBroker:
         self.queue_size = queue_size
         self.recheck_seconds = recheck_seconds
         self._feeds: dict[str, _Feed] = {}
+        self.closing = asyncio.Event()
+        """Set when the app stops: open sockets close with 1001 (going away)."""
 
     def client(self) -> _Client:
         """A new socket's outgoing queue."""
@@ -198,7 +206,8 @@ class LiveBroker:
                 feed.task.cancel()
 
     async def close(self) -> None:
-        """End every subscription of this replica."""
+        """Close every open socket (1001) and end every subscription of this replica."""
+        self.closing.set()
         feeds, self._feeds = list(self._feeds.values()), {}
         tasks = [feed.task for feed in feeds if feed.task is not None]
         for task in tasks:
@@ -325,15 +334,15 @@ class _Session:
             asyncio.create_task(self._write()),
             asyncio.create_task(self._watch_slow()),
             asyncio.create_task(self._watch_session()),
+            asyncio.create_task(self._watch_closing()),
         ]
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
                 code = task.result()
                 if code is not None:
-                    reason = "session ended" if code == CLOSE_UNAUTHENTICATED else "too slow"
                     with contextlib.suppress(Exception):
-                        await websocket.close(code, reason)
+                        await websocket.close(code, _CLOSE_REASONS.get(code, ""))
         finally:
             for task in tasks:
                 task.cancel()
@@ -350,6 +359,10 @@ class _Session:
         await self.client.too_slow.wait()
         log.info("live socket dropped: too slow", user_id=self.principal.user_id)
         return CLOSE_TOO_SLOW
+
+    async def _watch_closing(self) -> int:
+        await self.broker.closing.wait()
+        return CLOSE_GOING_AWAY
 
     async def _watch_session(self) -> int:
         while True:

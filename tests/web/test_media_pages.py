@@ -5,10 +5,20 @@ accessibility and screenshots of each page."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.web.browser import WebHub, check_accessibility, screenshot
+
+
+@pytest.fixture(autouse=True)
+def close_pages(web: WebHub) -> Iterator[None]:
+    """Each test's browser contexts end with it."""
+    yield
+    for context in web.browser.contexts:
+        context.close()
 
 
 def test_search_as_you_type_then_page_through_results(web: WebHub) -> None:

@@ -172,7 +172,7 @@ async def users() -> Response:
 @requires(Permission.MANAGE_USERS)
 async def user(user_id: int) -> Response:
     """One user: role, permissions, state, and their API keys."""
-    return await _user_page(user_id)
+    return await _user_page(user_id, saved=request.args.get("saved"))
 
 
 async def _user_page(
