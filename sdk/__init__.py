@@ -48,6 +48,7 @@ from medianest.sdk.models import (
     encode_cursor,
     utcnow,
 )
+from medianest.sdk.pages import PageContext, PluginPage, Widget
 from medianest.sdk.persistence import DatabaseModels
 from medianest.sdk.providers import (
     AnalyticsSink,
@@ -111,9 +112,11 @@ __all__ = [
     "Notification",
     "Notifier",
     "Page",
+    "PageContext",
     "Permission",
     "PermissionDeniedError",
     "PluginError",
+    "PluginPage",
     "PluginSettings",
     "Principal",
     "Provider",
@@ -132,6 +135,7 @@ __all__ = [
     "UpstreamError",
     "UpstreamRateLimitedError",
     "UpstreamTimeoutError",
+    "Widget",
     "current_hub",
     "current_principal",
     "decode_cursor",

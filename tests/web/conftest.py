@@ -30,5 +30,5 @@ def browser() -> Iterator[Browser]:
 def web(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebHub]:
     """A hub served on loopback for the module's tests, with the browser to visit it."""
     data_dir: Path = tmp_path_factory.mktemp("web-hub")
-    with served_hub(data_dir, items=24) as served:
+    with served_hub(data_dir, items=24, hello={"broken_pages": True}) as served:
         yield WebHub(served, browser)

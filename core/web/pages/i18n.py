@@ -77,13 +77,13 @@ def choose(app: Quart) -> str:
     chosen = request.cookies.get(LOCALE_COOKIE, "")
     if chosen in shipped:
         return chosen
-    best = request.accept_languages.best_match(shipped)
-    if best is None:  # "fr-CA" matches "fr"
-        for value, _quality in request.accept_languages:
-            base = value.split("-", 1)[0].split("_", 1)[0].lower()
-            if base in shipped:
-                return base
-    return best or DEFAULT_LOCALE
+    for value, _quality in request.accept_languages:  # best first; "fr-CA" takes "fr"
+        tag = value.replace("_", "-").lower()
+        if tag in shipped:
+            return tag
+        if tag.split("-", 1)[0] in shipped:
+            return tag.split("-", 1)[0]
+    return DEFAULT_LOCALE
 
 
 def current_locale() -> str:

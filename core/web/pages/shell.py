@@ -124,6 +124,7 @@ def page_blueprint(name: str, import_name: str, **options: Any) -> Blueprint:
     """A blueprint for pages: core's templates, the refusals of the guard as pages, answers
     never stored by shared caches, every view left out of the OpenAPI document."""
     blueprint = Blueprint(name, import_name, **options)
+    blueprint.medianest_pages = True  # type: ignore[attr-defined]  # the page matrix finds it
     blueprint.register_error_handler(MediaNestError, _error_page)
     blueprint.register_error_handler(HTTPException, _http_error_page)
     blueprint.register_error_handler(Exception, _unexpected_page)
