@@ -17,6 +17,7 @@ PLAUSIBLE = {
     "filename": "app.js",
     "session_id": "00000000-0000-4000-8000-000000000000",
     "key_id": "1",
+    "user_id": "1",
     "digest": "0" * 16,
     "name": "swagger-ui.css",
 }
