@@ -12,6 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from medianest.core.db.models import User
+from medianest.core.web.live import broker_of
 from tests.served_hub import SOURCE
 from tests.web.browser import WebHub, check_accessibility, screenshot
 
@@ -139,3 +140,28 @@ def test_plugins_show_what_they_provide_and_their_health(web: WebHub) -> None:
     expect(page.locator(".source-line", has_text=SOURCE).locator(".pill.ok")).to_be_visible()
     check_accessibility(page, "admin-plugins")
     screenshot(page, "admin-plugins")
+
+
+def test_a_lost_connection_shows_a_quiet_banner_and_comes_back(web: WebHub) -> None:
+    broker = broker_of(web.served.app)
+    page = web.page_as(web.person("admin"))
+    page.goto("/admin/syncs")
+    expect(page.locator("html[data-live=on]")).to_have_count(1)
+    banner = page.locator("#live-banner")
+    expect(banner).to_be_hidden()
+
+    async def going_away(down: bool) -> None:
+        if down:
+            broker.closing.set()
+        else:
+            broker.closing.clear()
+
+    web.served.run(going_away(True))
+    try:
+        expect(banner).to_be_visible()
+        expect(banner).to_have_text("Connection lost: reconnecting…")
+        check_accessibility(page, "admin-syncs-offline")
+    finally:
+        web.served.run(going_away(False))
+    expect(banner).to_be_hidden(timeout=10_000)
+    expect(page.locator("html[data-live=on]")).to_have_count(1)
