@@ -9,6 +9,7 @@ from tests.benchmarks import (
     cold_start,
     health_live_rate,
     library_sync,
+    pages_http,
     plex_library_read,
     plex_simulator_pages,
     search_http,
@@ -28,4 +29,5 @@ BENCHMARKS: dict[str, Benchmark] = {
     "library_sync": library_sync.run,
     "catalogue_search": catalogue_search.run,
     "search_http": search_http.run,
+    "pages_http": pages_http.run,
 }

@@ -10,12 +10,15 @@ error page: the person fixes them where they typed them.
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
+from markupsafe import Markup
 from pydantic import ValidationError
-from quart import Response, request, url_for
+from quart import Response, current_app, render_template, request, url_for
 
 from medianest.core.web import context
 from medianest.core.web.pages import i18n
@@ -30,6 +33,9 @@ search_pages = page_blueprint("search_pages", __name__, template_folder="../temp
 
 PAGE_SIZE = 20
 FILTER_KINDS = tuple(kind for kind in MediaKind if kind is not MediaKind.SEASON)
+FRAGMENTS_EXTENSION = "medianest.pages.search_hits"
+FRAGMENTS_KEPT = 512
+"""Rendered hits kept per process (a few kilobytes each)."""
 PAGE_ONLY = ("partial", "page")
 """Query parameters of the page itself, not of the search."""
 
@@ -93,6 +99,7 @@ async def search() -> Response:
                 )
             if "cursor" in cleaned:
                 values["first_url"] = url_for("search_pages.search", **base)
+            values["results_html"] = await _hits_html(body, values)
     template = "search/results_part.html" if partial else "search/search.html"
     title = (
         i18n.gettext("Search: %(text)s", text=filters.q.strip())
@@ -102,6 +109,30 @@ async def search() -> Response:
     return await render_page(
         template, title=title, status=status, query=filters.q, etag=status == 200, **values
     )
+
+
+async def _hits_html(body: bytes, values: dict[str, Any]) -> Markup:
+    """The hits of an answer as HTML, kept for the next person who gets the same answer in
+    the same language (the fragment holds nothing about the person)."""
+    kept: OrderedDict[tuple[Any, ...], Markup] = current_app.extensions.setdefault(
+        FRAGMENTS_EXTENSION, OrderedDict()
+    )
+    key = (
+        hashlib.sha256(body).digest(),
+        i18n.current_locale(),
+        values["page_number"],
+        values["next_url"],
+        values["first_url"],
+    )
+    html = kept.get(key)
+    if html is not None:
+        kept.move_to_end(key)
+        return html
+    html = Markup(await render_template("search/hits.html", **values))  # noqa: S704  (escaped by the template)
+    kept[key] = html
+    while len(kept) > FRAGMENTS_KEPT:
+        kept.popitem(last=False)
+    return html
 
 
 def _page_number(raw: str | None) -> int:
