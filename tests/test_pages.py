@@ -103,6 +103,8 @@ async def test_pages_answer_304_to_a_browser_that_has_them(medianest_hub, mode) 
         etag = first.headers["ETag"]
         again = await running.client.get("/account", headers={**user, "If-None-Match": etag})
         assert again.status_code == 304
+        policy = again.headers["Content-Security-Policy"]
+        assert policy == first.headers["Content-Security-Policy"], "a 304 updates the cached page"
         assert first.headers["Cache-Control"] == "private, no-cache"
         assert {"Cookie", "Accept-Language"} <= set(
             first.headers["Vary"].replace(" ", "").split(",")

@@ -229,6 +229,10 @@ def _url_if(endpoint: str, views: dict[str, Callable[..., Any]]) -> str | None:
 
 
 async def _page_headers(response: Response) -> Response:
+    from medianest.core.app import PAGE_CSP  # the app factory imports the pages
+
+    # A 304 has no type, yet its headers replace the cached page's: it needs the page's policy.
+    response.headers["Content-Security-Policy"] = PAGE_CSP
     response.headers.setdefault("Cache-Control", "private, no-cache")
     response.vary.add("Cookie")
     response.vary.add("Accept-Language")
