@@ -13,6 +13,7 @@ from tests.benchmarks import (
     plex_simulator_pages,
     search_http,
     token_verify,
+    web_pages,
 )
 from tests.benchmarks.results import Result
 
@@ -28,4 +29,5 @@ BENCHMARKS: dict[str, Benchmark] = {
     "library_sync": library_sync.run,
     "catalogue_search": catalogue_search.run,
     "search_http": search_http.run,
+    "web_pages": web_pages.run,
 }
