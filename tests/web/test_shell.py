@@ -44,6 +44,12 @@ def test_home_shows_recently_added_and_the_sources(web: WebHub) -> None:
     expect(page.locator(".health")).to_contain_text("shelf: up")
     check_accessibility(page, "home")
     screenshot(page, "home")
+    dark = web.page_as(person, color_scheme="dark")
+    dark.goto("/")
+    background = dark.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert background == "rgb(16, 20, 28)", "the dark theme follows the system"
+    check_accessibility(dark, "home, dark")
+    screenshot(dark, "home-dark")
 
 
 def test_the_menu_leads_to_the_person_s_pages(web: WebHub) -> None:
@@ -92,4 +98,17 @@ def test_pages_speak_french_when_the_browser_asks(web: WebHub) -> None:
     page.goto("/")
     expect(page.get_by_role("heading", name="Ajouts récents")).to_be_visible()
     expect(page.locator("html")).to_have_attribute("lang", "fr")
+    check_accessibility(page, "home in French")
     screenshot(page, "home-fr")
+
+
+def test_error_pages_stay_inside_the_shell(web: WebHub) -> None:
+    page = web.page_as(web.person("user", permissions=[]))
+    response = page.goto("/plugins/hello/audit-only")
+    assert response is not None and response.status == 403
+    expect(page.get_by_role("heading", name="Not allowed")).to_be_visible()
+    expect(page.locator("main")).to_contain_text("view_audit")
+    check_accessibility(page, "error page")
+    screenshot(page, "error-403")
+    missing = page.goto("/account/nothing-here")
+    assert missing is not None and missing.status == 404
