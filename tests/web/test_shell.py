@@ -112,3 +112,33 @@ def test_error_pages_stay_inside_the_shell(web: WebHub) -> None:
     screenshot(page, "error-403")
     missing = page.goto("/account/nothing-here")
     assert missing is not None and missing.status == 404
+
+
+def test_the_shell_works_from_the_keyboard(web: WebHub) -> None:
+    page = web.page_as(web.person("user"))
+    page.goto("/account")
+    page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="Skip to content")
+    expect(skip).to_be_focused()
+    expect(skip).to_be_visible()
+    menu = page.locator("details.menu")
+    page.locator("details.menu summary").focus()
+    page.keyboard.press("Enter")
+    expect(menu).to_have_attribute("open", "")
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Profile")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(menu).not_to_have_attribute("open", "")
+    expect(page.locator("details.menu summary")).to_be_focused()
+
+
+def test_an_expired_access_token_is_renewed_on_the_way(web: WebHub) -> None:
+    person = web.person("user")
+    context = web.context(person=person)
+    context.add_cookies(
+        [{"name": "medianest_access", "value": "expired.or.tampered", "url": web.url}]
+    )
+    page = context.new_page()
+    page.goto("/account/api-keys")
+    expect(page).to_have_url(f"{web.url}/account/api-keys")
+    expect(page.get_by_role("heading", name="API keys")).to_be_visible()
