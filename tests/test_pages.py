@@ -103,6 +103,8 @@ async def test_pages_answer_304_to_a_browser_that_has_them(medianest_hub, mode) 
         etag = first.headers["ETag"]
         again = await running.client.get("/account", headers={**user, "If-None-Match": etag})
         assert again.status_code == 304
+        policy = again.headers["Content-Security-Policy"]
+        assert policy == first.headers["Content-Security-Policy"], "a 304 updates the cached page"
         assert first.headers["Cache-Control"] == "private, no-cache"
         assert {"Cookie", "Accept-Language"} <= set(
             first.headers["Vary"].replace(" ", "").split(",")
@@ -198,3 +200,19 @@ async def test_numbers_and_dates_follow_the_locale(medianest_hub) -> None:
             g.locale = "en"
             assert i18n.format_number(12345.5) == "12,345.5"
             assert i18n.format_day(when) == "Mar 4, 2026"
+
+
+def test_every_post_form_carries_the_csrf_token() -> None:
+    templates = [
+        *(ROOT / "core/web/templates").rglob("*.html"),
+        *(ROOT / "tests/fixtures/medianest-hello/medianest_hello/templates").rglob("*.html"),
+    ]
+    unprotected = []
+    for path in templates:
+        for form in re.findall(r"<form\b[^>]*>.*?</form>", path.read_text(), flags=re.S):
+            opening = form.split(">", 1)[0]
+            if 'method="post"' not in opening or "data-csrf-exempt=" in opening:
+                continue
+            if 'name="csrf_token" value="{{ csrf_token }}"' not in form:
+                unprotected.append(f"{path.name}: {opening[:80]}")
+    assert not unprotected, f"POST forms without the CSRF token: {unprotected}"

@@ -14,6 +14,7 @@ from tests.benchmarks import (
     plex_simulator_pages,
     search_http,
     token_verify,
+    web_pages,
 )
 from tests.benchmarks.results import Result
 
@@ -30,4 +31,5 @@ BENCHMARKS: dict[str, Benchmark] = {
     "catalogue_search": catalogue_search.run,
     "search_http": search_http.run,
     "pages_http": pages_http.run,
+    "web_pages": web_pages.run,
 }

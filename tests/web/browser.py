@@ -78,10 +78,14 @@ class WebHub:
         locale: str = "en-US",
         viewport: dict[str, int] | None = None,
         person: Person | None = None,
+        color_scheme: Literal["light", "dark"] = "light",
     ) -> BrowserContext:
         """A new browser context (its own cookies), signed in as ``person`` when given."""
         context = self.browser.new_context(
-            base_url=self.url, locale=locale, viewport=viewport or DESKTOP
+            base_url=self.url,
+            locale=locale,
+            viewport=viewport or DESKTOP,
+            color_scheme=color_scheme,
         )
         if person is not None:
             context.add_cookies(self.cookies(person))

@@ -44,6 +44,12 @@ def test_home_shows_recently_added_and_the_sources(web: WebHub) -> None:
     expect(page.locator(".health")).to_contain_text("shelf: up")
     check_accessibility(page, "home")
     screenshot(page, "home")
+    dark = web.page_as(person, color_scheme="dark")
+    dark.goto("/")
+    background = dark.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert background == "rgb(16, 20, 28)", "the dark theme follows the system"
+    check_accessibility(dark, "home, dark")
+    screenshot(dark, "home-dark")
 
 
 def test_the_menu_leads_to_the_person_s_pages(web: WebHub) -> None:
@@ -92,4 +98,47 @@ def test_pages_speak_french_when_the_browser_asks(web: WebHub) -> None:
     page.goto("/")
     expect(page.get_by_role("heading", name="Ajouts récents")).to_be_visible()
     expect(page.locator("html")).to_have_attribute("lang", "fr")
+    check_accessibility(page, "home in French")
     screenshot(page, "home-fr")
+
+
+def test_error_pages_stay_inside_the_shell(web: WebHub) -> None:
+    page = web.page_as(web.person("user", permissions=[]))
+    response = page.goto("/plugins/hello/audit-only")
+    assert response is not None and response.status == 403
+    expect(page.get_by_role("heading", name="Not allowed")).to_be_visible()
+    expect(page.locator("main")).to_contain_text("view_audit")
+    check_accessibility(page, "error page")
+    screenshot(page, "error-403")
+    missing = page.goto("/account/nothing-here")
+    assert missing is not None and missing.status == 404
+
+
+def test_the_shell_works_from_the_keyboard(web: WebHub) -> None:
+    page = web.page_as(web.person("user"))
+    page.goto("/account")
+    page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="Skip to content")
+    expect(skip).to_be_focused()
+    expect(skip).to_be_visible()
+    menu = page.locator("details.menu")
+    page.locator("details.menu summary").focus()
+    page.keyboard.press("Enter")
+    expect(menu).to_have_attribute("open", "")
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Profile")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(menu).not_to_have_attribute("open", "")
+    expect(page.locator("details.menu summary")).to_be_focused()
+
+
+def test_an_expired_access_token_is_renewed_on_the_way(web: WebHub) -> None:
+    person = web.person("user")
+    context = web.context(person=person)
+    context.add_cookies(
+        [{"name": "medianest_access", "value": "expired.or.tampered", "url": web.url}]
+    )
+    page = context.new_page()
+    page.goto("/account/api-keys")
+    expect(page).to_have_url(f"{web.url}/account/api-keys")
+    expect(page.get_by_role("heading", name="API keys")).to_be_visible()

@@ -27,6 +27,7 @@ from medianest.core.web.pages.shell import (
     CORE_NAV,
     PAGE_EXTENSION,
     PageRegistry,
+    install_page_templates,
 )
 from medianest.core.web.pages.site import assets, site_pages
 
@@ -52,8 +53,6 @@ COMPRESS_AT_LEAST = 512
 def install_pages(app: Quart, hub: Hub) -> None:
     """Set up the pages on ``app``: call once in the app factory, after the API blueprints."""
     i18n.install_i18n(app)
-    app.jinja_env.trim_blocks = True  # the pages' markup without the templates' indentation
-    app.jinja_env.lstrip_blocks = True
     app.extensions[ASSETS_EXTENSION] = AssetSet(STATIC_DIR)
     app.extensions[PAGE_EXTENSION] = PageRegistry(nav=list(CORE_NAV), account=list(ACCOUNT_MENU))
     app.jinja_env.globals["asset"] = asset_url
@@ -61,6 +60,7 @@ def install_pages(app: Quart, hub: Hub) -> None:
     for blueprint in PAGE_BLUEPRINTS:
         app.register_blueprint(blueprint)
     install_plugin_pages(app, hub)
+    install_page_templates(app)
     app.asgi_app = CompressionMiddleware(  # type: ignore[method-assign]
         app.asgi_app,
         algorithms=[BrotliAlgorithm(), GzipAlgorithm()],

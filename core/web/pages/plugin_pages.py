@@ -68,7 +68,6 @@ class PluginWeb:
             env = Environment(
                 loader=FileSystemLoader(str(templates)),
                 autoescape=select_autoescape(default=True, default_for_string=True),
-                enable_async=True,
                 extensions=["jinja2.ext.i18n"],
                 trim_blocks=True,
                 lstrip_blocks=True,
@@ -235,7 +234,7 @@ async def _render(
             if not isinstance(values, Mapping):
                 raise TypeError(f"the loader answered {type(values).__name__}, not a mapping")
         env = web.environment(Path(templates))
-        html = await env.get_template(template).render_async(
+        html = env.get_template(template).render(
             **values, principal=principal, locale=i18n.current_locale()
         )
         return Markup(html), False  # noqa: S704 - the output of an autoescaped template

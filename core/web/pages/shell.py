@@ -18,7 +18,8 @@ from typing import Any
 from urllib.parse import quote
 
 import structlog
-from quart import Blueprint, Response, current_app, g, render_template, request
+from jinja2 import Environment, select_autoescape
+from quart import Blueprint, Quart, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
 from medianest.core.auth.errors import InvalidCredentialsError
@@ -48,6 +49,8 @@ ADMIN_PERMISSIONS = frozenset(
 """Holding any of these shows the Admin entry of the navigation."""
 PAGE_EXTENSION = "medianest.pages"
 """``app.extensions`` key of the :class:`PageRegistry`."""
+TEMPLATES_EXTENSION = "medianest.page_templates"
+"""``app.extensions`` key of the pages' Jinja environment."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +116,35 @@ class PageRegistry:
             (e for e in entries if e.endpoint in views and e.visible_to(principal)),
             key=lambda e: (e.order, e.label),
         )
+
+
+def install_page_templates(app: Quart) -> None:
+    """The pages' Jinja environment: the app's templates, globals and filters, rendered
+    synchronously (a page renders in one go: an async template pays for every fragment), and
+    without the templates' indentation."""
+    env = Environment(
+        loader=app.create_global_jinja_loader(),
+        autoescape=select_autoescape(("html", "htm", "xml")),
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=bool(app.config["TEMPLATES_AUTO_RELOAD"]),
+    )
+    env.globals.update(app.jinja_env.globals)
+    env.filters.update(app.jinja_env.filters)
+    env.policies.update(app.jinja_env.policies)
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext=i18n.gettext, ngettext=i18n.ngettext, newstyle=True
+    )
+    env.globals["_"] = env.globals["gettext"]
+    app.extensions[TEMPLATES_EXTENSION] = env
+
+
+async def render_template(name: str, **context: Any) -> str:
+    """``name`` rendered with ``context`` and the app's template context (like Quart's)."""
+    await current_app.update_template_context(context)
+    env: Environment = current_app.extensions[TEMPLATES_EXTENSION]
+    return env.get_template(name).render(context)
 
 
 def registry() -> PageRegistry:
@@ -229,6 +261,10 @@ def _url_if(endpoint: str, views: dict[str, Callable[..., Any]]) -> str | None:
 
 
 async def _page_headers(response: Response) -> Response:
+    from medianest.core.app import PAGE_CSP  # the app factory imports the pages
+
+    # A 304 has no type, yet its headers replace the cached page's: it needs the page's policy.
+    response.headers["Content-Security-Policy"] = PAGE_CSP
     response.headers.setdefault("Cache-Control", "private, no-cache")
     response.vary.add("Cookie")
     response.vary.add("Accept-Language")
