@@ -18,11 +18,11 @@ from typing import Any
 
 from markupsafe import Markup
 from pydantic import ValidationError
-from quart import Response, current_app, render_template, request, url_for
+from quart import Response, current_app, request, url_for
 
 from medianest.core.web import context
 from medianest.core.web.pages import i18n
-from medianest.core.web.pages.shell import page_blueprint, render_page
+from medianest.core.web.pages.shell import page_blueprint, render_page, render_template
 from medianest.core.web.search_api import answer
 from medianest.core.web.search_schemas import SearchArgs
 from medianest.sdk.access import Permission, requires
