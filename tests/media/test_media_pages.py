@@ -35,9 +35,7 @@ async def test_a_show_page_lists_its_seasons_and_a_season_its_episodes(
     html = await page(synced, reader, f"/media/plex:home/{season.item_id}")
     assert re.search(r">\s*Episodes\s*<", html)
     assert f'href="/media/plex:home/{show.item_id}"' in html
-    assert len(re.findall(r'<li class="row">\s*<a href="/media/plex:home/', html)) == len(
-        episodes
-    )
+    assert len(re.findall(r'<li class="row">\s*<a href="/media/plex:home/', html)) == len(episodes)
 
 
 async def test_a_film_page_shows_its_copy_on_the_other_server(
