@@ -22,7 +22,12 @@ from quart import Response, current_app, request, url_for
 
 from medianest.core.web import context
 from medianest.core.web.pages import i18n
-from medianest.core.web.pages.shell import page_blueprint, render_page, render_template
+from medianest.core.web.pages.shell import (
+    TEMPLATES_EXTENSION,
+    page_blueprint,
+    render_page,
+    render_template,
+)
 from medianest.core.web.search_api import answer
 from medianest.core.web.search_schemas import SearchArgs
 from medianest.sdk.access import Permission, requires
@@ -48,6 +53,27 @@ class Filters:
     kind: str = ""
     year: str = ""
     sources: str = ""
+
+
+COMPILED_AT_START = (
+    "base.html",
+    "search/search.html",
+    "search/results_part.html",
+    "search/hits.html",
+    "media/details.html",
+    "media/library.html",
+    "admin/index.html",
+    "admin/syncs.html",
+)
+"""Templates compiled before the first request, so the first visitor does not wait for it."""
+
+
+@search_pages.before_app_serving
+async def compile_templates() -> None:
+    """Compile the pages' templates (and the layout they extend) while the hub starts."""
+    environment = current_app.extensions[TEMPLATES_EXTENSION]
+    for name in COMPILED_AT_START:
+        environment.get_template(name)
 
 
 @search_pages.get("/search")
