@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import expect
 
+from medianest.core.auth import api_keys
 from medianest.core.db.models import User
 from medianest.core.web.live import broker_of
 from tests.served_hub import SOURCE
@@ -165,3 +166,26 @@ def test_a_lost_connection_shows_a_quiet_banner_and_comes_back(web: WebHub) -> N
         web.served.run(going_away(False))
     expect(banner).to_be_hidden(timeout=10_000)
     expect(page.locator("html[data-live=on]")).to_have_count(1)
+
+
+def test_everyone_s_api_keys_are_listed_and_one_is_revoked(web: WebHub) -> None:
+    owner = web.person("user", name="key-owner")
+
+    async def issue() -> None:
+        user = await User.get(id=owner.user_id)
+        await api_keys.issue(user, name="backup <script>", permissions=["search"])
+
+    web.served.run(issue())
+    page = web.page_as(web.person("admin"))
+    page.goto("/admin")
+    page.locator(".adminnav").get_by_role("link", name="API keys").click()
+    rows = page.locator("#keys tbody tr")
+    mine = rows.filter(has_text="key-owner")
+    expect(mine).to_contain_text("backup <script>")
+    check_accessibility(page, "admin-api-keys")
+    screenshot(page, "admin-api-keys")
+    mine.get_by_role("button", name=re.compile("Revoke")).click()
+    page.get_by_role("dialog").get_by_role("button", name="OK").click()
+    expect(rows.filter(has_text="key-owner")).to_have_count(0)
+    page.get_by_role("link", name="Revoked and expired keys too").click()
+    expect(rows.filter(has_text="key-owner").locator(".pill")).to_have_text("revoked")

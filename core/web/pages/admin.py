@@ -17,10 +17,11 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from quart import Response, redirect, request, url_for
 
+from medianest.core.db.models import ApiKey, User
 from medianest.core.health import check_sources
 from medianest.core.web import context
-from medianest.core.web.api_keys_api import keys_of, revoke_users_key
-from medianest.core.web.api_support import PageQuery
+from medianest.core.web.api_keys_api import ApiKeyView, keys_of, revoke_users_key
+from medianest.core.web.api_support import PageQuery, page_by_id
 from medianest.core.web.audit_api import AuditQuery, audit_events
 from medianest.core.web.flags_api import switch_flag
 from medianest.core.web.pages import i18n
@@ -42,6 +43,7 @@ from medianest.sdk.errors import (
     ConflictError,
     InvalidInputError,
     MediaNestError,
+    NotFoundError,
     PermissionDeniedError,
 )
 from medianest.sdk.models import Principal
@@ -57,6 +59,12 @@ SECTIONS: tuple[tuple[str, str, Permission, str], ...] = (
         N_("Users"),
         Permission.MANAGE_USERS,
         N_("Roles, permissions, API keys; deactivate an account."),
+    ),
+    (
+        "admin_pages.api_keys",
+        N_("API keys"),
+        Permission.MANAGE_USERS,
+        N_("Everyone's API keys; revoke one."),
     ),
     (
         "admin_pages.plugins",
@@ -93,6 +101,7 @@ RUN_WORDS = (
 )
 """Words the templates translate from data (a run's status and kind, a role, an outcome)."""
 USERS_SHOWN = 50
+KEYS_SHOWN = 50
 RUNS_SHOWN = 20
 EVENTS_SHOWN = 50
 
@@ -228,6 +237,59 @@ async def revoke_key(user_id: int, key_id: int) -> Response:
     except PermissionDeniedError as exc:
         return await _user_page(user_id, error=exc.message, status=403)
     return redirect(url_for("admin_pages.user", user_id=user_id, saved="key"), 303)
+
+
+@admin_pages.get("/api-keys")
+@requires(Permission.MANAGE_USERS)
+async def api_keys() -> Response:
+    """Everyone's API keys still in force (``all=1``: revoked and expired ones too), newest
+    first, with their owner and a button to revoke each."""
+    every = request.args.get("all") == "1"
+    page, error = _validated(
+        PageQuery, {"cursor": request.args.get("cursor", ""), "limit": str(KEYS_SHOWN)}
+    )
+    rows: list[tuple[ApiKeyView, User]] = []
+    total = 0
+    next_url = None
+    if page is not None:
+        query = ApiKey.all() if every else ApiKey.filter(revoked_at__isnull=True)
+        try:
+            found, total, following = await page_by_id(
+                query.prefetch_related("user"), page, newest_first=True
+            )
+        except InvalidInputError as exc:
+            error = exc.message
+        else:
+            rows = [(ApiKeyView.of(row), row.user) for row in found]
+            if following:
+                extra = {"all": "1"} if every else {}
+                next_url = url_for("admin_pages.api_keys", cursor=following, **extra)
+    return await render_page(
+        "admin/api_keys.html",
+        title=i18n.gettext("API keys"),
+        status=200 if error is None else 400,
+        sections=_sections(_me()),
+        rows=rows,
+        total=total,
+        every=every,
+        error=error or request.args.get("error"),
+        next_url=next_url,
+    )
+
+
+@admin_pages.post("/api-keys/<int:key_id>/revoke")
+@requires(Permission.MANAGE_USERS)
+async def revoke_any_key(key_id: int) -> Response:
+    """Revoke a key from the list of everyone's keys (the users API's rule: only admins
+    revoke an admin's)."""
+    row = await ApiKey.get_or_none(id=key_id)
+    if row is None:
+        raise NotFoundError(f"no API key {key_id}")
+    try:
+        await revoke_users_key(_me(), row.user_id, key_id)
+    except PermissionDeniedError as exc:
+        return redirect(url_for("admin_pages.api_keys", error=exc.message), 303)
+    return redirect(url_for("admin_pages.api_keys"), 303)
 
 
 # -- plugins and flags ---------------------------------------------------------------------
