@@ -1,5 +1,6 @@
-"""How the pages travel over real HTTP: text compressed with brotli or gzip (never for clients that
-do not ask), and the interactive API documentation served offline."""
+"""How the pages travel over real HTTP: text compressed with brotli or gzip (never for clients
+that do not ask, never a few bytes or an empty answer), and the interactive API documentation
+served offline."""
 
 from __future__ import annotations
 
@@ -26,6 +27,12 @@ def test_text_is_compressed_as_the_client_asks(web: WebHub) -> None:
             assert decode(raw) == plain.content
         api = client.get("/api/v1/openapi.json", headers={"Accept-Encoding": "br"})
         assert api.headers["Content-Encoding"] == "br"
+        assert int(api.headers["Content-Length"]) < len(api.content)
+        small = client.get("/health/live", headers={"Accept-Encoding": "br"})
+        assert "Content-Encoding" not in small.headers, "a few bytes go as they are"
+        assert small.json()["status"] == "ok"
+        empty = client.options("/api/v1/me", headers={"Accept-Encoding": "br"})
+        assert "Content-Encoding" not in empty.headers and empty.content == b""
 
 
 def test_the_api_documentation_works_offline(web: WebHub) -> None:

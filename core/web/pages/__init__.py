@@ -1,8 +1,9 @@
 """The web interface: server-rendered pages around the same services as the JSON API.
 
 :func:`install_pages` gives an app everything pages need (translations, assets, the shell's
-navigation, compression of answers) and registers every page blueprint of
-:data:`PAGE_BLUEPRINTS` and those plugins add (:mod:`medianest.core.web.pages.plugin_pages`).
+navigation, compression of every answer: :mod:`medianest.core.web.compression`) and
+registers every page blueprint of :data:`PAGE_BLUEPRINTS` and those plugins add
+(:mod:`medianest.core.web.pages.plugin_pages`).
 How to write a page: ``docs/web-pages.md``.
 """
 
@@ -10,9 +11,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from asgi_compression import BrotliAlgorithm, CompressionMiddleware, GzipAlgorithm
 from quart import Blueprint, Quart
 
+from medianest.core.web.compression import install_compression
 from medianest.core.web.pages import i18n
 from medianest.core.web.pages.account import account_pages
 from medianest.core.web.pages.apidocs import apidocs_pages
@@ -39,8 +40,6 @@ PAGE_BLUEPRINTS: tuple[Blueprint, ...] = (
     apidocs_pages,
 )
 """Core's page blueprints, in registration order."""
-COMPRESS_AT_LEAST = 512
-"""Answers shorter than this many bytes are sent as they are."""
 
 
 def install_pages(app: Quart, hub: Hub) -> None:
@@ -54,8 +53,4 @@ def install_pages(app: Quart, hub: Hub) -> None:
         app.register_blueprint(blueprint)
     install_plugin_pages(app, hub)
     install_page_templates(app)
-    app.asgi_app = CompressionMiddleware(  # type: ignore[method-assign]
-        app.asgi_app,
-        algorithms=[BrotliAlgorithm(), GzipAlgorithm()],
-        minimum_size=COMPRESS_AT_LEAST,
-    )
+    install_compression(app)
