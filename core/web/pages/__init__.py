@@ -9,6 +9,7 @@ How to write a page: ``docs/web-pages.md``.
 
 from __future__ import annotations
 
+import zlib
 from typing import TYPE_CHECKING
 
 from quart import Blueprint, Quart
@@ -42,6 +43,15 @@ PAGE_BLUEPRINTS: tuple[Blueprint, ...] = (
 """Core's page blueprints, in registration order."""
 
 
+TONES = 6
+"""Colours of the placeholder of an item without a poster (``poster-blank tone-N``)."""
+
+
+def tone(text: object) -> int:
+    """A colour for ``text``'s placeholder, the same for the same text on every page."""
+    return zlib.crc32(str(text).encode("utf-8")) % TONES
+
+
 def install_pages(app: Quart, hub: Hub) -> None:
     """Set up the pages on ``app``: call once in the app factory, after the API blueprints."""
     i18n.install_i18n(app)
@@ -49,6 +59,7 @@ def install_pages(app: Quart, hub: Hub) -> None:
     app.extensions[PAGE_EXTENSION] = PageRegistry(nav=list(CORE_NAV), account=list(ACCOUNT_MENU))
     app.jinja_env.globals["asset"] = asset_url
     app.jinja_env.globals["has_page"] = lambda endpoint: endpoint in app.view_functions
+    app.jinja_env.filters["tone"] = tone
     for blueprint in PAGE_BLUEPRINTS:
         app.register_blueprint(blueprint)
     install_plugin_pages(app, hub)
