@@ -216,3 +216,17 @@ def test_every_post_form_carries_the_csrf_token() -> None:
             if 'name="csrf_token" value="{{ csrf_token }}"' not in form:
                 unprotected.append(f"{path.name}: {opening[:80]}")
     assert not unprotected, f"POST forms without the CSRF token: {unprotected}"
+
+
+async def test_a_browser_asking_for_no_page_gets_a_page_programs_get_a_problem(
+    medianest_hub,
+) -> None:
+    async with medianest_hub.run(autoload=True, **HELLO) as running:
+        html = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+        page = await running.client.get("/no-such-page", headers=html)
+        assert page.status_code == 404 and page.mimetype == "text/html"
+        assert "There is no page at this address." in await page.get_data(as_text=True)
+        for path, headers in (("/no-such-page", {}), ("/api/v1/nothing", html)):
+            problem = await running.client.get(path, headers=headers)
+            assert problem.status_code == 404
+            assert problem.mimetype == "application/problem+json", path

@@ -26,6 +26,7 @@ from medianest.core.web.pages.shell import (
     CORE_NAV,
     PAGE_EXTENSION,
     PageRegistry,
+    install_browser_not_found,
     install_page_templates,
 )
 from medianest.core.web.pages.site import assets, site_pages
@@ -64,4 +65,5 @@ def install_pages(app: Quart, hub: Hub) -> None:
         app.register_blueprint(blueprint)
     install_plugin_pages(app, hub)
     install_page_templates(app)
+    install_browser_not_found(app)
     install_compression(app)
