@@ -10,7 +10,7 @@ import brotli
 import httpx
 from playwright.sync_api import expect
 
-from tests.web.browser import WebHub, screenshot
+from tests.web.browser import WebHub, check_accessibility, screenshot
 
 
 def test_text_is_compressed_as_the_client_asks(web: WebHub) -> None:
@@ -50,4 +50,13 @@ def test_the_api_documentation_works_offline(web: WebHub) -> None:
     expect(page.locator(".swagger-ui .info .title")).to_contain_text("MediaNest")
     expect(page.locator(".opblock-tag").first).to_be_visible()
     assert outside == [], f"requests left the hub: {outside}"
+    check_accessibility(page, "API documentation")
     screenshot(page, "api-docs")
+    page.locator("#operations-sessions-get_me .opblock-summary-control").click()
+    page.get_by_role("button", name="Try it out").click()
+    page.get_by_role("button", name="Execute").click()
+    status = page.locator(".live-responses-table tbody .response-col_status").first
+    expect(status).to_have_text("200")
+    expect(page.locator(".live-responses-table tbody .response-col_description")).to_contain_text(
+        "authenticated_by"
+    )
