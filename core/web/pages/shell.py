@@ -157,9 +157,7 @@ def install_browser_not_found(app: Quart) -> None:
 
     @app.errorhandler(NotFound)
     async def not_found(error: NotFound) -> Response:
-        wants_page = request.accept_mimetypes.accept_html and not request.path.startswith(
-            API_PATHS
-        )
+        wants_page = request.accept_mimetypes.accept_html and not request.path.startswith(API_PATHS)
         if wants_page and request.method in ("GET", "HEAD"):
             return await error_page(404, i18n.gettext("There is no page at this address."))
         return problems.from_http_exception(error)
