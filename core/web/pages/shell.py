@@ -20,6 +20,7 @@ from urllib.parse import quote
 import structlog
 from jinja2 import Environment, select_autoescape
 from quart import Blueprint, Quart, Response, current_app, g, request
+from quart_schema import hide
 from werkzeug.exceptions import HTTPException, NotFound
 
 from medianest.core.auth.errors import InvalidCredentialsError
@@ -183,7 +184,7 @@ def page_blueprint(name: str, import_name: str, **options: Any) -> Blueprint:
         rule: str, endpoint: str | None = None, view_func: Any = None, **kwargs: Any
     ) -> None:
         if view_func is not None:
-            view_func.__dict__["_quart_schema_hidden"] = True
+            hide(view_func)
         original(rule, endpoint, view_func, **kwargs)
 
     blueprint.add_url_rule = add_url_rule  # type: ignore[method-assign]
