@@ -36,12 +36,14 @@ lint: $(STAMP)
 	PYTHONPATH=$(LINT_DIR) $(BIN)/lint-imports
 
 # The pages' messages: extract them and add the new ones, untranslated, to every catalogue
-# (core/web/locale/<locale>/LC_MESSAGES/messages.po); then translate those.
+# (core/web/locale/<locale>/LC_MESSAGES/messages.po); then translate those. The catalogues
+# carry no creation date, so branches that both add messages merge without conflicts there.
 messages: $(STAMP)
 	mkdir -p build
 	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location -o build/messages.pot .
 	$(BIN)/pybabel update -i build/messages.pot -d core/web/locale -D messages \
 		--no-fuzzy-matching --ignore-obsolete
+	sed -i '/^"POT-Creation-Date: /d' core/web/locale/*/LC_MESSAGES/messages.po  # no churn
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.benchmarks $(BENCH_ARGS)

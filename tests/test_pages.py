@@ -170,8 +170,8 @@ def test_every_message_of_the_pages_is_translated_into_french() -> None:
     assert not missing, f"messages without a French translation: {sorted(missing)}"
 
 
-async def test_the_language_follows_the_browser_then_the_person_s_choice(medianest_hub) -> None:
-    async with medianest_hub.run(autoload=True, **HELLO) as running:
+async def test_the_language_follows_the_person_then_the_browser(medianest_hub, mode) -> None:
+    async with medianest_hub.run(autoload=True, **HELLO, **mode) as running:
         user = await running.sign_in()
         french = await running.client.get(
             "/account", headers={**user, "Accept-Language": "fr-CA,en;q=0.5"}
@@ -180,12 +180,27 @@ async def test_the_language_follows_the_browser_then_the_person_s_choice(mediane
         assert '<html lang="fr"' in html and "Profil" in html
         german = await running.client.get("/account", headers={**user, "Accept-Language": "de"})
         assert '<html lang="en"' in await german.get_data(as_text=True)
-        chosen = await running.client.post("/language", form={"locale": "fr", "next": "/account"})
-        assert chosen.status_code == 303 and chosen.headers["Location"] == "/account"
-        assert "medianest_locale=fr" in chosen.headers["Set-Cookie"]
-        running.client.set_cookie("localhost", i18n.LOCALE_COOKIE, "fr")
-        page = await running.client.get("/account", headers={**user, "Accept-Language": "en"})
-        assert '<html lang="fr"' in await page.get_data(as_text=True)
+        anonymous = await running.client.post("/language", form={"locale": "fr", "next": "/x"})
+        assert anonymous.status_code == 303 and anonymous.headers["Location"] == "/x"
+        assert "medianest_locale=fr" in anonymous.headers["Set-Cookie"]
+        running.client.cookie_jar.clear()  # the person's choice must hold in a new browser
+        chosen = await running.client.post(
+            "/language", form={"locale": "fr", "next": "/account"}, headers=user
+        )
+        assert chosen.status_code == 303
+        running.client.cookie_jar.clear()
+        for browser_asks in ("en", "de", ""):
+            page = await running.client.get(
+                "/account", headers={**user, "Accept-Language": browser_asks}
+            )
+            html = await page.get_data(as_text=True)
+            assert '<html lang="fr"' in html, "the person's choice, in any browser"
+            assert '<option value="fr" lang="fr" selected>' in html
+        await running.client.post("/language", form={"locale": ""}, headers=user)
+        back = await running.client.get("/account", headers={**user, "Accept-Language": "en"})
+        assert '<html lang="en"' in await back.get_data(as_text=True)
+        bogus = await running.client.post("/language", form={"locale": "xx"}, headers=user)
+        assert bogus.status_code == 303
 
 
 async def test_numbers_and_dates_follow_the_locale(medianest_hub) -> None:
@@ -216,3 +231,17 @@ def test_every_post_form_carries_the_csrf_token() -> None:
             if 'name="csrf_token" value="{{ csrf_token }}"' not in form:
                 unprotected.append(f"{path.name}: {opening[:80]}")
     assert not unprotected, f"POST forms without the CSRF token: {unprotected}"
+
+
+async def test_a_browser_asking_for_no_page_gets_a_page_programs_get_a_problem(
+    medianest_hub,
+) -> None:
+    async with medianest_hub.run(autoload=True, **HELLO) as running:
+        html = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+        page = await running.client.get("/no-such-page", headers=html)
+        assert page.status_code == 404 and page.mimetype == "text/html"
+        assert "There is no page at this address." in await page.get_data(as_text=True)
+        for path, headers in (("/no-such-page", {}), ("/api/v1/nothing", html)):
+            problem = await running.client.get(path, headers=headers)
+            assert problem.status_code == 404
+            assert problem.mimetype == "application/problem+json", path

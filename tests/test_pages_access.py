@@ -45,6 +45,14 @@ async def test_every_page_route_is_found_and_declared(medianest_hub) -> None:
         assert all(access is not None for _m, _p, access in routes)
 
 
+async def test_no_page_is_in_the_api_description(medianest_hub) -> None:
+    async with medianest_hub.run(autoload=True, **SETTINGS) as running:
+        document = await (await running.client.get("/api/v1/openapi.json")).get_json()
+        pages = {path for _m, path, _a in page_routes(running.app)}
+        assert pages and not pages & set(document["paths"])
+        assert all(p.startswith(("/api/v1/", "/health/", "/metrics")) for p in document["paths"])
+
+
 async def test_anonymous_visitors_get_only_public_pages(medianest_hub) -> None:
     async with medianest_hub.run(autoload=True, **SETTINGS) as running:
         for method, path, access in page_routes(running.app):

@@ -6,24 +6,30 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, Playwright, sync_playwright
 
 from tests.served_hub import served_hub
 from tests.web.browser import WebHub, chromium_path
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
+def playwright() -> Iterator[Playwright]:
+    """Playwright, for the module's tests (a browser must be installed)."""
+    chromium_path()
+    with sync_playwright() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Playwright) -> Iterator[Browser]:
     """Headless Chromium (Debian's), for the module's tests."""
-    path = chromium_path()
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=path, headless=True, args=["--no-sandbox"]
-        )
-        try:
-            yield launched
-        finally:
-            launched.close()
+    launched = playwright.chromium.launch(
+        executable_path=chromium_path(), headless=True, args=["--no-sandbox"]
+    )
+    try:
+        yield launched
+    finally:
+        launched.close()
 
 
 @pytest.fixture(scope="module")

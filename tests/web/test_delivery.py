@@ -1,5 +1,6 @@
-"""How the pages travel over real HTTP: text compressed with brotli or gzip (never for clients that
-do not ask), and the interactive API documentation served offline."""
+"""How the pages travel over real HTTP: text compressed with brotli or gzip (never for clients
+that do not ask, never a few bytes or an empty answer), and the interactive API documentation
+served offline."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import brotli
 import httpx
 from playwright.sync_api import expect
 
-from tests.web.browser import WebHub, screenshot
+from tests.web.browser import WebHub, check_accessibility, screenshot
 
 
 def test_text_is_compressed_as_the_client_asks(web: WebHub) -> None:
@@ -26,6 +27,12 @@ def test_text_is_compressed_as_the_client_asks(web: WebHub) -> None:
             assert decode(raw) == plain.content
         api = client.get("/api/v1/openapi.json", headers={"Accept-Encoding": "br"})
         assert api.headers["Content-Encoding"] == "br"
+        assert int(api.headers["Content-Length"]) < len(api.content)
+        small = client.get("/health/live", headers={"Accept-Encoding": "br"})
+        assert "Content-Encoding" not in small.headers, "a few bytes go as they are"
+        assert small.json()["status"] == "ok"
+        empty = client.options("/api/v1/me", headers={"Accept-Encoding": "br"})
+        assert "Content-Encoding" not in empty.headers and empty.content == b""
 
 
 def test_the_api_documentation_works_offline(web: WebHub) -> None:
@@ -43,4 +50,13 @@ def test_the_api_documentation_works_offline(web: WebHub) -> None:
     expect(page.locator(".swagger-ui .info .title")).to_contain_text("MediaNest")
     expect(page.locator(".opblock-tag").first).to_be_visible()
     assert outside == [], f"requests left the hub: {outside}"
+    check_accessibility(page, "API documentation")
     screenshot(page, "api-docs")
+    page.locator("#operations-sessions-get_me .opblock-summary-control").click()
+    page.get_by_role("button", name="Try it out").click()
+    page.get_by_role("button", name="Execute").click()
+    status = page.locator(".live-responses-table tbody .response-col_status").first
+    expect(status).to_have_text("200")
+    expect(page.locator(".live-responses-table tbody .response-col_description")).to_contain_text(
+        "authenticated_by"
+    )

@@ -4,10 +4,11 @@ pages and menu, sign-out, accessibility of every page, and screenshots."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Playwright, expect
 
-from tests.web.browser import WebHub, check_accessibility, screenshot
+from tests.web.browser import WebHub, check_accessibility, chromium_path, screenshot
 
 
 def sign_in_as_ann(page: Page) -> None:
@@ -142,3 +143,25 @@ def test_an_expired_access_token_is_renewed_on_the_way(web: WebHub) -> None:
     page.goto("/account/api-keys")
     expect(page).to_have_url(f"{web.url}/account/api-keys")
     expect(page.get_by_role("heading", name="API keys")).to_be_visible()
+
+
+def test_the_hub_is_installable_as_an_app(
+    web: WebHub, playwright: Playwright, tmp_path: Path
+) -> None:
+    context = playwright.chromium.launch_persistent_context(
+        str(tmp_path / "profile"),
+        executable_path=chromium_path(),
+        headless=True,
+        args=["--no-sandbox"],
+    )
+    try:
+        page = context.new_page()
+        page.goto(f"{web.url}/sign-in")
+        expect(page.locator('link[rel="manifest"]')).to_have_count(1)
+        page.wait_for_load_state("networkidle")
+        session = context.new_cdp_session(page)
+        manifest = session.send("Page.getAppManifest")
+        assert manifest.get("errors") == [], manifest.get("errors")
+        assert session.send("Page.getInstallabilityErrors")["installabilityErrors"] == []
+    finally:
+        context.close()

@@ -1,18 +1,20 @@
 """The web interface: server-rendered pages around the same services as the JSON API.
 
 :func:`install_pages` gives an app everything pages need (translations, assets, the shell's
-navigation, compression of answers) and registers every page blueprint of
-:data:`PAGE_BLUEPRINTS` and those plugins add (:mod:`medianest.core.web.pages.plugin_pages`).
+navigation, compression of every answer: :mod:`medianest.core.web.compression`) and
+registers every page blueprint of :data:`PAGE_BLUEPRINTS` and those plugins add
+(:mod:`medianest.core.web.pages.plugin_pages`).
 How to write a page: ``docs/web-pages.md``.
 """
 
 from __future__ import annotations
 
+import zlib
 from typing import TYPE_CHECKING
 
-from asgi_compression import BrotliAlgorithm, CompressionMiddleware, GzipAlgorithm
 from quart import Blueprint, Quart
 
+from medianest.core.web.compression import install_compression
 from medianest.core.web.pages import i18n
 from medianest.core.web.pages.account import account_pages
 from medianest.core.web.pages.admin import admin_pages
@@ -27,6 +29,7 @@ from medianest.core.web.pages.shell import (
     CORE_NAV,
     PAGE_EXTENSION,
     PageRegistry,
+    install_browser_not_found,
     install_page_templates,
 )
 from medianest.core.web.pages.site import assets, site_pages
@@ -46,8 +49,15 @@ PAGE_BLUEPRINTS: tuple[Blueprint, ...] = (
     admin_pages,
 )
 """Core's page blueprints, in registration order."""
-COMPRESS_AT_LEAST = 512
-"""Answers shorter than this many bytes are sent as they are."""
+
+
+TONES = 6
+"""Colours of the placeholder of an item without a poster (``poster-blank tone-N``)."""
+
+
+def tone(text: object) -> int:
+    """A colour for ``text``'s placeholder, the same for the same text on every page."""
+    return zlib.crc32(str(text).encode("utf-8")) % TONES
 
 
 def install_pages(app: Quart, hub: Hub) -> None:
@@ -57,12 +67,10 @@ def install_pages(app: Quart, hub: Hub) -> None:
     app.extensions[PAGE_EXTENSION] = PageRegistry(nav=list(CORE_NAV), account=list(ACCOUNT_MENU))
     app.jinja_env.globals["asset"] = asset_url
     app.jinja_env.globals["has_page"] = lambda endpoint: endpoint in app.view_functions
+    app.jinja_env.filters["tone"] = tone
     for blueprint in PAGE_BLUEPRINTS:
         app.register_blueprint(blueprint)
     install_plugin_pages(app, hub)
     install_page_templates(app)
-    app.asgi_app = CompressionMiddleware(  # type: ignore[method-assign]
-        app.asgi_app,
-        algorithms=[BrotliAlgorithm(), GzipAlgorithm()],
-        minimum_size=COMPRESS_AT_LEAST,
-    )
+    install_browser_not_found(app)
+    install_compression(app)

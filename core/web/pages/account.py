@@ -55,7 +55,7 @@ async def profile() -> Response:
         identities=identities,
         permissions=sorted(str(p) for p in Permission if principal.has(p)),
         locales=[(code, i18n.locale_name(code)) for code in i18n.shipped_locales()],
-        chosen_locale=request.cookies.get(i18n.LOCALE_COOKIE, ""),
+        chosen_locale=user.locale or "",
     )
 
 

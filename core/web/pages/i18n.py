@@ -3,8 +3,10 @@
 Messages are English in the templates and code (``{{ _("Home") }}``, :func:`gettext`); the
 catalogues in ``core/web/locale/<locale>/LC_MESSAGES/messages.po`` translate them. They are
 compiled in memory when the app is built (nothing compiled is stored in the tree). The locale
-of a request is the ``medianest_locale`` cookie (the person's choice on their profile page)
-when it names a shipped locale, else the best match of ``Accept-Language``, else English.
+of a request is the signed-in person's choice (``User.locale``, set on their profile page),
+else this browser's (the ``medianest_locale`` cookie, which the same form sets, so the sign-in
+page speaks it too), else the best match of ``Accept-Language``, else English; only shipped
+locales count.
 
 Templates get ``_``, ``gettext`` and ``ngettext`` (Jinja's i18n extension, new style: the
 result is escaped like any value and takes ``%(name)s`` arguments), and the filters
@@ -72,8 +74,13 @@ def install_i18n(app: Quart) -> None:
 
 
 def choose(app: Quart) -> str:
-    """The locale of the current request (cookie, then ``Accept-Language``, then English)."""
+    """The locale of the current request (the person's, this browser's, ``Accept-Language``,
+    then English)."""
     shipped = tuple(app.extensions[TRANSLATIONS_EXTENSION])
+    user = g.get("current_user")
+    person = getattr(user, "locale", None) if user is not None else None
+    if person in shipped:
+        return person
     chosen = request.cookies.get(LOCALE_COOKIE, "")
     if chosen in shipped:
         return chosen

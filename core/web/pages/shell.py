@@ -20,7 +20,8 @@ from urllib.parse import quote
 import structlog
 from jinja2 import Environment, select_autoescape
 from quart import Blueprint, Quart, Response, current_app, g, request
-from werkzeug.exceptions import HTTPException
+from quart_schema import hide
+from werkzeug.exceptions import HTTPException, NotFound
 
 from medianest.core.auth.errors import InvalidCredentialsError
 from medianest.core.db.outage import unavailable as database_outage
@@ -147,6 +148,22 @@ async def render_template(name: str, **context: Any) -> str:
     return env.get_template(name).render(context)
 
 
+API_PATHS = ("/api/", "/health/", "/metrics")
+"""Paths whose answers are for programs: their errors stay problem+json."""
+
+
+def install_browser_not_found(app: Quart) -> None:
+    """A browser asking for a path the hub does not have (outside the API) gets the error page;
+    programs, and every path of the API, get the problem+json answer as before."""
+
+    @app.errorhandler(NotFound)
+    async def not_found(error: NotFound) -> Response:
+        wants_page = request.accept_mimetypes.accept_html and not request.path.startswith(API_PATHS)
+        if wants_page and request.method in ("GET", "HEAD"):
+            return await error_page(404, i18n.gettext("There is no page at this address."))
+        return problems.from_http_exception(error)
+
+
 def registry() -> PageRegistry:
     """The current app's :class:`PageRegistry`."""
     return current_app.extensions[PAGE_EXTENSION]
@@ -167,7 +184,7 @@ def page_blueprint(name: str, import_name: str, **options: Any) -> Blueprint:
         rule: str, endpoint: str | None = None, view_func: Any = None, **kwargs: Any
     ) -> None:
         if view_func is not None:
-            view_func.__dict__["_quart_schema_hidden"] = True
+            hide(view_func)
         original(rule, endpoint, view_func, **kwargs)
 
     blueprint.add_url_rule = add_url_rule  # type: ignore[method-assign]

@@ -5,7 +5,8 @@ the choice of language.
 - ``GET /sign-in?next=/path``: the sign-in methods; a signed-in visitor goes on to ``next``
   (a path of this hub only, else Home) at once, others after signing in.
 - ``POST /sign-out``: ends this session (form with the CSRF token), then the sign-in page.
-- ``POST /language``: remembers the language chosen for this browser, back to where it was.
+- ``POST /language``: remembers the language chosen, for this browser and (from a session's
+  form) for the person, then back to where it was.
 - ``GET /favicon.ico``, ``GET /manifest.webmanifest``: the icon and the web app manifest.
 """
 
@@ -16,6 +17,7 @@ import json
 from quart import Response, abort, g, redirect, request, url_for
 
 from medianest.core.auth.sessions import SIGNED_OUT
+from medianest.core.db.models import User
 from medianest.core.web import context
 from medianest.core.web.pages import i18n
 from medianest.core.web.pages.assets import core_assets
@@ -75,11 +77,18 @@ async def sign_out() -> Response:
 @site_pages.post("/language")
 @public
 async def choose_language() -> Response:
-    """Remember the language chosen (``locale``: a shipped one, or empty for the browser's)."""
+    """Remember the language chosen (``locale``: a shipped one, or empty for the browser's):
+    for this browser, and for the person when the form comes from their session."""
     form = await request.form
     chosen = form.get("locale", "")
+    if chosen not in i18n.shipped_locales():
+        chosen = ""
     response = redirect(safe_next(form.get("next")), 303)
-    if chosen in i18n.shipped_locales():
+    user = g.get("current_user")
+    if user is not None and g.get("authenticated_by") in ("cookie", "bearer"):
+        await User.filter(id=user.id).update(locale=chosen or None)  # cached users are shared
+        await context.hub().sessions.users.changed(user.id)
+    if chosen:
         response.set_cookie(
             i18n.LOCALE_COOKIE,
             chosen,

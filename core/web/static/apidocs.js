@@ -7,7 +7,7 @@ if (root && window.SwaggerUIBundle) {
   window.SwaggerUIBundle({
     url: root.dataset.spec,
     domNode: root,
-    deepLinking: true,
+    deepLinking: false,
     withCredentials: true,
     requestInterceptor: (request) => {
       request.headers["X-CSRF-Token"] = csrfToken();
