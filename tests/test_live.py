@@ -139,6 +139,27 @@ async def test_a_person_receives_only_their_own_topic(running) -> None:
         assert await receive(bob_socket) == {"type": "unsubscribed", "topics": ["me"]}
 
 
+async def test_a_person_hears_when_an_admin_changes_their_account(running) -> None:
+    carol = await running.sign_in(username="carol")
+    admin = await running.sign_in(role="admin")
+    with running.hub.database.activate():
+        carol_id = (await User.get(username="carol")).id
+    async with running.app.test_client().websocket(LIVE_PATH, headers=carol) as socket:
+        await subscribe(socket, "me")
+        changed = await running.client.patch(
+            f"/api/v1/users/{carol_id}", json={"permissions": ["search"]}, headers=admin
+        )
+        assert changed.status_code == 200, await changed.get_data(as_text=True)
+        event = await receive(socket)
+    assert event["topic"] == "me"
+    assert event["data"] == {
+        "type": "account.changed",
+        "role": "user",
+        "permissions": ["search"],
+        "is_active": True,
+    }
+
+
 async def test_one_subscription_per_replica_whatever_the_number_of_sockets(running) -> None:
     headers = await running.sign_in(role="admin")
     broker = broker_of(running.app)

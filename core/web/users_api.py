@@ -13,12 +13,15 @@
   recorded in the audit log);
 - each change applies from the user's next request on, on every replica;
 - each change is recorded in the audit log with its before and after.
+- each change is announced to the person's open pages (their live topic ``me``: see
+  :mod:`medianest.core.web.live`).
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
+import structlog
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.json_schema import SkipJsonSchema
 from quart import Blueprint
@@ -38,6 +41,7 @@ from medianest.core.web.api_support import (
     known_permission_list,
     page_by_id,
 )
+from medianest.core.web.live import publish_to_person
 from medianest.core.web.problems import PROBLEM_JSON
 from medianest.core.web.signin_schemas import SignedInUser
 from medianest.sdk.access import USER_PERMISSIONS, Permission, requires
@@ -52,6 +56,9 @@ from medianest.sdk.web import responds
 
 blueprint = Blueprint("users_admin", __name__, url_prefix="/api/v1")
 
+ACCOUNT_CHANGED = "account.changed"
+"""Type of the message a person's live topic (``me``) gets when an admin changes their account."""
+log = structlog.get_logger(__name__)
 LAST_ADMIN = "the hub would be left without an active admin; make another user an admin first"
 
 
@@ -178,7 +185,23 @@ async def change_user(actor: Principal, user_id: int, data: UserChange) -> UserV
     if before.is_active and not after.is_active:
         revoked = await sessions.revoke_all(user_id, reason="user_deactivated", actor=actor)
     await _record(actor, user_id, before, after, sessions_revoked=revoked, keys_revoked=ended_keys)
+    if after != before:
+        await _tell_the_person(user_id, after)
     return UserView.of(await user_or_404(user_id))
+
+
+async def _tell_the_person(user_id: int, after: _Snapshot) -> None:
+    """Announce the change on the person's own live topic (their open pages can follow it)."""
+    message = {
+        "type": ACCOUNT_CHANGED,
+        "role": after.role,
+        "permissions": after.permissions,
+        "is_active": after.is_active,
+    }
+    try:
+        await publish_to_person(context.hub().pubsub, user_id, message)
+    except Exception as exc:  # the change is stored; the news is best effort
+        log.warning("account change not announced", user_id=user_id, error=str(exc))
 
 
 async def user_or_404(user_id: int) -> User:
