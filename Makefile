@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 REQUIREMENTS := pyproject.toml setup.py constraints.txt plugins/plex/pyproject.toml \
 	tests/fixtures/medianest-hello/pyproject.toml
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint bench clean messages
 
 install: $(STAMP)
 
@@ -39,6 +39,16 @@ lint: $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation \
 		--target $(LINT_DIR) . ./plugins/plex
 	PYTHONPATH=$(LINT_DIR) $(BIN)/lint-imports
+
+# The pages' messages: extract them and add the new ones, untranslated, to every catalogue
+# (core/web/locale/<locale>/LC_MESSAGES/messages.po); then translate those. The catalogues
+# carry no creation date, so branches that both add messages merge without conflicts there.
+messages: $(STAMP)
+	mkdir -p build
+	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location -o build/messages.pot .
+	$(BIN)/pybabel update -i build/messages.pot -d core/web/locale -D messages \
+		--no-fuzzy-matching --ignore-obsolete
+	sed -i '/^"POT-Creation-Date: /d' core/web/locale/*/LC_MESSAGES/messages.po  # no churn
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.benchmarks $(BENCH_ARGS)

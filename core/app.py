@@ -35,8 +35,9 @@ from medianest.core.web.cors import install_cors
 from medianest.core.web.guard import check_declared, install_guard
 from medianest.core.web.hosts import install_host_check
 from medianest.core.web.keep_alive import install_keep_alive
+from medianest.core.web.live import install_live
 from medianest.core.web.openapi import HubOpenAPIProvider
-from medianest.core.web.pages import pages
+from medianest.core.web.pages import install_pages
 from medianest.core.web.path_ids import install_path_id_check, install_path_ids
 from medianest.core.web.request import HubRequest, install_query_text_check
 from medianest.core.web.sessions_api import sessions_api
@@ -130,7 +131,8 @@ def create_app(
     app.register_blueprint(sessions_api)
     for admin in (users_api, api_keys_api, audit_api, flags_api, sync_api, search_api, media_api):
         app.register_blueprint(admin.blueprint)
-    app.register_blueprint(pages)
+    install_pages(app, hub)
+    install_live(app, hub)
     owners: dict[str, str] = {}
     for key, blueprint in hub.blueprints:
         name = f"plugin_{key}_{blueprint.name}"

@@ -84,6 +84,15 @@ async def check_components(hub: Hub, workers: WorkersStatus | None = None) -> li
     return checked
 
 
+async def check_sources(hub: Hub) -> list[ComponentHealth]:
+    """Check every media source concurrently (each within the configured timeout), with this
+    replica's search circuit laid over it, as :func:`check_components` reports them."""
+    timeout = hub.settings.health.check_timeout_seconds
+    sources = hub.registry.all("media_sources")
+    results = await asyncio.gather(*(_check(s.id, s.health, timeout) for s in sources))
+    return [_with_circuit(hub, component) for component in results]
+
+
 def _with_circuit(hub: Hub, component: ComponentHealth) -> ComponentHealth:
     """``component`` with its search circuit; not ok while the circuit is open."""
     view = hub.live.circuit(component.name)

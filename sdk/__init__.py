@@ -52,6 +52,7 @@ from medianest.sdk.models import (
     encode_cursor,
     utcnow,
 )
+from medianest.sdk.pages import PageContext, PluginPage, Widget
 from medianest.sdk.persistence import DatabaseModels
 from medianest.sdk.providers import (
     CAPABILITY_PROTOCOLS,
@@ -134,9 +135,11 @@ __all__ = [
     "Notification",
     "Notifier",
     "Page",
+    "PageContext",
     "Permission",
     "PermissionDeniedError",
     "PluginError",
+    "PluginPage",
     "PluginSettings",
     "Principal",
     "Provider",
@@ -161,6 +164,7 @@ __all__ = [
     "UpstreamError",
     "UpstreamRateLimitedError",
     "UpstreamTimeoutError",
+    "Widget",
     "current_hub",
     "current_principal",
     "decode_cursor",

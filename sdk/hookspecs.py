@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from medianest.sdk.demo import Demo
     from medianest.sdk.flags import Flag
     from medianest.sdk.jobs import Job
+    from medianest.sdk.pages import PluginPage, Widget
     from medianest.sdk.persistence import DatabaseModels
     from medianest.sdk.providers import (
         AnalyticsSink,
@@ -78,6 +79,16 @@ def register_notifiers(settings: PluginSettings | None, hub: HubContext) -> list
 @hookspec
 def register_blueprints(settings: PluginSettings | None) -> list[Blueprint]:
     """Return Quart blueprints; core mounts them under ``/api/v1/plugins/<key>``."""
+
+
+@hookspec
+def register_pages(settings: PluginSettings | None, hub: HubContext) -> list[PluginPage]:
+    """Return ``PluginPage`` objects: pages core serves at ``/plugins/<key><path>`` in its shell."""
+
+
+@hookspec
+def register_widgets(settings: PluginSettings | None, hub: HubContext) -> list[Widget]:
+    """Return ``Widget`` objects: a template and an async loader shown on Home or the dashboard."""
 
 
 @hookspec

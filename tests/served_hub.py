@@ -103,12 +103,17 @@ def contract_settings(data_dir: Path) -> dict[str, Any]:
 
 
 @contextmanager
-def served_hub(data_dir: Path, *, items: int = 30) -> Iterator[ServedHub]:
-    """Serve a hub until the block ends, its fake library of ``items`` films synced."""
+def served_hub(
+    data_dir: Path, *, items: int = 30, hello: dict[str, Any] | None = None
+) -> Iterator[ServedHub]:
+    """Serve a hub until the block ends, its fake library of ``items`` films synced
+    (``hello``: more settings of the hello plugin)."""
     ready: dict[str, Any] = {}
     started = threading.Event()
+    settings = contract_settings(data_dir)
+    settings["plugins"]["hello"].update(hello or {})
     app = create_app(
-        load_settings(**contract_settings(data_dir)),
+        load_settings(**settings),
         plugins={SOURCE: FakePlugin(FakeLibrary(SOURCE, items))},
         autoload=True,
         migrate=True,

@@ -126,3 +126,16 @@ def test_quick_search_http_benchmark_measures_every_load(tmp_path: Path) -> None
     assert figures["health_live_after.requests_per_second"] > 0
     assert figures["searches_served"] >= 500
     assert figures["rss_mib"] > 0
+
+
+def test_quick_pages_benchmark_reads_server_times_of_every_page(tmp_path: Path) -> None:
+    run_quick("pages_http", tmp_path)
+
+    result = json.loads((tmp_path / "pages_http.json").read_text())
+    figures = {key: figure["value"] for key, figure in result["figures"].items()}
+    for page in ("search", "details", "home"):
+        assert 0 < figures[f"{page}.server_p50_ms"] <= figures[f"{page}.server_p99_ms"], page
+        assert figures[f"{page}.requests_per_second"] > 0, page
+        assert figures[f"{page}_paced.server_p99_ms"] > 0, page
+    assert 0 < figures["cold_search.median_server_ms"] <= figures["cold_search.max_server_ms"]
+    assert result["params"]["items"] == 10_000

@@ -132,6 +132,50 @@ async def test_hook_register_blueprints(medianest_hub) -> None:
         assert (await bad.get_json())["errors"][0]["field"] == "name"
 
 
+async def test_hook_register_pages(medianest_hub) -> None:
+    async with medianest_hub.run(
+        autoload=True, **HELLO, plugins={"hello": {"greeting": "hi", "broken_pages": True}}
+    ) as running:
+        anonymous = await running.client.get("/plugins/hello/")
+        assert anonymous.status_code == 303
+        assert anonymous.headers["Location"] == "/sign-in?next=/plugins/hello/"
+        user = await running.sign_in(permissions=["search"])
+        page = await running.client.get("/plugins/hello/", headers=user)
+        html = await page.get_data(as_text=True)
+        assert page.status_code == 200 and "<title>Greetings · MediaNest</title>" in html
+        assert "<bdi>hi</bdi>! 0 greetings so far." in html
+        assert '<a href="/plugins/hello/"' in html, "its navigation entry"
+        script = re.search(r'src="(/plugins/hello/assets/hello\.[0-9a-f]{12}\.js)"', html)
+        assert script is not None
+        served = await running.client.get(script.group(1))
+        assert served.status_code == 200 and "immutable" in served.headers["Cache-Control"]
+        refused = await running.client.get("/plugins/hello/audit-only", headers=user)
+        assert refused.status_code == 403
+        assert "view_audit" in await refused.get_data(as_text=True)
+        auditor = await running.sign_in(permissions=["view_audit"])
+        allowed = await running.client.get("/plugins/hello/audit-only", headers=auditor)
+        assert allowed.status_code == 200
+        broken = await running.client.get("/plugins/hello/broken", headers=user)
+        text = await broken.get_data(as_text=True)
+        assert broken.status_code == 500
+        assert "Broken (plugin hello) could not be shown: RuntimeError." in text
+        assert 'class="plugin-error"' in text and 'class="mainnav"' in text, "the shell holds"
+
+
+async def test_hook_register_widgets(medianest_hub) -> None:
+    async with medianest_hub.run(
+        autoload=True, **HELLO, plugins={"hello": {"broken_pages": True}}
+    ) as running:
+        user = await running.sign_in(permissions=["search"])
+        home = await running.client.get("/", headers=user)
+        html = await home.get_data(as_text=True)
+        assert home.status_code == 200
+        assert 'aria-labelledby="widget-hello-greetings"' in html
+        assert "0 greetings so far." in html
+        assert "Broken widget (plugin hello) could not be shown: RuntimeError." in html
+        assert "Recently added" in html, "the rest of Home is there"
+
+
 async def test_hook_register_jobs(medianest_hub) -> None:
     async with medianest_hub.run(autoload=True, **HELLO) as running:
         await running.hub.jobs.enqueue("hello.count_visit", job_id="visit-1")

@@ -30,7 +30,8 @@ class User(Model):
     ``role`` is ``admin`` or ``user``. ``permissions`` lists what a ``user`` may do, or is null
     for the default set (admins may do everything). A deactivated user (``is_active`` false)
     is refused at sign-in and loses their sessions. ``username`` is unique on the hub.
-    ``password_hash`` (argon2id) is set for local accounts only.
+    ``password_hash`` (argon2id) is set for local accounts only. ``locale`` is the language
+    the person chose for the pages (``fr``), or null for their browser's.
     """
 
     id = fields.IntField(primary_key=True)
@@ -44,6 +45,7 @@ class User(Model):
     password_hash = fields.CharField(max_length=200, null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     last_sign_in_at = fields.DatetimeField(null=True)
+    locale = fields.CharField(max_length=16, null=True)
 
     identities: fields.ReverseRelation[ExternalIdentity]
     sessions: fields.ReverseRelation[Session]

@@ -57,6 +57,8 @@ log = structlog.get_logger(__name__)
 Status = Literal["ok", "timeout", "error", "skipped"]
 
 CACHE_PREFIX = "search:live:"
+HEALTH_CHANNEL = "health"
+"""Pub/sub channel announcing a live source's circuit opening or closing (on any replica)."""
 """Cache keys look like ``search:live:<source id>:<digest of the query>``."""
 
 SEARCH_FEATURE = "search"
@@ -136,6 +138,7 @@ class LiveSearch:
     def __init__(self, hub: Hub, *, clock: Clock = time.monotonic) -> None:
         self._hub = hub
         self._flight = SingleFlight()
+        self._announcing: set[asyncio.Task[None]] = set()
         self._sources: dict[str, MediaSource] = {
             source.id: source
             for source in hub.registry.all("media_sources")
@@ -373,8 +376,30 @@ class LiveSearch:
                 log.warning("live source circuit opened", source=source_id)
             else:
                 log.info("live source circuit closed", source=source_id)
+            self._announce(source_id)
 
         return changed
+
+    def _announce(self, source_id: str) -> None:
+        """Publish the circuit of ``source_id`` on :data:`HEALTH_CHANNEL`, off the search."""
+        breaker = self._breakers.get(source_id)
+        if breaker is None:
+            return
+        view = breaker.view()
+        message = {"source": source_id, "circuit": view.state.value, "detail": view.describe()}
+
+        async def publish() -> None:
+            try:
+                await self._hub.pubsub.publish(HEALTH_CHANNEL, message)
+            except Exception as exc:  # health news is best effort; the gauge is the record
+                log.warning("circuit change not published", source=source_id, error=str(exc))
+
+        try:
+            task = asyncio.get_running_loop().create_task(publish())
+        except RuntimeError:  # no loop: nobody to tell
+            return
+        self._announcing.add(task)
+        task.add_done_callback(self._announcing.discard)
 
 
 def _no_answer(timeout: float) -> str:

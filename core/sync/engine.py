@@ -194,6 +194,7 @@ class SyncEngine:
         if run is None:
             return None
         log.info("sync started", run=run.id, source=run.source, kind=run.kind, attempt=run.attempts)
+        await self._publish(run)  # followers see it running before the first batch
         started = time.perf_counter()
         try:
             await self._guarded(run, owner)

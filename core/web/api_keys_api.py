@@ -100,7 +100,17 @@ class ApiKeyList(BaseModel):
 @validate_response(ApiKeyCreated, 201)
 async def create_key(data: ApiKeyCreate) -> tuple[ApiKeyCreated, int, dict[str, str]]:
     """Create an API key for yourself; the answer is the only time the key is shown."""
-    principal = caller()
+    issued = await issue_own_key(caller(), data)
+    body = ApiKeyCreated(**ApiKeyView.of(issued.row).model_dump(), key=issued.key)
+    return body, 201, {"Cache-Control": "no-store"}
+
+
+async def issue_own_key(principal: Principal, data: ApiKeyCreate) -> api_keys.IssuedKey:
+    """Issue ``principal`` a key as ``data`` asks, audited (the API's and the page's rule).
+
+    :raises InvalidInputError: a blank name, or an expiry in the past (naming the field).
+    :raises PermissionDeniedError: the key would hold a permission its owner lacks.
+    """
     name = data.name.strip()
     if not name:
         raise InvalidInputError("the name must not be blank", field="name")
@@ -129,8 +139,7 @@ async def create_key(data: ApiKeyCreate) -> tuple[ApiKeyCreated, int, dict[str, 
                 "expires_at": data.expires_at.isoformat() if data.expires_at else None,
             },
         )
-    body = ApiKeyCreated(**ApiKeyView.of(issued.row).model_dump(), key=issued.key)
-    return body, 201, {"Cache-Control": "no-store"}
+    return issued
 
 
 @blueprint.get("/me/api-keys")
@@ -140,7 +149,7 @@ async def create_key(data: ApiKeyCreate) -> tuple[ApiKeyCreated, int, dict[str, 
 @validate_response(ApiKeyList)
 async def list_my_keys(query_args: PageQuery) -> ApiKeyList:
     """Your API keys, newest first, revoked and expired ones included (never the keys)."""
-    return await _list(caller().user_id, query_args)
+    return await keys_of(caller().user_id, query_args)
 
 
 @blueprint.delete("/me/api-keys/<int:key_id>")
@@ -150,7 +159,7 @@ async def list_my_keys(query_args: PageQuery) -> ApiKeyList:
 async def revoke_my_key(key_id: int) -> ApiKeyView:
     """Revoke one of your API keys; it stops working at once (revoking twice is harmless)."""
     principal = caller()
-    return await _revoke(principal, principal.user_id, key_id)
+    return await revoke_key(principal, principal.user_id, key_id)
 
 
 @blueprint.get("/users/<int:user_id>/api-keys")
@@ -161,7 +170,7 @@ async def revoke_my_key(key_id: int) -> ApiKeyView:
 async def list_user_keys(user_id: int, query_args: PageQuery) -> ApiKeyList:
     """A user's API keys, newest first (never the keys)."""
     await _user(user_id)
-    return await _list(user_id, query_args)
+    return await keys_of(user_id, query_args)
 
 
 @blueprint.delete("/users/<int:user_id>/api-keys/<int:key_id>")
@@ -170,21 +179,30 @@ async def list_user_keys(user_id: int, query_args: PageQuery) -> ApiKeyList:
 @validate_response(ApiKeyView)
 async def revoke_user_key(user_id: int, key_id: int) -> ApiKeyView:
     """Revoke a user's API key (only admins revoke an admin's keys)."""
-    principal = caller()
+    return await revoke_users_key(caller(), user_id, key_id)
+
+
+async def revoke_users_key(principal: Principal, user_id: int, key_id: int) -> ApiKeyView:
+    """``principal`` (holding ``manage_users``) revokes a key of user ``user_id``.
+
+    :raises PermissionDeniedError: the owner is an admin and ``principal`` is not.
+    :raises NotFoundError: no such user or key.
+    """
     owner = await _user(user_id)
     if owner.role == ROLE_ADMIN and principal.role != ROLE_ADMIN:
         raise PermissionDeniedError("only admins can change an admin's account")
-    return await _revoke(principal, user_id, key_id)
+    return await revoke_key(principal, user_id, key_id)
 
 
-async def _list(user_id: int, page: PageQuery) -> ApiKeyList:
+async def keys_of(user_id: int, page: PageQuery) -> ApiKeyList:
+    """A page of ``user_id``'s API keys, newest first."""
     rows, total, following = await page_by_id(
         ApiKey.filter(user_id=user_id), page, newest_first=True
     )
     return ApiKeyList(items=[ApiKeyView.of(r) for r in rows], total=total, next_cursor=following)
 
 
-async def _revoke(principal: Principal, user_id: int, key_id: int) -> ApiKeyView:
+async def revoke_key(principal: Principal, user_id: int, key_id: int) -> ApiKeyView:
     row = await ApiKey.get_or_none(id=key_id, user_id=user_id)
     if row is None:
         raise NotFoundError(f"no API key {key_id} of user {user_id}")

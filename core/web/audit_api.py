@@ -62,6 +62,14 @@ class AuditEventList(BaseModel):
 @validate_response(AuditEventList)
 async def list_events(query_args: AuditQuery) -> AuditEventList:
     """Admin actions and security events, newest first."""
+    return await audit_events(query_args)
+
+
+async def audit_events(query_args: AuditQuery) -> AuditEventList:
+    """The page of audit events ``query_args`` asks for (the admin page shows the same).
+
+    :raises InvalidInputError: ``since`` is not before ``until``.
+    """
     if query_args.since and query_args.until and query_args.since >= query_args.until:
         raise InvalidInputError("since must be before until", field="since")
     query = AuditEvent.all()

@@ -16,6 +16,7 @@ from medianest.core.web import context
 from medianest.core.web.api_support import caller
 from medianest.core.web.schemas import FlagView
 from medianest.sdk.access import Permission, requires
+from medianest.sdk.models import Principal
 
 blueprint = Blueprint("flags_admin", __name__, url_prefix="/api/v1")
 
@@ -33,15 +34,23 @@ class FlagChange(BaseModel):
 @validate_response(FlagView)
 async def set_flag(key: str, data: FlagChange) -> FlagView:
     """Switch a runtime flag on or off for every replica (404 lists the known flags)."""
-    principal = caller()
+    return await switch_flag(caller(), key, data.enabled)
+
+
+async def switch_flag(principal: Principal, key: str, enabled: bool) -> FlagView:
+    """``principal`` switches flag ``key`` for every replica, audited (the admin page's
+    toggle does the same).
+
+    :raises NotFoundError: no such flag (naming the known ones).
+    """
     flags: FlagService = context.hub().flag_service
     before = flags.is_enabled(key)
-    await flags.set(key, data.enabled, by=principal.username)
+    await flags.set(key, enabled, by=principal.username)
     await audit.record(
         "flag.set",
         actor=principal,
         target=f"flag:{key}",
-        details={"before": before, "after": data.enabled},
+        details={"before": before, "after": enabled},
     )
     state = next(s for s in flags.list() if s.key == key)
     return FlagView.model_validate(state, from_attributes=True)

@@ -16,7 +16,8 @@ stored user), ``g.user_id``, ``g.session_id`` (``None`` for API keys) and
 Then it enforces the declaration: no or bad credentials → 401 (one generic answer, whatever
 was wrong); a missing permission → 403 naming it; an API key on a ``signed_in`` route that
 does not let keys in → 403 ``api_key_not_allowed``; a cookie-authenticated unsafe request
-without the session's CSRF token in ``X-CSRF-Token`` (equal to the CSRF cookie), or a
+without the session's CSRF token in ``X-CSRF-Token`` (equal to the CSRF cookie; a page's
+form may carry it in its ``csrf_token`` field instead), or a
 cookie-authenticated WebSocket opened from another origin → 403 ``csrf_failed``. Public routes
 never refuse: they see a principal when valid credentials come with the request (cookies only
 where they may act, as above), else ``None``.
@@ -49,6 +50,9 @@ if TYPE_CHECKING:
 PUBLIC_ENDPOINTS = frozenset({"openapi", "static"})
 """Routes of Quart and quart-schema themselves: the API description and static files."""
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+CSRF_FORM_FIELD = "csrf_token"
+"""The field of a page's form that carries the session's CSRF token."""
 PUBLIC = Access("public")
 API_KEY_NOT_ALLOWED = (
     "API keys cannot manage the account; sign in (a key may call only routes that need a "
@@ -137,7 +141,7 @@ async def _authorize(app: Quart, hub: Hub, incoming: Incoming) -> None:
     if presented is None:
         raise InvalidCredentialsError("no credentials")
     await _resolve(hub, presented)
-    if presented.via == "cookie" and not _may_use_cookies(hub, incoming, g.session_id):
+    if presented.via == "cookie" and not await _cookies_may_act(hub, incoming, g.session_id):
         raise _cookies_refused(incoming)
     if not access.api_keys and g.authenticated_by == "api_key":
         raise ApiKeyNotAllowedError(API_KEY_NOT_ALLOWED)
@@ -187,13 +191,43 @@ def _may_use_cookies(hub: Hub, incoming: Incoming, session_id: str | None) -> bo
     must come from a page of the hub itself (browsers always send its ``Origin``).
     """
     if isinstance(incoming, Websocket):
-        origin = urlsplit(incoming.headers.get("Origin", ""))
-        public_url = hub.settings.server.public_url
-        allowed = {incoming.host.lower(), urlsplit(public_url).netloc.lower() if public_url else ""}
-        return bool(origin.netloc) and origin.netloc.lower() in allowed
+        return websocket_origin_allowed(hub, incoming)
     if incoming.method in SAFE_METHODS:
         return True
     return csrf_header_valid(hub, session_id, incoming)
+
+
+def websocket_origin_allowed(hub: Hub, incoming: Websocket) -> bool:
+    """Whether a WebSocket handshake comes from a page of the hub itself: its ``Origin`` is
+    the host it was opened on or the configured public URL's (a missing ``Origin`` is not)."""
+    origin = urlsplit(incoming.headers.get("Origin", ""))
+    public_url = hub.settings.server.public_url
+    allowed = {incoming.host.lower(), urlsplit(public_url).netloc.lower() if public_url else ""}
+    return bool(origin.netloc) and origin.netloc.lower() in allowed
+
+
+async def _cookies_may_act(hub: Hub, incoming: Incoming, session_id: str | None) -> bool:
+    """:func:`_may_use_cookies`, or a form post of a page carrying the CSRF token."""
+    if _may_use_cookies(hub, incoming, session_id):
+        return True
+    return await csrf_form_valid(hub, session_id, incoming)
+
+
+async def csrf_form_valid(hub: Hub, session_id: str | None, incoming: Incoming) -> bool:
+    """True when ``incoming`` is a form post whose ``csrf_token`` field is the token of
+    ``session_id`` and equals the CSRF cookie (the pages' forms, which work without script)."""
+    if isinstance(incoming, Websocket) or not session_id:
+        return False
+    if incoming.mimetype not in FORM_TYPES:
+        return False
+    form = await incoming.form
+    field = form.get(CSRF_FORM_FIELD, "")
+    cookie = incoming.cookies.get(CSRF_COOKIE, "")
+    if not field or not cookie:
+        return False
+    if not hmac.compare_digest(field.encode("utf-8"), cookie.encode("utf-8")):
+        return False
+    return hub.sessions.csrf.is_valid(session_id, field)
 
 
 def _cookies_refused(incoming: Incoming) -> CsrfFailedError:
@@ -241,5 +275,5 @@ async def _resolve_quietly(hub: Hub, incoming: Incoming, presented: _Presented |
         await _resolve(hub, presented)
     except InvalidCredentialsError:
         return
-    if presented.via == "cookie" and not _may_use_cookies(hub, incoming, g.session_id):
+    if presented.via == "cookie" and not await _cookies_may_act(hub, incoming, g.session_id):
         g.principal = g.current_user = g.session_id = g.authenticated_by = g.user_id = None

@@ -53,7 +53,7 @@ from medianest.sdk.errors import (
     UpstreamError,
     UpstreamTimeoutError,
 )
-from medianest.sdk.models import MediaItem, MediaKind, utcnow
+from medianest.sdk.models import MediaItem, MediaKind, Principal, utcnow
 from medianest.sdk.providers import MediaSource, SourceCapability
 
 log = structlog.get_logger(__name__)
@@ -89,6 +89,14 @@ async def library(query_args: LibraryQuery) -> LibraryList:
 
     Without ``kind`` it lists works (films, shows, albums, ...), or every child of
     ``parent``.
+    """
+    return await browse(query_args)
+
+
+async def browse(query_args: LibraryQuery) -> LibraryList:
+    """The page of the catalogue ``query_args`` asks for (the library page shows it too).
+
+    :raises InvalidInputError: an unknown source, or filters that contradict each other.
     """
     sources = _sources(query_args.source)
     if query_args.year is not None and (
@@ -134,6 +142,16 @@ async def library(query_args: LibraryQuery) -> LibraryList:
 @validate_response(MediaDetails)
 async def item_details(source: str, item_id: str) -> MediaDetails:
     """One item: its children, parent, copies in other sources and corrections."""
+    return await details_of(source, item_id)
+
+
+async def details_of(source: str, item_id: str) -> MediaDetails:
+    """Item ``item_id`` of ``source`` with its children, parent, copies and corrections (the
+    details page shows it too).
+
+    :raises NotFoundError: no such source or item.
+    :raises UpstreamError: a live source failed or timed out when asked for it.
+    """
     media_source = _media_source(source)
     reads = _reads()
     known = _source_ids()
@@ -155,7 +173,18 @@ async def item_details(source: str, item_id: str) -> MediaDetails:
 @validate_response(MediaDetails)
 async def correct_item(source: str, item_id: str, data: MediaChange) -> MediaDetails:
     """Correct an item's metadata; null removes a correction. Corrections survive syncs."""
-    principal = caller()
+    return await correct(source, item_id, data, caller())
+
+
+async def correct(
+    source: str, item_id: str, data: MediaChange, principal: Principal
+) -> MediaDetails:
+    """Store ``principal``'s corrections of an item, audit and announce them (the details
+    page's form does the same); the item as it now shows.
+
+    :raises InvalidInputError: nothing to change.
+    :raises NotFoundError: no such source or item.
+    """
     _media_source(source)
     values = data.columns()
     if not values:

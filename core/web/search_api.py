@@ -54,6 +54,19 @@ _REQUESTABLE_KINDS = (MediaKind.MOVIE, MediaKind.SHOW)
 @document_response(SearchResponse)
 async def search(query_args: SearchArgs) -> Response:
     """Search every source at once: the libraries, and live sources in parallel."""
+    body, cached = await answer(query_args)
+    # The body is rendered once and kept without its first member; ``cached`` goes in front.
+    head = b'{"cached":true,' if cached else b'{"cached":false,'
+    return Response(head + body, content_type="application/json")
+
+
+async def answer(query_args: SearchArgs) -> tuple[bytes, bool]:
+    """The search ``query_args`` asks for, as the caller may see it: the answer's JSON
+    without its first member (``cached``), and whether it was reused. The search page shows
+    the same answer.
+
+    :raises InvalidInputError: an unknown kind or source, or a cursor of another search.
+    """
     started = time.perf_counter()
     hub = context.hub()
     service = hub.search
@@ -80,9 +93,7 @@ async def search(query_args: SearchArgs) -> Response:
         cached=cached,
         statuses=kept.statuses,
     )
-    # The body is rendered once and kept without its first member; ``cached`` goes in front.
-    head = b'{"cached":true,' if cached else b'{"cached":false,'
-    return Response(head + kept.body, content_type="application/json")
+    return kept.body, cached
 
 
 def search_request(args: SearchArgs, service: SearchService) -> SearchRequest:

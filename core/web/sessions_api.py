@@ -164,14 +164,21 @@ async def my_sessions() -> SessionList:
 async def end_my_session(session_id: str) -> Response:
     """End one of the caller's sessions (204); 404 when it is not a live session of theirs."""
     hub = context.hub()
-    principal = _caller()
+    await end_own_session(hub, _caller(), session_id)
+    if session_id == g.session_id:
+        _cookies_after(hub, None)
+    return Response(status=204)
+
+
+async def end_own_session(hub: Hub, principal: Principal, session_id: str) -> None:
+    """End ``principal``'s live session ``session_id`` (the API's and the page's rule).
+
+    :raises NotFoundError: it is not a live session of theirs.
+    """
     live = {s.id for s in await hub.sessions.active_sessions(principal.user_id)}
     if session_id not in live:
         raise NotFoundError("you have no live session with this id")
     await hub.sessions.revoke(session_id, reason=REVOKED_BY_USER, actor=principal)
-    if session_id == g.session_id:
-        _cookies_after(hub, None)
-    return Response(status=204)
 
 
 async def _session_of_refresh_token(hub: Hub, given: str | None) -> str | None:

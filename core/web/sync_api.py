@@ -49,6 +49,7 @@ from medianest.core.web.sync_schemas import (
 )
 from medianest.sdk.access import Permission, requires
 from medianest.sdk.errors import InvalidInputError, NotFoundError
+from medianest.sdk.models import Principal
 from medianest.sdk.providers import SourceCapability
 from medianest.sdk.web import responds
 
@@ -94,22 +95,33 @@ UNSUPPORTED = "sync_unsupported"
 async def request_sync(source: str) -> Any:
     """Start a sync of a media source, or join the one going (202; Location: the run)."""
     data = await _sync_request()
-    principal = caller()
-    kind = RunKind.FULL if data.full else RunKind.INCREMENTAL
     try:
-        run, created = await context.hub().sync.request(
-            source, kind, Trigger.API, requested_by=principal.username
-        )
+        run, created = await start_sync(caller(), source, full=data.full)
     except InvalidInputError as exc:
         return _unsupported(exc)
+    body = SyncRunAccepted(**SyncRunView.of(run).model_dump(), joined=not created)
+    return body, 202, {"Location": f"{RUNS_PATH}/{run.id}"}
+
+
+async def start_sync(principal: Principal, source: str, *, full: bool) -> tuple[SyncRun, bool]:
+    """Queue ``principal``'s sync of ``source`` (or join the run going), audited; the run and
+    whether it is new. The admin page's button does the same.
+
+    :raises NotFoundError: no such source.
+    :raises InvalidInputError: the source cannot be synced that way.
+    :raises ConflictError: a run of the other kind is going.
+    """
+    kind = RunKind.FULL if full else RunKind.INCREMENTAL
+    run, created = await context.hub().sync.request(
+        source, kind, Trigger.API, requested_by=principal.username
+    )
     await audit.record(
         "sync.requested",
         actor=principal,
         target=f"source:{source}",
         details={"run_id": run.id, "kind": kind.value, "joined": not created},
     )
-    body = SyncRunAccepted(**SyncRunView.of(run).model_dump(), joined=not created)
-    return body, 202, {"Location": f"{RUNS_PATH}/{run.id}"}
+    return run, created
 
 
 @blueprint.get("/sync/runs")
@@ -119,6 +131,11 @@ async def request_sync(source: str) -> Any:
 @validate_response(SyncRunList)
 async def list_runs(query_args: SyncRunQuery) -> SyncRunList:
     """Sync runs, newest first, filtered by source, status and kind."""
+    return await run_list(query_args)
+
+
+async def run_list(query_args: SyncRunQuery) -> SyncRunList:
+    """The page of runs ``query_args`` asks for (the admin page shows the same)."""
     query = SyncRun.all()
     if query_args.source:
         query = query.filter(source=query_args.source)
@@ -150,6 +167,11 @@ async def get_run(run_id: int) -> SyncRunView:
 @validate_response(SyncSourceList)
 async def list_sources() -> SyncSourceList:
     """The media sources with a library: schedule, active run and last runs of each kind."""
+    return await source_list()
+
+
+async def source_list() -> SyncSourceList:
+    """The sources with a library as ``GET /api/v1/sync/sources`` shows them."""
     engine = context.hub().sync
     items = []
     for source in engine.sources():

@@ -99,6 +99,11 @@ async def system() -> SystemView:
 async def plugins() -> PluginList:
     """Installed plugins: key, version, whether they loaded, the providers they offer, and
     their media sources with what they can do (live sources: this replica's search circuit)."""
+    return plugin_list()
+
+
+def plugin_list() -> PluginList:
+    """The installed plugins as ``GET /api/v1/plugins`` shows them (and the admin page)."""
     hub = context.hub()
     items = [
         PluginView(
@@ -143,6 +148,11 @@ def _source_view(hub: Hub, source: MediaSource) -> SourceView:
 @validate_response(FlagList)
 async def flags() -> FlagList:
     """Runtime feature flags and their current values."""
+    return flag_list()
+
+
+def flag_list() -> FlagList:
+    """The runtime flags as ``GET /api/v1/flags`` shows them (and the admin page)."""
     states = context.hub().flag_service.list()
     items = [FlagView.model_validate(state, from_attributes=True) for state in states]
     return FlagList(items=items, total=len(items))

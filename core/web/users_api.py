@@ -13,12 +13,15 @@
   recorded in the audit log);
 - each change applies from the user's next request on, on every replica;
 - each change is recorded in the audit log with its before and after.
+- each change is announced to the person's open pages (their live topic ``me``: see
+  :mod:`medianest.core.web.live`).
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
+import structlog
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.json_schema import SkipJsonSchema
 from quart import Blueprint
@@ -38,6 +41,7 @@ from medianest.core.web.api_support import (
     known_permission_list,
     page_by_id,
 )
+from medianest.core.web.live import publish_to_person
 from medianest.core.web.problems import PROBLEM_JSON
 from medianest.core.web.signin_schemas import SignedInUser
 from medianest.sdk.access import USER_PERMISSIONS, Permission, requires
@@ -52,6 +56,9 @@ from medianest.sdk.web import responds
 
 blueprint = Blueprint("users_admin", __name__, url_prefix="/api/v1")
 
+ACCOUNT_CHANGED = "account.changed"
+"""Type of the message a person's live topic (``me``) gets when an admin changes their account."""
+log = structlog.get_logger(__name__)
 LAST_ADMIN = "the hub would be left without an active admin; make another user an admin first"
 
 
@@ -121,6 +128,11 @@ class UserChange(BaseModel):
 @validate_response(UserList)
 async def list_users(query_args: UserQuery) -> UserList:
     """Users, oldest first, searched by username or e-mail and filtered by role and state."""
+    return await find_users(query_args)
+
+
+async def find_users(query_args: UserQuery) -> UserList:
+    """The page of users ``query_args`` asks for (the admin pages list the same)."""
     query = User.all()
     if query_args.q:
         query = query.filter(Q(username__icontains=query_args.q) | Q(email__icontains=query_args.q))
@@ -151,7 +163,18 @@ async def get_user(user_id: int) -> UserView:
 @responds(409, LAST_ADMIN, media_type=PROBLEM_JSON)
 async def update_user(user_id: int, data: UserChange) -> UserView:
     """Set a user's role, permissions or active state (see the rules in the module)."""
-    actor = caller()
+    return await change_user(caller(), user_id, data)
+
+
+async def change_user(actor: Principal, user_id: int, data: UserChange) -> UserView:
+    """Apply ``actor``'s change of user ``user_id`` under the rules of the module (the admin
+    pages' form does the same).
+
+    :raises InvalidInputError: nothing to change, or unknown permissions.
+    :raises PermissionDeniedError: beyond what ``actor`` may do.
+    :raises ConflictError: it would leave the hub without an active admin.
+    :raises NotFoundError: no such user.
+    """
     if data.role is None and data.permissions is None and data.is_active is None:
         raise InvalidInputError("nothing to change: give role, permissions or is_active")
     permissions = None if data.permissions is None else known_permission_list(data.permissions)
@@ -162,7 +185,23 @@ async def update_user(user_id: int, data: UserChange) -> UserView:
     if before.is_active and not after.is_active:
         revoked = await sessions.revoke_all(user_id, reason="user_deactivated", actor=actor)
     await _record(actor, user_id, before, after, sessions_revoked=revoked, keys_revoked=ended_keys)
+    if after != before:
+        await _tell_the_person(user_id, after)
     return UserView.of(await user_or_404(user_id))
+
+
+async def _tell_the_person(user_id: int, after: _Snapshot) -> None:
+    """Announce the change on the person's own live topic (their open pages can follow it)."""
+    message = {
+        "type": ACCOUNT_CHANGED,
+        "role": after.role,
+        "permissions": after.permissions,
+        "is_active": after.is_active,
+    }
+    try:
+        await publish_to_person(context.hub().pubsub, user_id, message)
+    except Exception as exc:  # the change is stored; the news is best effort
+        log.warning("account change not announced", user_id=user_id, error=str(exc))
 
 
 async def user_or_404(user_id: int) -> User:

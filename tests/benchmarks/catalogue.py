@@ -9,10 +9,12 @@ from tests.benchmarks import (
     cold_start,
     health_live_rate,
     library_sync,
+    pages_http,
     plex_library_read,
     plex_simulator_pages,
     search_http,
     token_verify,
+    web_pages,
 )
 from tests.benchmarks.results import Result
 
@@ -28,4 +30,6 @@ BENCHMARKS: dict[str, Benchmark] = {
     "library_sync": library_sync.run,
     "catalogue_search": catalogue_search.run,
     "search_http": search_http.run,
+    "pages_http": pages_http.run,
+    "web_pages": web_pages.run,
 }

@@ -24,6 +24,7 @@ from typing import Any
 from medianest.config import load_settings
 from medianest.core.app import create_app, hub_of
 from medianest.core.db.models import User
+from medianest.core.logging import configure_logging
 from medianest.core.search.query import words_of
 from medianest.core.serving import bind_socket, serve_until, stop_on_signals
 from medianest.sdk import (
@@ -133,6 +134,7 @@ async def serve(spec: dict[str, Any]) -> None:
     plugins: dict[str, object] = {key: SeededPlugin(ids) for key, ids in spec["library"].items()}
     plugins[LIVE_PLUGIN] = FakeLivePlugin(*live_sources(spec))
     settings = load_settings(**spec["settings"])
+    configure_logging(settings.log, stream=sys.stderr)  # as `medianest serve`: JSON lines
     app = create_app(settings, plugins=plugins, autoload=False)
     sock = bind_socket("127.0.0.1", 0)
     stop = asyncio.Event()

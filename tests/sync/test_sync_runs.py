@@ -190,7 +190,9 @@ async def test_a_plugin_that_breaks_the_protocol_fails_the_run_with_the_reason(
     assert run.error == "fake returned dict for a page; expected a Page"
 
 
-async def test_progress_is_published_after_every_batch(fake_hub: RunningHub) -> None:
+async def test_progress_is_published_at_the_start_and_after_every_batch(
+    fake_hub: RunningHub,
+) -> None:
     hub = fake_hub.hub
     seen: list[dict] = []
     async with hub.pubsub.subscribe(PROGRESS_CHANNEL) as messages:
@@ -206,5 +208,6 @@ async def test_progress_is_published_after_every_batch(fake_hub: RunningHub) -> 
         await sync(hub, "fake")
         await asyncio.wait_for(collector, 10)
 
-    assert [m["items_seen"] for m in seen] == [150, 300, 450, 500, 500]
+    assert [m["items_seen"] for m in seen] == [0, 150, 300, 450, 500, 500]
+    assert seen[0]["status"] == "running" and seen[0]["started_at"] is not None
     assert seen[-1]["status"] == "succeeded" and seen[-1]["total"] == 500

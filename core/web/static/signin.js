@@ -1,9 +1,13 @@
-// The sign-in page: drives /api/v1/auth for each sign-in method the page lists.
+// The sign-in page: drives /api/v1/auth for each sign-in method the page lists, then goes
+// to the page asked for (data-next: a path of this hub, checked by the server) or Home.
 //
 // Interactive methods (Plex): start, remember the handle for this tab, go to the provider's
 // page; its forwardUrl brings the browser back here, where polling resumes until the person
 // is signed in or refused. Credentials methods: post the form. Text from the server or the
-// provider is only ever written with textContent.
+// provider is only ever written with textContent. A session whose access token ran out is
+// renewed from its refresh cookie first, without asking anything.
+import { refreshSession } from "./net.js";
+
 (function () {
   "use strict";
 
@@ -15,6 +19,9 @@
     document.querySelectorAll("button.provider, form.credentials fieldset")
   );
   var timer = null;
+  var section = document.querySelector("section.signin");
+  var next = section ? section.dataset.next || "/" : "/";
+  if (next.charAt(0) !== "/" || next.charAt(1) === "/" || next.indexOf("\\") !== -1) { next = "/"; }
 
   function show(text, kind) {
     status.textContent = text;
@@ -48,6 +55,7 @@
     var user = body.user || {};
     var name = user.display_name || user.username || "?";
     show("Signed in as " + name + " (" + (user.role === "admin" ? "admin" : "user") + ")", "ok");
+    window.location.assign(next);
   }
 
   function forget() {
@@ -101,7 +109,7 @@
 
   function start(button) {
     var providerId = button.dataset.provider;
-    var here = window.location.origin + window.location.pathname;
+    var here = window.location.origin + window.location.pathname + window.location.search;
     setBusy(true);
     show("Starting\u2026");
     call(providerId, "start", { forward_url: here }).then(function (result) {
@@ -147,6 +155,11 @@
     show("Sign-in cancelled.");
     setBusy(false);
   });
-  setBusy(false);
-  resume();
+  if (window.sessionStorage.getItem(PENDING) === null) {
+    refreshSession().then(function (renewed) {
+      if (renewed) { window.location.assign(next); } else { setBusy(false); }
+    }).catch(function () { setBusy(false); });
+  } else {
+    resume();
+  }
 })();
