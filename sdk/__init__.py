@@ -22,6 +22,7 @@ from medianest.sdk.errors import (
     UpstreamError,
     UpstreamRateLimitedError,
     UpstreamTimeoutError,
+    UpstreamUnreachableError,
 )
 from medianest.sdk.flags import Flag
 from medianest.sdk.jobs import Cron, Job, JobContext, RetryJob
@@ -132,6 +133,7 @@ __all__ = [
     "UpstreamError",
     "UpstreamRateLimitedError",
     "UpstreamTimeoutError",
+    "UpstreamUnreachableError",
     "current_hub",
     "current_principal",
     "decode_cursor",
