@@ -26,6 +26,7 @@ from medianest.core.auth.local import core_auth_providers
 from medianest.core.auth.sessions import SessionManager
 from medianest.core.db import Database
 from medianest.core.flags import FlagService
+from medianest.core.heap import freeze_startup_heap
 from medianest.core.metrics import Metrics
 from medianest.core.plugins import PluginHost, PluginInfo
 from medianest.core.registry import ProviderRegistry
@@ -218,6 +219,7 @@ class Hub:
                     if inspect.isawaitable(result):
                         await _plugin_awaitable(info, "startup", result)
                 self._started_plugins.append(info)
+            freeze_startup_heap()
         except BaseException:
             await self.close()
             raise

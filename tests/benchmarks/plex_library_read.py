@@ -3,9 +3,9 @@
 The simulator serves the world in one process; :mod:`tests.benchmarks.plex_reader` walks it
 through ``PlexMediaSource.list_library`` in another, once per read shape, each in a fresh
 process so its peak memory is its own. The shapes are the plugin's default page size and its
-maximum, each with ``limit`` equal to the page size, and the default page size with
-``limit=1000``, which is how the library sync engine reads (the plugin then asks the server
-for several pages per call and overlaps each request with its own work). Reported: total
+maximum, each with ``limit`` equal to the page size (how the library sync engine reads: it
+asks for pages of the source's own size), and the default page size with ``limit=1000`` (the
+plugin then asks the server for several pages per call, one after the other). Reported: total
 seconds, items per second, per-call latency, the reader's peak RSS, and the CPU each process
 used (the one near 100% of a core is the bottleneck).
 """
@@ -23,7 +23,7 @@ from tests.benchmarks.procs import cpu_seconds, run_json_child
 from tests.benchmarks.results import BenchmarkError, Result
 
 SYNC_LIMIT = 1000
-"""The ``limit`` the library sync engine asks ``list_library`` for."""
+"""A ``limit`` above the page size: the ``[sync] page_size`` default."""
 
 READS: tuple[tuple[int, int], ...] = (
     (DEFAULT_PAGE_SIZE, DEFAULT_PAGE_SIZE),
