@@ -14,6 +14,8 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
+from openapi_core import OpenAPI
+from plex_sim_specs import validate
 from plexapi.exceptions import NotFound, Unauthorized
 from plexapi.myplex import MyPlexAccount, MyPlexPinLogin, MyPlexResource
 from plexapi.server import PlexServer
@@ -270,3 +272,37 @@ async def test_pin_sign_in(sim: RunningSimulator, plextv_at_simulator: None) -> 
     assert login.token == friend.token
     me = await in_thread(lambda: MyPlexAccount(token=login.token))
     assert (me.id, me.username) == (friend.id, friend.username)
+
+
+async def test_the_routes_plexapi_needs_answer_as_documented(
+    sim: RunningSimulator, pms: httpx.AsyncClient, community_spec: OpenAPI, pms_spec: OpenAPI
+) -> None:
+    root = await pms.get("/library")
+    assert root.status_code == 200
+    validate(community_spec, root)
+    assert [d["key"] for d in root.json()["MediaContainer"]["Directory"]] == [
+        "sections",
+        "recentlyAdded",
+        "onDeck",
+    ]
+    library = sim.world.servers[0].library
+    show_section = next(s for s in library.sections.values() if s.type == Kind.SHOW)
+    show = library.of_kind(show_section.key, Kind.SHOW)[0]
+    leaves = await pms.get(f"/library/metadata/{show.rating_key}/allLeaves")
+    assert leaves.status_code == 200
+    validate(community_spec, leaves)
+    episodes = leaves.json()["MediaContainer"]["Metadata"]
+    assert {e["type"] for e in episodes} == {"episode"}
+    assert len(episodes) == sum(len(s.children or []) for s in show.children or [])
+    listing = await pms.get(
+        f"/library/sections/{show_section.key}/all",
+        params={"includeMeta": 1, "type": 4, "sort": "episode.addedAt:desc"},
+        headers={"X-Plex-Container-Start": "0", "X-Plex-Container-Size": "3"},
+    )
+    assert listing.status_code == 200
+    validate(pms_spec, listing)
+    meta = listing.json()["MediaContainer"]["Meta"]
+    assert [t["type"] for t in meta["Type"]] == ["show", "season", "episode"]
+    assert {f["type"] for f in meta["FieldType"]} == {"string", "integer", "date"}
+    added = [e["addedAt"] for e in listing.json()["MediaContainer"]["Metadata"]]
+    assert added == sorted(added, reverse=True)
