@@ -179,7 +179,8 @@ class UpstreamClient:
         self._remember_secrets(headers)
         what = self.describe(method, path)
         limit = self.timeout if time_limit is None else time_limit
-        log.debug("%s: %s %s", self.label, method, self.redact(self._url_of(path, params)))
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s: %s %s", self.label, method, self.redact(self._url_of(path, params)))
         try:
             response = await self._http.request(
                 method,
