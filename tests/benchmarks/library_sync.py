@@ -4,7 +4,7 @@ The Plex simulator serves one server on loopback in its own process. For each da
 (a fresh PostgreSQL database on the test server, then a SQLite file), the simulator is reset
 to its generated library and :mod:`tests.benchmarks.sync_worker` runs, in a process of its
 own, a hub that syncs it through the Plex plugin (``hub.sync.execute``, no scheduled syncs,
-no Redis; the engine asks the plugin for pages of the plugin's page size, its default of 200,
+no Redis; the engine asks the plugin for pages of the plugin's page size, its default of 1,000,
 and reads one ahead while it writes):
 
 1. a full sync into the empty catalogue;
