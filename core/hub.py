@@ -27,6 +27,7 @@ from medianest.core.auth.sessions import SessionManager
 from medianest.core.db import Database
 from medianest.core.events import EventBuffer
 from medianest.core.flags import FlagService
+from medianest.core.heap import freeze_startup_heap
 from medianest.core.metrics import Metrics
 from medianest.core.notifications import resolve_recipients
 from medianest.core.plugins import PluginHost, PluginInfo
@@ -248,6 +249,7 @@ class Hub:
                     if inspect.isawaitable(result):
                         await _plugin_awaitable(info, "startup", result)
                 self._started_plugins.append(info)
+            freeze_startup_heap()
         except BaseException:
             await self.close()
             raise

@@ -24,6 +24,7 @@ from medianest.sdk.errors import (
     UpstreamError,
     UpstreamRateLimitedError,
     UpstreamTimeoutError,
+    UpstreamUnreachableError,
 )
 from medianest.sdk.flags import Flag
 from medianest.sdk.jobs import Cron, Job, JobContext, RetryJob
@@ -164,6 +165,7 @@ __all__ = [
     "UpstreamError",
     "UpstreamRateLimitedError",
     "UpstreamTimeoutError",
+    "UpstreamUnreachableError",
     "Widget",
     "current_hub",
     "current_principal",

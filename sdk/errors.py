@@ -135,6 +135,13 @@ class UpstreamTimeoutError(UpstreamError):
     code = "upstream_timeout"
 
 
+class UpstreamUnreachableError(UpstreamError):
+    """An external service could not be reached: connection refused, a name that does not
+    resolve, a failed TLS handshake, a connection dropped before an answer."""
+
+    code = "upstream_unreachable"
+
+
 class UpstreamAuthError(UpstreamError):
     """An external service refused our credentials (a revoked token, a bad key)."""
 

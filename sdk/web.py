@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TypeVar, cast
+import json
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar, cast
 
-from quart import current_app, g
+from quart import Response, current_app, g
 
 from medianest.sdk.models import Principal
 from medianest.sdk.services import HubContext
@@ -49,3 +50,43 @@ def responds(status: int, description: str, *, media_type: str | None = None) ->
 def responses_of(view: Callable[..., object]) -> dict[int, tuple[str, str | None]]:
     """The answers :func:`responds` documents on ``view``: status → (description, type)."""
     return dict(getattr(view, RESPONSES_ATTRIBUTE, {}))
+
+
+PROBLEM_JSON = "application/problem+json"
+"""The media type of every error answer (RFC 9457 problem details)."""
+
+PROBLEM_TYPE_PREFIX = "urn:medianest:problem:"
+
+
+def problem(
+    status: int,
+    code: str,
+    detail: str,
+    *,
+    title: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    **extensions: Any,
+) -> Response:
+    """An error answer in the hub's problem shape, for a view that answers one itself.
+
+    The body is ``{"type": "urn:medianest:problem:<code>", "title", "status", "detail",
+    "code", ...extensions}`` (extensions that are ``None`` are left out); core adds the
+    request's ``request_id``. A plugin's codes start with its key (``plex.webhook.disabled``)
+    so they cannot clash with core's. Raising an SDK error (``InvalidInputError``,
+    ``NotFoundError`` ...) is the usual way to fail a request; this is for answers that need
+    their own code or are served outside core's error handling.
+
+    :param title: a short summary of the kind of problem; by default the code, capitalised.
+    """
+    body: dict[str, Any] = {
+        "type": f"{PROBLEM_TYPE_PREFIX}{code}",
+        "title": title or code.replace("_", " ").capitalize(),
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
+    body.update({name: value for name, value in extensions.items() if value is not None})
+    response = Response(json.dumps(body), status=status, content_type=PROBLEM_JSON)
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response

@@ -3,7 +3,9 @@
 Plugins only answer "give me the page after this cursor" (``list_library``) and "what
 changed since this checkpoint" (``list_changes``); everything else is here:
 
-- **Full sync** walks the whole library. Pages are fetched one ahead of the writer, written
+- **Full sync** walks the whole library. Each call asks the source for a page of its own
+  size (its ``page_size``, capped by the ``[sync]`` one); pages are read ahead of the writer
+  (the next page is always being fetched while one is written, up to a batch ahead), written
   in batches (see :mod:`medianest.core.sync.store`), and every id seen is recorded; at the
   end, the source's items that were not seen are deleted in one statement.
 - **Incremental sync** walks the changes since the checkpoint of the last successful run
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -267,16 +270,31 @@ class SyncEngine:
         elif not await _uninterrupted(runs.finish(run.id, owner, utcnow(), errors=run.errors)):
             raise LeaseLostError(f"run {run.id} is no longer ours")
 
-    async def _walk(self, run: SyncRun, owner: str, source: MediaSource, *, full: bool) -> None:
-        """Fetch pages one ahead of writing them; commit a batch every ``batch_size`` items."""
+    def page_size(self, source: MediaSource) -> int:
+        """Items asked of ``source`` per call: its own ``page_size`` when it declares one (the
+        most it reads from its upstream in one request), capped by ``[sync] page_size``."""
+        own = getattr(source, "page_size", None)
         limit = self.settings.page_size
+        if isinstance(own, int) and not isinstance(own, bool) and own >= 1:
+            return min(own, limit)
+        return limit
+
+    async def _walk(self, run: SyncRun, owner: str, source: MediaSource, *, full: bool) -> None:
+        """Fetch pages ahead of writing them; commit a batch every ``batch_size`` items.
+
+        The reader runs in its own task: while a page is mapped to records or a batch is
+        written, the next page is already being fetched, and it may get up to a batch ahead
+        (a commit takes longer than a page), so the source and the database work at once.
+        """
+        limit = self.page_size(source)
+        ahead = max(1, math.ceil(self.settings.batch_size / limit))
 
         def fetch(cursor: str | None) -> Awaitable[Page[MediaItem] | ChangesPage]:
             if full:
                 return source.list_library(cursor, limit)
             return source.list_changes(run.since, cursor, limit)
 
-        pages: asyncio.Queue[_Fetched | BaseException] = asyncio.Queue(maxsize=2)
+        pages: asyncio.Queue[_Fetched | BaseException] = asyncio.Queue(maxsize=ahead)
         producer = asyncio.create_task(self._produce(run, source, fetch, pages))
         try:
             batch: dict[str, Record] = {}

@@ -20,10 +20,11 @@ from werkzeug.exceptions import HTTPException
 from medianest.core.db import DatabaseUnavailableError
 from medianest.core.state.errors import StateUnavailableError
 from medianest.sdk import errors
+from medianest.sdk.web import PROBLEM_JSON
+from medianest.sdk.web import problem as sdk_problem
 
 log = structlog.get_logger(__name__)
 
-PROBLEM_JSON = "application/problem+json"
 
 _STATUS_BY_ERROR: list[tuple[type[errors.MediaNestError], int]] = [
     (errors.InvalidInputError, 400),
@@ -48,22 +49,11 @@ def problem(
     headers: dict[str, str] | None = None,
     **extensions: Any,
 ) -> Response:
-    """A problem+json response."""
-    body: dict[str, Any] = {
-        "type": f"urn:medianest:problem:{code}",
-        "title": title or code.replace("_", " ").capitalize(),
-        "status": status,
-        "detail": detail,
-        "code": code,
-    }
+    """A problem+json response (the SDK's shape) carrying the request's id."""
     request_id = g.get("request_id") if g else None
-    if request_id:
-        body["request_id"] = request_id
-    body.update({k: v for k, v in extensions.items() if v is not None})
-    response = Response(json.dumps(body), status=status, content_type=PROBLEM_JSON)
-    for name, value in (headers or {}).items():
-        response.headers[name] = value
-    return response
+    return sdk_problem(
+        status, code, detail, title=title, headers=headers, request_id=request_id, **extensions
+    )
 
 
 def from_medianest_error(error: errors.MediaNestError) -> Response:

@@ -4,8 +4,8 @@ The Plex simulator serves one server on loopback in its own process. For each da
 (a fresh PostgreSQL database on the test server, then a SQLite file), the simulator is reset
 to its generated library and :mod:`tests.benchmarks.sync_worker` runs, in a process of its
 own, a hub that syncs it through the Plex plugin (``hub.sync.execute``, no scheduled syncs,
-no Redis; the plugin asks the server for as many items per request as the sync asks per
-page, 1,000):
+no Redis; the engine asks the plugin for pages of the plugin's page size, its default of 1,000,
+and reads one ahead while it writes):
 
 1. a full sync into the empty catalogue;
 2. a second full sync with nothing changed (it must write no row);

@@ -2,10 +2,10 @@
 
 The simulator serves the world in one process; :mod:`tests.benchmarks.plex_reader` walks it
 through ``PlexMediaSource.list_library`` in another, once per read shape, each in a fresh
-process so its peak memory is its own. The shapes are the plugin's default page size and its
-maximum, each with ``limit`` equal to the page size, and the default page size with
-``limit=1000``, which is how the library sync engine reads (the plugin then asks the server
-for several pages per call and overlaps each request with its own work). Reported: total
+process so its peak memory is its own. The shapes are pages of 200 and of the plugin's default
+(and maximum) 1,000, each with ``limit`` equal to the page size (how the library sync engine
+reads: it asks for pages of the source's own size), and pages of 200 with ``limit=1000`` (the
+plugin then asks the server for several pages per call, one after the other). Reported: total
 seconds, items per second, per-call latency, the reader's peak RSS, and the CPU each process
 used (the one near 100% of a core is the bottleneck).
 """
@@ -17,18 +17,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from medianest_plex.const import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from medianest_plex.const import DEFAULT_PAGE_SIZE
 from tests.benchmarks.plex_sim import Simulator, plex_simulator
 from tests.benchmarks.procs import cpu_seconds, run_json_child
 from tests.benchmarks.results import BenchmarkError, Result
 
 SYNC_LIMIT = 1000
-"""The ``limit`` the library sync engine asks ``list_library`` for."""
+"""A ``limit`` above the page size: the ``[sync] page_size`` default."""
+
+SMALL_PAGE = 200
+"""A page size well below the default, as a client reading a few items at a time uses."""
 
 READS: tuple[tuple[int, int], ...] = (
+    (SMALL_PAGE, SMALL_PAGE),
     (DEFAULT_PAGE_SIZE, DEFAULT_PAGE_SIZE),
-    (MAX_PAGE_SIZE, MAX_PAGE_SIZE),
-    (DEFAULT_PAGE_SIZE, SYNC_LIMIT),
+    (SMALL_PAGE, SYNC_LIMIT),
 )
 """``(page_size, limit)`` of each read."""
 

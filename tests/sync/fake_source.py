@@ -55,6 +55,8 @@ class FakeLibrary:
         )
         self.on_page: PageHook | None = None
         self.cursors: list[str | None] = []
+        self.limits: list[int] = []
+        """The ``limit`` of every page asked for, in order."""
         self.pages_served = 0
         self.result: Callable[[Page[MediaItem]], Any] | None = None
         self.walk_checkpoints = False
@@ -62,6 +64,7 @@ class FakeLibrary:
 
     async def _page(self, items: list[MediaItem], cursor: str | None, limit: int) -> Any:
         self.cursors.append(cursor)
+        self.limits.append(limit)
         offset = decode_cursor(cursor)["o"] if cursor else 0
         chunk = items[offset : offset + limit]
         end = offset + len(chunk)

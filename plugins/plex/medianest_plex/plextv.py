@@ -1,6 +1,6 @@
 """The client of plex.tv's ``/api/v2`` as the PIN sign-in uses it.
 
-plex.tv needs ``X-Plex-Client-Identifier`` on every call (sent by :class:`PlexHttp`),
+plex.tv needs ``X-Plex-Client-Identifier`` on every call (sent by :class:`PlexClient`),
 answers ``POST /pins`` with 201, and reports errors as ``{"errors": [{"code", "message",
 "status"}]}``; the account's token goes in ``X-Plex-Token``.
 """
@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from medianest_plex.client import Params, PlexHttp
+from medianest_plex.client import Params, PlexClient
 from medianest_plex.const import HEADER_TOKEN
 
 
-class PlexTvClient(PlexHttp):
+class PlexTvClient(PlexClient):
     """plex.tv's ``/api/v2`` as used by the PIN sign-in."""
 
     async def _object(

@@ -1,13 +1,12 @@
 """The client of one Plex Media Server: containers, paged lists, counts, items and search.
 
-PMS answers JSON only for ``Accept: application/json`` (sent by :class:`PlexHttp`); lists page
-with the ``X-Plex-Container-Start``/``-Size`` headers and report ``totalSize``/``offset`` in
+PMS answers JSON only for ``Accept: application/json`` (sent by :class:`PlexClient`); lists
+page with the ``X-Plex-Container-Start``/``-Size`` headers and report ``totalSize``/``offset`` in
 the ``MediaContainer``; ``X-Plex-Container-Size: 0`` asks only for the size.
 """
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ from typing import Any
 import httpx
 
 from medianest.sdk import NotFoundError
-from medianest_plex.client import Params, PlexHttp
+from medianest_plex.client import Params, PlexClient
 from medianest_plex.const import (
     HEADER_CONTAINER_SIZE,
     HEADER_CONTAINER_START,
@@ -58,7 +57,7 @@ def _paging_headers(start: int, size: int) -> dict[str, str]:
     return {HEADER_CONTAINER_START: str(start), HEADER_CONTAINER_SIZE: str(size)}
 
 
-class PlexServerClient(PlexHttp):
+class PlexServerClient(PlexClient):
     """One Plex Media Server, read with the configured token."""
 
     async def container(
@@ -142,28 +141,14 @@ class PlexServerClient(PlexHttp):
         params: Params | None = None,
     ) -> httpx.Response:
         """The answer to the request :meth:`page` makes, to be read with :meth:`read_page`."""
-        return await self.send("GET", path, params=params, headers=_paging_headers(start, size))
-
-    async def start_page(
-        self,
-        path: str,
-        *,
-        start: int,
-        size: int,
-        params: Params | None = None,
-    ) -> asyncio.Task[httpx.Response]:
-        """Ask for the page :meth:`page` would, in the background (see :meth:`start`).
-
-        The answer is read with :meth:`read_page`; the caller awaits or cancels the task.
-        """
-        return await self.start("GET", path, params=params, headers=_paging_headers(start, size))
+        return await self.request("GET", path, params=params, headers=_paging_headers(start, size))
 
     def read_page(self, response: httpx.Response, path: str, *, start: int, size: int) -> Slice:
         """The :class:`Slice` in the answer to a page request for ``path``.
 
         :raises UpstreamDataError: the body is not a ``MediaContainer`` of objects.
         """
-        container = self._container_of(self.decode(response, f"GET {path}"), path)
+        container = self._container_of(self.json(response, f"GET {path}"), path)
         items = self.entries(container, "Metadata", path)
         section = container.get("librarySectionID")
         if section is not None:

@@ -11,20 +11,18 @@ core decides when to sync, retries, caches and applies its own timeouts.
   ``changes_overlap_seconds`` before the checkpoint. Items may repeat; core de-duplicates.
 - Listings skip a malformed item with a warning naming it (one bad item must not stall a
   sync); ``get_item`` raises ``UpstreamDataError`` for it instead.
-- A call whose ``limit`` is above ``page_size`` makes several requests, each sent while the
-  page before it is parsed and mapped, so the server and this side work at the same time.
+- A call asks the server for at most ``page_size`` items per request (``page_size`` is
+  also what core's sync engine asks per call; the engine reads one page ahead itself), and
+  one whose ``limit`` is larger makes several requests in turn.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import gc
 import logging
 import re
 import time
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable
 from typing import Any
 
 import httpx
@@ -58,7 +56,7 @@ from medianest_plex.cursors import (
     encode_checkpoint,
 )
 from medianest_plex.mapping import ItemMapper
-from medianest_plex.pms import PlexServerClient, Slice, announced_total
+from medianest_plex.pms import PlexServerClient, Slice
 from medianest_plex.settings import ServerSettings
 
 log = logging.getLogger(__name__)
@@ -293,98 +291,23 @@ class PlexMediaSource:
             return 0
 
     async def _read(self, walk: Walk, limit: int) -> list[MediaItem]:
-        """Read segments from the walk's position until ``limit`` items or the end.
-
-        Reading is pipelined one request ahead: as soon as the answer to one request has
-        arrived, and before its body is parsed and mapped (the expensive part on this side),
-        the request the walk will most likely make next is sent, so the server prepares that
-        page meanwhile. The guess assumes a full page in which every item maps, and uses the
-        size the server announces in a header to see the end of a segment. The walk itself
-        only ever moves on what was actually read; a guess that turns out wrong (a short
-        page, a skipped malformed item) is dropped, and a page asked for is never more than
-        ``limit`` allows.
-        """
+        """Read segments from the walk's position until ``limit`` items or the end."""
         items: list[MediaItem] = []
-        ahead: _Ahead | None = None
-        try:
-            while len(items) < limit and not walk.done:
-                segment = walk.current()
-                want = min(limit - len(items), self.page_size)
-                if ahead is not None and ahead.fits(walk, want):
-                    asked, pending = ahead.size, ahead.task
-                else:
-                    if ahead is not None:
-                        ahead.task.cancel()
-                    asked = want
-                    pending = self._fetch(segment, walk.offset, asked, walk.since)
-                ahead = None
-                try:
-                    response = await pending
-                except NotFoundError:
-                    log.warning("%s: section %s vanished during a walk", self.id, segment.section)
-                    walk.advance(0, exhausted=True)
-                    continue
-                ahead = await self._read_ahead(walk, asked, response, limit - len(items))
-                with _collection_paused():
-                    read, exhausted = self._take(response, segment, walk.offset, asked, items)
-                walk.advance(read, exhausted=exhausted)
-        finally:
-            if ahead is not None:
-                ahead.task.cancel()
+        while len(items) < limit and not walk.done:
+            segment = walk.current()
+            asked = min(limit - len(items), self.page_size)
+            path = _section_path(segment)
+            try:
+                page = await self.client.page(
+                    path, start=walk.offset, size=asked, params=self._params(segment, walk.since)
+                )
+            except NotFoundError:
+                log.warning("%s: section %s vanished during a walk", self.id, segment.section)
+                walk.advance(0, exhausted=True)
+                continue
+            items.extend(self._map_all(page.items))
+            walk.advance(len(page.items), exhausted=_exhausted(page, walk.offset, asked))
         return items
-
-    async def _fetch(
-        self, segment: Segment, offset: int, size: int, since: int | None
-    ) -> httpx.Response:
-        return await self.client.fetch_page(
-            _section_path(segment), start=offset, size=size, params=self._params(segment, since)
-        )
-
-    async def _read_ahead(
-        self, walk: Walk, asked: int, response: httpx.Response, room: int
-    ) -> _Ahead | None:
-        """Start the request likely to follow the page in ``response``, if the call goes on.
-
-        :param asked: the page size ``response`` answers.
-        :param room: how many more items the call may return, this page included.
-        """
-        total = announced_total(response)
-        coming = asked if total is None else max(0, min(asked, total - walk.offset))
-        room -= coming
-        if room <= 0:
-            return None
-        index, offset = walk.index, walk.offset + asked
-        if total is not None and offset >= total:
-            index, offset = index + 1, 0
-        if index >= len(walk.plan):
-            return None
-        segment = walk.plan[index]
-        size = min(room, self.page_size)
-        task = await self.client.start_page(
-            _section_path(segment),
-            start=offset,
-            size=size,
-            params=self._params(segment, walk.since),
-        )
-        return _Ahead(index=index, offset=offset, size=size, task=task)
-
-    def _take(
-        self,
-        response: httpx.Response,
-        segment: Segment,
-        offset: int,
-        asked: int,
-        items: list[MediaItem],
-    ) -> tuple[int, bool]:
-        """Parse and map the page in ``response`` onto ``items``.
-
-        Returns how many items the page held and whether it ended its segment. The raw
-        page is released on return, before the garbage collector resumes (see
-        :func:`_collection_paused`).
-        """
-        page = self.client.read_page(response, _section_path(segment), start=offset, size=asked)
-        items.extend(self._map_all(page.items))
-        return len(page.items), _exhausted(page, offset, asked)
 
     def _map_all(self, raws: list[dict[str, Any]]) -> Iterable[MediaItem]:
         """Map items, skipping with a warning those that are malformed."""
@@ -393,43 +316,6 @@ class PlexMediaSource:
                 yield self.mapper.map(raw)
             except UpstreamDataError as exc:
                 log.warning("skipping a malformed item: %s", exc.message)
-
-
-@dataclass(frozen=True, slots=True)
-class _Ahead:
-    """A page request sent before the walk knew it would need it."""
-
-    index: int
-    offset: int
-    size: int
-    task: asyncio.Task[httpx.Response]
-
-    def fits(self, walk: Walk, want: int) -> bool:
-        """Whether it reads from where ``walk`` stands, at most ``want`` items."""
-        return self.index == walk.index and self.offset == walk.offset and self.size <= want
-
-
-@contextlib.contextmanager
-def _collection_paused() -> Iterator[None]:
-    """Hold off Python's cyclic garbage collector while a page is parsed and mapped.
-
-    A page of a few hundred items allocates tens of thousands of container objects (the
-    decoded JSON, then the models), and most of the JSON dies by reference counting right
-    after mapping. With the collector running, those allocations set off many collections
-    that walk the live page and move it to older generations, whose full collections then
-    walk the whole heap: on a full library read that was more than half the time spent
-    parsing and mapping. No cycle is made here that needs the collector, and the block
-    never awaits, so no other task of the event loop runs meanwhile; a collector that was
-    off stays off.
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def _section_path(segment: Segment) -> str:

@@ -39,7 +39,7 @@ from medianest.sdk import (
     current_hub,
     public,
 )
-from medianest.sdk.web import responds
+from medianest.sdk.web import PROBLEM_JSON, problem, responds
 from medianest_plex.const import (
     FLAG_WEBHOOKS,
     LIBRARY_NEW_EVENT,
@@ -51,8 +51,8 @@ from medianest_plex.source import PlexMediaSource
 
 log = logging.getLogger(__name__)
 
-PROBLEM_CONTENT_TYPE = "application/problem+json"
-PROBLEM_TYPE_PREFIX = "urn:medianest:problem:plex.webhook."
+WEBHOOK_PROBLEM = f"{PLUGIN_KEY}.webhook."
+"""Prefix of the codes of this receiver's problems (``plex.webhook.not-multipart``)."""
 
 
 class _BadPayload(Exception):
@@ -64,16 +64,8 @@ class _BadPayload(Exception):
         self.detail = detail
 
 
-def problem(status: int, kind: str, title: str, detail: str) -> Response:
-    """An RFC 9457 problem response."""
-    body = {
-        "type": f"{PROBLEM_TYPE_PREFIX}{kind}",
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "code": kind,
-    }
-    return Response(json.dumps(body), status=status, content_type=PROBLEM_CONTENT_TYPE)
+def _problem(status: int, kind: str, title: str, detail: str) -> Response:
+    return problem(status, f"{WEBHOOK_PROBLEM}{kind}", detail, title=title)
 
 
 def _accepted(body: dict[str, Any]) -> Response:
@@ -98,16 +90,16 @@ class WebhookReceiver:
     async def handle(self, secret: str) -> Response:
         """The view: check the secret, parse the body, act on the event."""
         if self._secret is None or not hmac.compare_digest(secret.encode(), self._secret):
-            return problem(404, "not-found", "Not Found", "there is no webhook here")
+            return _problem(404, "not-found", "Not Found", "there is no webhook here")
         hub = current_hub()
         if not _flag_enabled(hub):
-            return problem(404, "disabled", "Not Found", "Plex webhooks are switched off")
+            return _problem(404, "disabled", "Not Found", "Plex webhooks are switched off")
         try:
             payload = await self._payload()
             return await self._dispatch(hub, payload)
         except _BadPayload as exc:
             self.log_once(f"bad:{exc.kind}", "refused a Plex webhook: %s", exc.detail)
-            return problem(400, exc.kind, "Bad Plex webhook", exc.detail)
+            return _problem(400, exc.kind, "Bad Plex webhook", exc.detail)
 
     async def _payload(self) -> dict[str, Any]:
         if request.mimetype != "multipart/form-data":
@@ -273,11 +265,9 @@ def make_blueprint(settings: PlexSettings) -> Blueprint:
     @responds(
         400,
         "The body is not a Plex webhook (multipart with a JSON payload)",
-        media_type=PROBLEM_CONTENT_TYPE,
+        media_type=PROBLEM_JSON,
     )
-    @responds(
-        404, "No webhook here: a wrong secret, or webhooks are off", media_type=PROBLEM_CONTENT_TYPE
-    )
+    @responds(404, "No webhook here: a wrong secret, or webhooks are off", media_type=PROBLEM_JSON)
     async def webhook(secret: str) -> Response:
         """Receive an event from Plex Media Server (the secret in the path authenticates it)."""
         return await receiver.handle(secret)

@@ -15,7 +15,7 @@ def test_defaults() -> None:
     assert settings.plextv_url == "https://plex.tv"
     assert settings.auth_app_url == "https://app.plex.tv/auth"
     assert settings.product == "MediaNest"
-    assert settings.page_size == 200
+    assert settings.page_size == 1000
     assert settings.changes_overlap_seconds == 300
     assert settings.webhook_secret is None
     server = settings.servers[0]

@@ -98,7 +98,9 @@ def assert_problem(response: httpx.Response, status: int, detail: str) -> None:
     assert response.status_code == status
     assert response.headers["content-type"] == "application/problem+json"
     body = response.json()
-    assert body["status"] == status and body["title"] and body["type"]
+    assert body["status"] == status and body["title"]
+    assert body["code"].startswith("plex.webhook.")
+    assert body["type"] == f"urn:medianest:problem:{body['code']}"
     assert detail in body["detail"]
 
 

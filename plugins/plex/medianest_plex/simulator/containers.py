@@ -134,6 +134,31 @@ def section_element(section: Section) -> Element:
     )
 
 
+def library_root() -> Element:
+    """``GET /library``: the library's top-level directories, as PMS lists them."""
+    directories = [
+        Element("Directory", {"key": key, "title": title})
+        for key, title in (
+            ("sections", "Library Sections"),
+            ("recentlyAdded", "Recently Added Content"),
+            ("onDeck", "On Deck Content"),
+        )
+    ]
+    return container(
+        {
+            "allowSync": False,
+            "art": "/:/resources/library-art.png",
+            "content": "",
+            "identifier": LIBRARY_ID,
+            "mediaTagPrefix": MEDIA_TAG_PREFIX,
+            "mediaTagVersion": MEDIA_TAG_VERSION,
+            "title1": "Plex Library",
+            "title2": "",
+        },
+        directories,
+    )
+
+
 def sections_container(server: SimServer, share: Share) -> Element:
     """``GET /library/sections``: the sections ``share`` may see."""
     visible = [section_element(s) for s in server.library.sections.values() if share.can_see(s.key)]

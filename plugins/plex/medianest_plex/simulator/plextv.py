@@ -3,8 +3,8 @@
 Quirks kept from plex.tv: every v2 call needs ``X-Plex-Client-Identifier`` (header or query;
 400 without); ``POST /pins`` answers **201**; a PIN's ``authToken`` is ``null`` until an
 account approves it and an expired PIN is a 404; a missing or unknown token is a 401; errors
-are ``{"errors": [{"code", "message", "status"}]}``. Answers are JSON unless the client
-asks only for XML.
+are ``{"errors": [{"code", "message", "status"}]}``. Answers are XML unless the client asks
+for JSON (``Accept: application/json``), as on PMS.
 """
 
 from __future__ import annotations

@@ -22,11 +22,13 @@ from medianest_plex.simulator.containers import (
     container,
     history_element,
     identity,
+    library_root,
     section_listing,
     sections_container,
     server_root,
     session_element,
 )
+from medianest_plex.simulator.filtering import section_meta
 from medianest_plex.simulator.items import Item, Kind
 from medianest_plex.simulator.library import SORT_FIELDS
 from medianest_plex.simulator.metadata import metadata_element
@@ -131,6 +133,14 @@ def build_pms_blueprint(world: PlexWorld, server: SimServer) -> Blueprint:
             return share
         return container_response(request, server_root(server, world.owner))
 
+    @bp.get("/library")
+    async def get_library() -> Response:
+        """The library root: its sections, recently added and on deck directories."""
+        share = authorize()
+        if isinstance(share, Response):
+            return share
+        return container_response(request, library_root())
+
     @bp.get("/library/sections")
     @bp.get("/library/sections/all")
     async def get_sections() -> Response:
@@ -154,6 +164,7 @@ def build_pms_blueprint(world: PlexWorld, server: SimServer) -> Blueprint:
         kind_number = parse_int(raw_type, "type", minimum=1, default=int(section.type))
         page = parse_page(request.headers, request.args)
         include_guids = _flag("includeGuids")
+        include_meta = _flag("includeMeta")
         kind = _kind(kind_number)
         default: SortSpec = (
             (("titleSort", False),) if kind in (Kind.MOVIE, Kind.SHOW) else (("natural", False),)
@@ -172,6 +183,34 @@ def build_pms_blueprint(world: PlexWorld, server: SimServer) -> Blueprint:
             total=total,
             offset=start,
             include_guids=include_guids,
+        )
+        if include_meta:
+            root.children.append(section_meta(section))
+        return container_response(request, root, headers=_paged_headers(total, start))
+
+    @bp.get("/library/sections/<section_id>/collections")
+    async def get_section_collections(section_id: str) -> Response:
+        """The section's collections: the simulated libraries have none."""
+        share = authorize()
+        if isinstance(share, Response):
+            return share
+        key = parse_int(section_id, "section id")
+        section = server.library.sections.get(key)
+        if section is None or not share.can_see(key):
+            return pms_error(404, "Not Found", f"no library section {key}")
+        page = parse_page(request.headers, request.args)
+        _, total, start = _window([], page)
+        root = container(
+            {
+                "totalSize": total,
+                "offset": start,
+                "allowSync": False,
+                "librarySectionID": section.key,
+                "librarySectionTitle": section.title,
+                "librarySectionUUID": section.uuid,
+                "title1": section.title,
+                "title2": "All Collections",
+            }
         )
         return container_response(request, root, headers=_paged_headers(total, start))
 
@@ -205,6 +244,14 @@ def build_pms_blueprint(world: PlexWorld, server: SimServer) -> Blueprint:
     @bp.get("/library/metadata/<rating_key>/children")
     async def get_children(rating_key: str) -> Response:
         """Seasons of a show or episodes of a season (paged); empty for leaves."""
+        return await _descendants(rating_key, leaves=False)
+
+    @bp.get("/library/metadata/<rating_key>/allLeaves")
+    async def get_all_leaves(rating_key: str) -> Response:
+        """Every episode of a show (season by season) or of a season (paged)."""
+        return await _descendants(rating_key, leaves=True)
+
+    async def _descendants(rating_key: str, *, leaves: bool) -> Response:
         share = authorize()
         if isinstance(share, Response):
             return share
@@ -214,6 +261,8 @@ def build_pms_blueprint(world: PlexWorld, server: SimServer) -> Blueprint:
         page = parse_page(request.headers, request.args)
         include_guids = _flag("includeGuids")
         kids = list(item.children or [])
+        if leaves and item.kind == Kind.SHOW:
+            kids = [episode for season in kids for episode in season.children or []]
         page_items, total, start = _window(kids, page)
         section = server.library.sections.get(item.section_key)
         elements = [
@@ -232,8 +281,8 @@ def build_pms_blueprint(world: PlexWorld, server: SimServer) -> Blueprint:
             "parentTitle": item.title,
             "parentYear": item.year,
             "title1": item.title,
-            "title2": "Episodes" if item.kind == Kind.SEASON else "Seasons",
-            "viewGroup": "episode" if item.kind == Kind.SEASON else "season",
+            "title2": "Episodes" if item.kind == Kind.SEASON or leaves else "Seasons",
+            "viewGroup": "episode" if item.kind == Kind.SEASON or leaves else "season",
         }
         return container_response(
             request, container(attrs, elements), headers=_paged_headers(total, start)

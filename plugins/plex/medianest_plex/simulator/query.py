@@ -19,6 +19,8 @@ from enum import Enum
 
 from werkzeug.datastructures import Headers, MultiDict
 
+from medianest_plex.simulator.filtering import unprefixed
+
 
 class BadRequest(Exception):
     """A request parameter is malformed; ``str(exc)`` says which and why."""
@@ -162,6 +164,7 @@ def parse_sort(raw: str | None, allowed: frozenset[str], default: SortSpec) -> S
     spec: list[tuple[str, bool]] = []
     for part in raw.split(","):
         name, _, modifiers = part.strip().partition(":")
+        name = unprefixed(name)
         if name not in allowed:
             choices = ", ".join(sorted(allowed))
             raise BadRequest(
@@ -204,9 +207,9 @@ def parse_filters(
     out: list[Filter] = []
     for key, raw in args.items(multi=True):
         match = _KEY_RE.fullmatch(key)
-        if not match or match["field"] not in fields:
+        if not match or unprefixed(match["field"]) not in fields:
             continue
-        name = match["field"]
+        name = unprefixed(match["field"])
         field_type = fields[name]
         op = {None: "=", ">>": ">>", "<<": "<<", ">": ">=", "<": "<=", "!": "!="}[match["op"]]
         value = raw

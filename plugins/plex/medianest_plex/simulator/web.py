@@ -22,9 +22,9 @@ def wants_json(request: Request) -> bool:
 
 
 def wants_xml(request: Request) -> bool:
-    """plex.tv v2 rule here: XML only when ``Accept`` names XML and not JSON."""
-    accept = request.headers.get("Accept", "")
-    return JSON_TYPE not in accept and ("application/xml" in accept or "text/xml" in accept)
+    """plex.tv v2 rule, the same as PMS's: XML unless ``Accept`` asks for JSON (python-plexapi
+    sends no ``Accept`` of its own and parses the XML plex.tv answers it)."""
+    return not wants_json(request)
 
 
 def plex_param(request: Request, name: str) -> str | None:
@@ -62,7 +62,7 @@ def pms_error(status: int, title: str, detail: str = "") -> Response:
 def plextv_body(
     request: Request, body: Any, *, status: int = 200, root: str = "response", entry: str = "item"
 ) -> Response:
-    """A plex.tv v2 answer: JSON, or XML when the client asked only for XML."""
+    """A plex.tv v2 answer: XML, or JSON when the client asked for it."""
     if wants_xml(request):
         if isinstance(body, list):
             data = list_to_xml(root, entry, body)

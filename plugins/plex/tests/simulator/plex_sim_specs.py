@@ -43,7 +43,9 @@ LOOPBACK_SERVER: dict[str, Any] = {
 
 PLEXTV_OPERATIONS = {"/pins": "post", "/pins/{pinId}": "get", "/user": "get", "/resources": "get"}
 COMMUNITY_PMS_OPERATIONS = {
+    "/library": "get",
     "/library/metadata/{id}/children": "get",
+    "/library/metadata/{ids}/allLeaves": "get",
     "/library/recentlyAdded": "get",
 }
 _ERRORS_SCHEMA = {"$ref": "#/components/schemas/BadRequestErrorResponse"}

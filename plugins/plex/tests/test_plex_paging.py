@@ -1,5 +1,6 @@
-"""Reading several pages per call: the request for the next page goes out before the current
-page is mapped, and the walk still returns exactly what reading page by page returns."""
+"""A call whose limit is above the plugin's page size reads several server pages in turn and
+returns exactly what reading page by page returns; reading ahead across calls is core's
+(see tests/sync/test_sync_read_ahead.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from medianest.sdk import MediaItem, UpstreamError
+from medianest.sdk import UpstreamError
 from medianest_plex.client import ClientIdentity
 from medianest_plex.settings import ServerSettings
 from medianest_plex.simulator import Kind, RunningSimulator
@@ -121,7 +122,7 @@ def ids(pages: list[tuple[list[str], str | None]]) -> list[str]:
 
 
 async def single_pages(sim: RunningSimulator) -> list[str]:
-    """The walk read one server page per call (no read-ahead)."""
+    """The walk read one server page per call."""
     source = source_for(sim, Recorder())
     try:
         return ids(await pages_of(source, PAGE_SIZE))
@@ -149,80 +150,6 @@ async def test_several_pages_per_call_return_what_single_pages_do(
         await source.aclose()
 
 
-async def asked_per_call(source: PlexMediaSource, recorder: Recorder) -> list[list[Asked]]:
-    calls = []
-    cursor = None
-    while True:
-        before = len(recorder.asked)
-        page = await source.list_library(cursor, LIMIT)
-        calls.append(recorder.asked[before:])
-        cursor = page.next_cursor
-        if cursor is None:
-            return calls
-
-
-async def test_a_call_asks_for_the_pages_a_plain_read_asks_for(
-    plex_sim: RunningSimulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    recorder = Recorder()
-    source = source_for(plex_sim, recorder)
-    try:
-        calls = await asked_per_call(source, recorder)
-        with monkeypatch.context() as patched:
-
-            async def no_read_ahead(*args: Any, **kwargs: Any) -> None:
-                return None
-
-            patched.setattr(PlexMediaSource, "_read_ahead", no_read_ahead)
-            plain = await asked_per_call(source, recorder)
-    finally:
-        await source.aclose()
-    assert calls == plain
-    assert all(len(asked) > 1 for asked in calls[:-1])
-    assert all(a.size <= PAGE_SIZE for asked in calls for a in asked)
-
-
-async def test_the_next_page_is_asked_for_before_this_one_is_mapped(
-    plex_sim: RunningSimulator,
-) -> None:
-    recorder = Recorder()
-    source = source_for(plex_sim, recorder)
-    mapper_map = source.mapper.map
-
-    def recording_map(raw: Any) -> MediaItem:
-        recorder.events.append(("mapped", raw["ratingKey"]))
-        return mapper_map(raw)
-
-    source.mapper.map = recording_map  # type: ignore[method-assign]
-    calls: list[list[str]] = []
-    try:
-        cursor = None
-        while True:
-            recorder.events.clear()
-            page = await source.list_library(cursor, LIMIT)
-            calls.append([kind for kind, _ in recorder.events])
-            cursor = page.next_cursor
-            if cursor is None:
-                break
-    finally:
-        await source.aclose()
-    # While the server prepares one page, this side maps the previous one: each run of
-    # mapped items starts once the request for the page after it has gone out. The last
-    # page of a call (nothing more to ask for) is mapped right after the one before it.
-    for kinds in calls[:-1]:
-        asked = 0
-        asked_at_runs: list[int] = []
-        previous = "mapped"
-        for kind in kinds:
-            if kind == "asked":
-                asked += 1
-            elif previous == "asked":
-                asked_at_runs.append(asked)
-            previous = kind
-        assert asked_at_runs == list(range(2, asked + 1)), kinds
-        assert asked > 2
-
-
 @pytest.mark.parametrize("failing", [0, 1, 3])
 async def test_a_failed_request_fails_the_call_and_the_walk_resumes_from_its_cursor(
     plex_sim: RunningSimulator, failing: int
@@ -242,7 +169,7 @@ async def test_a_failed_request_fails_the_call_and_the_walk_resumes_from_its_cur
     assert recorder.in_flight == 0
 
 
-async def test_a_section_gone_under_a_read_ahead_is_skipped_as_under_a_plain_read(
+async def test_a_section_gone_during_a_call_is_skipped_as_during_a_plain_read(
     plex_sim: RunningSimulator, caplog: pytest.LogCaptureFixture
 ) -> None:
     walks = []
