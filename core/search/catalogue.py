@@ -45,9 +45,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from medianest.core.db import Database
-from medianest.core.media.overrides import apply_override
+from medianest.core.db.overrides import apply_override
+from medianest.core.db.records import item_of
 from medianest.core.search.query import MatchTier, SearchRequest, match_tier, rank_key
-from medianest.core.sync.records import item_of
 from medianest.sdk.models import MediaItem
 
 ExternalKey = tuple[str, str | int]

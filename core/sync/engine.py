@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import structlog
 
 from medianest.core.db.models import SyncRun
+from medianest.core.db.records import Record, record_of
 from medianest.core.sync import runs
-from medianest.core.sync.records import Record, record_of
 from medianest.core.sync.runs import RunKind, Trigger
 from medianest.core.sync.store import (
     BatchPosition,

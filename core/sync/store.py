@@ -30,8 +30,8 @@ from typing import Any, Protocol
 from tortoise.transactions import in_transaction
 
 from medianest.core.db import Database
-from medianest.core.media.overrides import ROW_FIELDS
-from medianest.core.sync.records import COLUMNS, DATETIME_COLUMNS, Record
+from medianest.core.db.overrides import ROW_FIELDS
+from medianest.core.db.records import COLUMNS, DATETIME_COLUMNS, Record
 
 _SQLITE_CHUNK = 500
 """Item ids per ``IN (...)`` lookup on SQLite."""
