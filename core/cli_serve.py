@@ -15,10 +15,10 @@ from medianest.config import Settings
 from medianest.core.app import create_app
 from medianest.core.cli import Context, err, handles_errors, out, run
 from medianest.core.hub import build_hub
-from medianest.core.plugins import PluginHost
+from medianest.core.plugins import PluginHost, plugin_returned
 from medianest.core.serving import bind_socket, serve_until, stop_on_signals
 from medianest.sdk.demo import Demo, DemoSetup
-from medianest.sdk.errors import ConfigurationError, PluginError
+from medianest.sdk.errors import ConfigurationError
 
 log = structlog.get_logger(__name__)
 
@@ -170,13 +170,8 @@ async def _demo(obj: Context, host: str, port: int, data_dir: Path) -> None:
         for result in plugins.call(info, "register_demo"):
             if result is None:
                 continue
-            if not isinstance(result, Demo):
-                raise PluginError(
-                    f"plugin {info.origin} returned {type(result).__name__} from "
-                    "register_demo; expected medianest.sdk.Demo",
-                    plugin=info.key,
-                )
-            demos.append((info.key, result))
+            demo = plugin_returned(info, "register_demo", result, Demo, "medianest.sdk.Demo")
+            demos.append((info.key, demo))
     await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
     async with AsyncExitStack() as stack:
         sections: dict[str, dict] = {}
