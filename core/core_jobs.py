@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 
 import structlog
 
+from medianest.core.backoff import RetryPolicy
+from medianest.core.registry import ProviderRegistry
 from medianest.sdk.errors import UpstreamError
 from medianest.sdk.jobs import Job, JobContext
 from medianest.sdk.models import Notification
@@ -17,12 +20,12 @@ NOTIFY_TIMEOUT_SECONDS = 15.0
 NOTIFY_ROUNDS = 5
 
 
-def notify_backoff(round_: int) -> float:
-    """Seconds before delivery round ``round_ + 1``: 5 s, 10 s, 20 s, ... at most 5 minutes."""
-    return min(300.0, 5.0 * 2 ** (round_ - 1))
+NOTIFY_BACKOFF = RetryPolicy(base_seconds=5.0, max_seconds=300.0)
+"""The wait before delivery round ``n + 1``: 5 s, 10 s, 20 s, ... at most 5 minutes."""
 
 
 async def notify(
+    registry: ProviderRegistry,
     ctx: JobContext,
     *,
     notification: dict,
@@ -36,11 +39,10 @@ async def notify(
     many notifiers delivered it in this round.
     """
     message = Notification.model_validate(notification)
-    hub = ctx.hub
     if notifiers is None:
-        targets = hub.registry.all("notifiers")
+        targets = registry.all("notifiers")
     else:
-        targets = [hub.registry.get("notifiers", notifier_id) for notifier_id in notifiers]
+        targets = [registry.get("notifiers", notifier_id) for notifier_id in notifiers]
     results = await asyncio.gather(
         *(asyncio.wait_for(n.send(message), NOTIFY_TIMEOUT_SECONDS) for n in targets),
         return_exceptions=True,
@@ -57,17 +59,19 @@ async def notify(
             if isinstance(result, UpstreamError | TimeoutError):
                 retry.append(notifier.id)
     if retry and round_ < NOTIFY_ROUNDS:
-        await hub.jobs.enqueue(
+        await ctx.hub.jobs.enqueue(
             NOTIFY,
             notification=notification,
             notifiers=retry,
             round_=round_ + 1,
             job_id=f"{ctx.job_id}:round{round_ + 1}",
-            defer_seconds=notify_backoff(round_),
+            defer_seconds=NOTIFY_BACKOFF.delay(round_),
         )
     elif retry:
         log.error("notification given up", notifiers=retry, rounds=round_)
     return sum(not isinstance(result, BaseException) for result in results)
 
 
-JOBS = [Job(name=NOTIFY, function=notify, max_tries=1, timeout_seconds=60)]
+def jobs_for(registry: ProviderRegistry) -> list[Job]:
+    """The jobs core registers besides the sync ones, delivering through ``registry``."""
+    return [Job(name=NOTIFY, function=partial(notify, registry), max_tries=1, timeout_seconds=60)]
