@@ -12,9 +12,9 @@ from rich.table import Table
 
 from medianest.config import Settings
 from medianest.core.cli import Context, err, handles_errors, out, run
-from medianest.core.health import check_components
 from medianest.core.hub import Hub, build_hub
 from medianest.core.logging import REDACTED, redact_value
+from medianest.core.web.health import check_components
 from medianest.sdk.errors import InvalidInputError
 
 
