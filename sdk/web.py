@@ -16,12 +16,14 @@ HUB_EXTENSION = "medianest.hub"
 
 def current_hub() -> HubContext:
     """The hub serving the current request (call inside a view)."""
-    return current_app.extensions[HUB_EXTENSION]
+    hub: HubContext = current_app.extensions[HUB_EXTENSION]
+    return hub
 
 
 def current_principal() -> Principal | None:
     """Who is calling (a person or an API key), or ``None`` for an anonymous request."""
-    return g.get("principal")
+    principal: Principal | None = g.get("principal")
+    return principal
 
 
 RESPONSES_ATTRIBUTE = "__medianest_responses__"

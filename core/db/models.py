@@ -67,7 +67,7 @@ class ExternalIdentity(Model):
     )
     provider = fields.CharField(max_length=100)
     external_id = fields.CharField(max_length=255)
-    credentials_encrypted = fields.TextField(null=True)
+    credentials_encrypted: fields.Field[str | None] = fields.TextField(null=True)  # type: ignore[assignment]  # nullable
     attributes: dict = fields.JSONField(default=dict)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
@@ -89,6 +89,7 @@ class Session(Model):
     user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "core.User", related_name="sessions", on_delete=fields.CASCADE
     )
+    user_id: int
     created_at = fields.DatetimeField(auto_now_add=True)
     last_seen_at = fields.DatetimeField()
     expires_at = fields.DatetimeField()
@@ -257,8 +258,8 @@ class SyncRun(Model):
     deleted = fields.IntField(default=0)
     errors = fields.IntField(default=0)
     total = fields.IntField(null=True)
-    cursor = fields.TextField(null=True)
-    since = fields.TextField(null=True)
+    cursor: fields.Field[str | None] = fields.TextField(null=True)  # type: ignore[assignment]  # nullable
+    since: fields.Field[str | None] = fields.TextField(null=True)  # type: ignore[assignment]  # nullable
     checkpoint = fields.TextField(null=True)
     error = fields.TextField(null=True)
 

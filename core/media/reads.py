@@ -29,7 +29,7 @@ import json
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 import structlog
 from pydantic import ValidationError
@@ -537,7 +537,7 @@ def _id_value_fits(column: str, value: Any) -> bool:
     return isinstance(value, str) and storable(value)
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 

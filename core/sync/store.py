@@ -311,13 +311,13 @@ class SqliteWriter:
                     if r.item_id in stored and stored[r.item_id] != r.content_hash
                 ]
                 if inserts:
-                    await tx.execute_many(self._INSERT, inserts)
+                    await tx.execute_many(self._INSERT, inserts)  # type: ignore[arg-type]  # rows as tuples
                 if updates:
-                    await tx.execute_many(self._UPDATE, updates)
+                    await tx.execute_many(self._UPDATE, updates)  # type: ignore[arg-type]  # as above
                 if inserts or updates:
                     await tx.execute_query(self._OVERRIDES, [source])
                 if track_seen and records:
-                    await tx.execute_many(self._SEEN, [(position.run_id, i) for i in ids])
+                    await tx.execute_many(self._SEEN, [[position.run_id, i] for i in ids])
                 changed, _ = await tx.execute_query(
                     self._ADVANCE,
                     [

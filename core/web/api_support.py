@@ -53,10 +53,10 @@ def _integral(value: Any) -> Any:
     return value
 
 
-def json_int(**constraints: Any) -> Any:
-    """An integer in a JSON body as JSON Schema's ``integer`` means it (``7`` or ``7.0``, never
-    ``"7"``), within ``constraints`` (``ge``, ``lt``, ...: they show in the document)."""
-    return Annotated[int, Field(**constraints), BeforeValidator(_integral)]
+JsonInt = Annotated[int, BeforeValidator(_integral)]
+"""An integer in a JSON body as JSON Schema's ``integer`` means it (``7`` or ``7.0``, never
+``"7"``); bound it with ``Annotated[JsonInt, Field(ge=..., lt=...)]`` (bounds show in the
+document)."""
 
 
 IsoDateTime = Annotated[AwareDatetime, BeforeValidator(_iso_only)]

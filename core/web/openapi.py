@@ -74,7 +74,7 @@ SECURITY_SCHEMES: dict[str, Any] = {
         "description": "the browser session; unsafe methods also need the X-CSRF-Token header",
     },
 }
-SIGNED_IN_SECURITY = [{"bearer": []}, {"cookie": []}]
+SIGNED_IN_SECURITY: list[dict[str, list[str]]] = [{"bearer": []}, {"cookie": []}]
 UNAUTHENTICATED_RESPONSE = {
     "description": "No valid sign-in (missing, expired, revoked or invalid credentials)",
     "content": PROBLEM_RESPONSE["content"],

@@ -21,6 +21,7 @@ from quart import (
     url_for,
 )
 from quart_schema import hide
+from werkzeug.wrappers.response import Response as WerkzeugResponse
 
 from medianest.core.web import context
 from medianest.core.web.signin import FLOWS
@@ -47,7 +48,7 @@ pages = Blueprint("pages", __name__, template_folder="templates")
 @pages.get("/")
 @hide
 @public
-async def home() -> Response:
+async def home() -> WerkzeugResponse:
     """Until the hub has a web interface, its home is the sign-in page."""
     return redirect(url_for("pages.sign_in_page"))
 

@@ -23,7 +23,7 @@ import gc
 import logging
 import re
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Awaitable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -299,6 +299,7 @@ class PlexMediaSource:
         """
         items: list[MediaItem] = []
         ahead: _Ahead | None = None
+        pending: Awaitable[httpx.Response]
         try:
             while len(items) < limit and not walk.done:
                 segment = walk.current()
