@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from functools import partial
+from typing import Any
 
 import structlog
 
@@ -28,7 +29,7 @@ async def notify(
     registry: ProviderRegistry,
     ctx: JobContext,
     *,
-    notification: dict,
+    notification: dict[str, Any],
     notifiers: list[str] | None = None,
     round_: int = 1,
 ) -> int:

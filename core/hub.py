@@ -43,7 +43,7 @@ from medianest.sdk.models import DomainEvent, Notification
 from medianest.sdk.persistence import DatabaseModels
 from medianest.sdk.providers import PROVIDER_KINDS
 from medianest.sdk.services import Cache, FlagReader, JobHandle, JobQueue, PubSub, RateLimiter
-from medianest.workers import open_job_queue
+from medianest.workers import ManagedJobQueue, open_job_queue
 
 log = structlog.get_logger(__name__)
 
@@ -99,7 +99,7 @@ class Hub:
         self._secrets: SecretBox | None = None
         self._state: StateBackends | None = None
         self._sessions: SessionManager | None = None
-        self._jobs: Any = None
+        self._jobs: ManagedJobQueue | None = None
         self._flags: FlagService | None = None
         self._started_plugins: list[PluginInfo] = []
 

@@ -202,7 +202,8 @@ class Catalogue:
                 # The unnamed statement: planned with these values every time (a cached
                 # generic plan cannot know whether a word is common or rare).
                 prepared = await connection.prepare(text, name="")
-                return await prepared.fetch(*args)
+                rows: Sequence[Any] = await prepared.fetch(*args)
+                return rows
         with self._database.activate():
             _, rows = await self._database.connection.execute_query(text, args)
         return rows

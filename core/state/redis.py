@@ -281,7 +281,7 @@ class RedisPubSub:
                 await self._confirmed(connection, key)
             yield _RedisSubscription(self, connection, channel)
         finally:
-            await connection.aclose()
+            await connection.aclose()  # type: ignore[no-untyped-call]  # untyped in redis-py
 
     @staticmethod
     async def _confirmed(connection: RedisPubSubConnection, key: str) -> None:

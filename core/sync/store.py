@@ -235,7 +235,9 @@ class PostgresWriter:
             stored = await connection.fetchval(
                 "SELECT count(*) FROM core_library_item WHERE source = $1", source
             )
-            doomed = await connection.fetchval(f"SELECT count(*) {self._UNSEEN}", source, run_id)
+            doomed: int = await connection.fetchval(
+                f"SELECT count(*) {self._UNSEEN}", source, run_id
+            )
             if _too_many(doomed, stored, max_fraction):
                 raise _refusal(source, doomed, stored, max_fraction)
             if doomed:
@@ -350,7 +352,7 @@ class SqliteWriter:
                 _, rows = await tx.execute_query(
                     f"SELECT count(*) {self._UNSEEN}", [source, run_id]
                 )
-                doomed = rows[0][0]
+                doomed: int = rows[0][0]
                 if _too_many(doomed, stored, max_fraction):
                     raise _refusal(source, doomed, stored, max_fraction)
                 if doomed:
