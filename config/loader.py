@@ -107,7 +107,7 @@ def _customise(
     return _Sources.build(settings_cls, init_settings, env_settings)
 
 
-Settings.settings_customise_sources = classmethod(_customise)  # type: ignore[method-assign]
+Settings.settings_customise_sources = classmethod(_customise)  # type: ignore[method-assign, assignment]
 
 
 def resolve_config_file(

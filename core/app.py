@@ -144,7 +144,8 @@ def create_app(
 
 def hub_of(app: Quart) -> Hub:
     """The hub behind ``app``."""
-    return app.extensions[HUB_EXTENSION]
+    hub: Hub = app.extensions[HUB_EXTENSION]
+    return hub
 
 
 def _version() -> str:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 from typing import Any
 
 import structlog
 
+from medianest.core.backoff import RetryPolicy
+from medianest.core.registry import ProviderRegistry
 from medianest.sdk.errors import UpstreamError
 from medianest.sdk.jobs import Job, JobContext
 from medianest.sdk.models import Notification, Recipient
@@ -19,9 +22,8 @@ NOTIFY_TIMEOUT_SECONDS = 15.0
 NOTIFY_ROUNDS = 5
 
 
-def notify_backoff(round_: int) -> float:
-    """Seconds before delivery round ``round_ + 1``: 5 s, 10 s, 20 s, ... at most 5 minutes."""
-    return min(300.0, 5.0 * 2 ** (round_ - 1))
+NOTIFY_BACKOFF = RetryPolicy(base_seconds=5.0, max_seconds=300.0)
+"""The wait before delivery round ``n + 1``: 5 s, 10 s, 20 s, ... at most 5 minutes."""
 
 
 def deliveries(
@@ -45,6 +47,7 @@ def deliveries(
 
 
 async def notify(
+    registry: ProviderRegistry,
     ctx: JobContext,
     *,
     notification: dict[str, Any],
@@ -59,7 +62,6 @@ async def notify(
     many deliveries succeeded in this round.
     """
     message = Notification.model_validate(notification)
-    registry = ctx.hub.registry  # type: ignore[attr-defined]
     planned = deliveries(registry.all("notifiers"), message.recipients)
     if pending is not None:
         wanted = {(str(n), int(i)) for n, i in pending}
@@ -92,11 +94,13 @@ async def notify(
             pending=retry,
             round_=round_ + 1,
             job_id=f"{ctx.job_id}:round{round_ + 1}",
-            defer_seconds=notify_backoff(round_),
+            defer_seconds=NOTIFY_BACKOFF.delay(round_),
         )
     elif retry:
         log.error("notification given up", deliveries=retry, rounds=round_)
     return sum(not isinstance(result, BaseException) for result in results)
 
 
-JOBS = [Job(name=NOTIFY, function=notify, max_tries=1, timeout_seconds=60)]
+def jobs_for(registry: ProviderRegistry) -> list[Job]:
+    """The jobs core registers besides the sync ones, delivering through ``registry``."""
+    return [Job(name=NOTIFY, function=partial(notify, registry), max_tries=1, timeout_seconds=60)]

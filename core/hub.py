@@ -30,7 +30,7 @@ from medianest.core.flags import FlagService
 from medianest.core.heap import freeze_startup_heap
 from medianest.core.metrics import Metrics
 from medianest.core.notifications import resolve_recipients
-from medianest.core.plugins import PluginHost, PluginInfo
+from medianest.core.plugins import PluginHost, PluginInfo, plugin_returned
 from medianest.core.registry import ProviderRegistry
 from medianest.core.search.catalogue import Catalogue
 from medianest.core.search.live import LiveSearch, live_search_flags
@@ -47,7 +47,7 @@ from medianest.sdk.models import DomainEvent, Notification
 from medianest.sdk.persistence import DatabaseModels
 from medianest.sdk.providers import PROVIDER_KINDS, SourceCapability
 from medianest.sdk.services import Cache, FlagReader, JobHandle, JobQueue, PubSub, RateLimiter
-from medianest.workers import open_job_queue
+from medianest.workers import ManagedJobQueue, open_job_queue
 
 log = structlog.get_logger(__name__)
 
@@ -73,27 +73,42 @@ class Hub:
             self._publish_event,
             on_drop=lambda sink, count: self.metrics.events_dropped.labels(sink).inc(count),
         )
-        self.job_definitions = [
-            _measured(job, self.metrics)
-            for job in _check_jobs(
-                [(None, job) for job in [*core_jobs.JOBS, *sync_jobs.JOBS]]
-                + host.collect("register_jobs")
-            )
-        ]
         self.flag_definitions = _check_flags(host.collect("register_flags"))
         self.blueprints = _check_blueprints(host.collect("register_blueprints"))
         self.models = _collect_models(host)
         self.database = Database(settings.effective_database_url, plugin_models=self.models)
-        self.sync = SyncEngine(self)
+        self.sync = SyncEngine(
+            settings.sync,
+            database=self.database,
+            registry=self.registry,
+            metrics=self.metrics,
+            emit=self.emit,
+        )
         self.catalogue = Catalogue(self.database)
-        self.live = LiveSearch(self)
-        self.search = SearchService(self)
-        self.flag_definitions += live_search_flags(self)
+        self.live = LiveSearch(
+            settings.search, registry=self.registry, metrics=self.metrics, mode=settings.mode
+        )
+        self.search = SearchService(
+            settings.search,
+            registry=self.registry,
+            catalogue=self.catalogue,
+            live=self.live,
+            emit=self.emit,
+        )
+        self.flag_definitions += live_search_flags(self.registry, self.flag_definitions)
+        core: list[tuple[PluginInfo | None, Any]] = [
+            (None, job)
+            for job in [*core_jobs.jobs_for(self.registry), *sync_jobs.jobs_for(self.sync)]
+        ]
+        self.job_definitions = [
+            _measured(job, self.metrics)
+            for job in _check_jobs([*core, *host.collect("register_jobs")])
+        ]
         _check_sync_sources(settings, self.registry)
         self._secrets: SecretBox | None = None
         self._state: StateBackends | None = None
         self._sessions: SessionManager | None = None
-        self._jobs: Any = None
+        self._jobs: ManagedJobQueue | None = None
         self._flags: FlagService | None = None
         self._started_plugins: list[PluginInfo] = []
 
@@ -233,6 +248,8 @@ class Hub:
                     )
             self._flags = FlagService(self.flag_definitions, self.database, self._state.pubsub)
             await self._flags.start()
+            self.live.start(cache=self._state.cache, flags=self._flags, pubsub=self._state.pubsub)
+            self.sync.start(pubsub=self._state.pubsub, jobs=None)
             if services_only:
                 return
             in_process = self.mode == "embedded" if run_jobs is None else run_jobs
@@ -243,7 +260,8 @@ class Hub:
                 max_concurrency=self.settings.jobs.concurrency,
             )
             await self._jobs.start()
-            await self.search.start()
+            self.sync.start(pubsub=self._state.pubsub, jobs=self._jobs)
+            await self.search.start(self._state.pubsub)
             for info in self.host.enabled():
                 for result in self.host.call(info, "startup", hub=self):
                     if inspect.isawaitable(result):
@@ -380,12 +398,8 @@ def _check_jobs(provided: list[tuple[PluginInfo | None, Any]]) -> list[Job]:
     for info, job in provided:
         owner = info.origin if info else "core"
         prefix = info.key if info else "core"
-        if not isinstance(job, Job):
-            raise PluginError(
-                f"plugin {owner} returned {type(job).__name__} from register_jobs; "
-                "expected medianest.sdk.Job",
-                plugin=prefix,
-            )
+        if info is not None:
+            job = plugin_returned(info, "register_jobs", job, Job, "medianest.sdk.Job")
         if not re.match(JOB_NAME_PATTERN, job.name) or (
             info is not None and not job.name.startswith(f"{prefix}.")
         ):
@@ -423,12 +437,7 @@ def _check_flags(provided: list[tuple[PluginInfo, Any]]) -> list[Flag]:
     flags: dict[str, PluginInfo] = {}
     result = []
     for info, flag in provided:
-        if not isinstance(flag, Flag):
-            raise PluginError(
-                f"plugin {info.origin} returned {type(flag).__name__} from "
-                "register_flags; expected medianest.sdk.Flag",
-                plugin=info.key,
-            )
+        flag = plugin_returned(info, "register_flags", flag, Flag, "medianest.sdk.Flag")
         if not re.match(FLAG_KEY_PATTERN, flag.key) or not flag.key.startswith(f"{info.key}."):
             raise PluginError(
                 f"plugin {info.origin} registers a flag {flag.key!r}; flag keys "
@@ -445,14 +454,10 @@ def _check_flags(provided: list[tuple[PluginInfo, Any]]) -> list[Flag]:
 
 
 def _check_blueprints(provided: list[tuple[PluginInfo, Any]]) -> list[tuple[str, Blueprint]]:
-    for info, blueprint in provided:
-        if not isinstance(blueprint, Blueprint):
-            raise PluginError(
-                f"plugin {info.origin} returned {type(blueprint).__name__} from "
-                "register_blueprints; expected a quart.Blueprint",
-                plugin=info.key,
-            )
-    return [(info.key, blueprint) for info, blueprint in provided]
+    return [
+        (info.key, plugin_returned(info, "register_blueprints", bp, Blueprint, "a quart.Blueprint"))
+        for info, bp in provided
+    ]
 
 
 def _collect_models(host: PluginHost) -> dict[str, DatabaseModels]:
@@ -461,11 +466,7 @@ def _collect_models(host: PluginHost) -> dict[str, DatabaseModels]:
         for result in host.call(info, "register_models"):
             if result is None:
                 continue
-            if not isinstance(result, DatabaseModels):
-                raise PluginError(
-                    f"plugin {info.origin} returned {type(result).__name__} from "
-                    "register_models; expected medianest.sdk.DatabaseModels",
-                    plugin=info.key,
-                )
-            models[info.key] = result
+            models[info.key] = plugin_returned(
+                info, "register_models", result, DatabaseModels, "medianest.sdk.DatabaseModels"
+            )
     return models

@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import pluggy
 import structlog
@@ -35,6 +35,59 @@ ENTRY_POINT_GROUP = "medianest.plugins"
 BUNDLED_PLUGINS = frozenset({"plex", "youtube", "overseerr"})
 """Plugins shipped with MediaNest: on unless a boot flag turns them off."""
 PLUGIN_KEY = re.compile(r"^[a-z][a-z0-9_]*$")
+
+T = TypeVar("T")
+
+
+def returned_message(plugin: str, source: str, value: object, expected: str) -> str:
+    """The one wording of "a plugin handed core the wrong thing": names the plugin, where the
+    value came from (a hook, a provider call), what it was and what core expected."""
+    got = repr(value) if isinstance(value, type) else type(value).__name__
+    return f"plugin {plugin} returned {got} from {source}; expected {expected}"
+
+
+def plugin_returned(
+    info: PluginInfo,
+    hook: str,
+    value: object,
+    expected: type[T] | tuple[type[T], ...],
+    described: str,
+) -> T:
+    """``value``, which plugin ``info`` returned from ``hook``, if it is an ``expected``.
+
+    Every check of what plugins register goes through here, so each failure reads the same.
+    For a protocol, the message lists the members ``value`` lacks.
+
+    :param described: ``expected`` as the message names it (``medianest.sdk.Job``).
+    :raises PluginError: ``value`` is not an ``expected``, naming plugin, hook and both types.
+    """
+    if isinstance(value, expected):
+        return value
+    protocol = isinstance(expected, type) and getattr(expected, "_is_protocol", False)
+    missing = missing_members(value, expected) if protocol and isinstance(expected, type) else []
+    detail = f" (missing: {', '.join(missing)})" if missing else ""
+    raise PluginError(
+        returned_message(info.origin, hook, value, described + detail), plugin=info.key
+    )
+
+
+def _protocol_members(protocol: type) -> set[str]:
+    members: set[str] = set()
+    for cls in protocol.__mro__:
+        if cls.__module__ in {"typing", "builtins", "abc"}:
+            continue
+        members.update(getattr(cls, "__annotations__", {}))
+        members.update(
+            name
+            for name, value in vars(cls).items()
+            if callable(value) and not name.startswith("_")
+        )
+    return members
+
+
+def missing_members(obj: object, protocol: type) -> list[str]:
+    """The members of ``protocol`` that ``obj`` does not have, sorted."""
+    return sorted(name for name in _protocol_members(protocol) if not hasattr(obj, name))
 
 
 @dataclass
@@ -238,8 +291,9 @@ class PluginHost:
         model = models[0]
         if not (isinstance(model, type) and issubclass(model, PluginSettings)):
             raise PluginError(
-                f"plugin {info.origin} returned {model!r} from register_settings; "
-                "expected a PluginSettings subclass",
+                returned_message(
+                    info.origin, "register_settings", model, "a PluginSettings subclass"
+                ),
                 plugin=info.key,
             )
         try:
@@ -285,11 +339,6 @@ class PluginHost:
             for result in self.call(info, hook, **kwargs):
                 if result is None:
                     continue
-                if not isinstance(result, list | tuple):
-                    raise PluginError(
-                        f"plugin {info.origin} returned {type(result).__name__} from {hook}; "
-                        "expected a list",
-                        plugin=info.key,
-                    )
-                collected.extend((info, item) for item in result)
+                items = plugin_returned(info, hook, result, (list, tuple), "a list")
+                collected.extend((info, item) for item in items)
         return collected

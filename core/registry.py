@@ -7,30 +7,12 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from medianest.core.plugins import PluginInfo
+from medianest.core.plugins import PluginInfo, plugin_returned
 from medianest.sdk.errors import NotFoundError, PluginError
 from medianest.sdk.models import PROVIDER_ID_PATTERN
 from medianest.sdk.providers import CAPABILITY_METHODS, PROVIDER_KINDS, SourceCapability
 
 _PROVIDER_ID = re.compile(PROVIDER_ID_PATTERN)
-
-
-def _protocol_members(protocol: type) -> set[str]:
-    members: set[str] = set()
-    for cls in protocol.__mro__:
-        if cls.__module__ in {"typing", "builtins", "abc"}:
-            continue
-        members.update(getattr(cls, "__annotations__", {}))
-        members.update(
-            name
-            for name, value in vars(cls).items()
-            if callable(value) and not name.startswith("_")
-        )
-    return members
-
-
-def _missing_members(obj: object, protocol: type) -> list[str]:
-    return sorted(name for name in _protocol_members(protocol) if not hasattr(obj, name))
 
 
 def check_capabilities(info: PluginInfo, source: Any) -> None:
@@ -84,14 +66,7 @@ class ProviderRegistry:
         protocol = PROVIDER_KINDS[kind]
         for info, provider in provided:
             hook = f"register_{kind}"
-            if not isinstance(provider, protocol):
-                missing = _missing_members(provider, protocol)
-                raise PluginError(
-                    f"plugin {info.origin} returned a {type(provider).__name__} from {hook}, "
-                    f"which is not a {protocol.__name__}"
-                    + (f" (missing: {', '.join(missing)})" if missing else ""),
-                    plugin=info.key,
-                )
+            plugin_returned(info, hook, provider, protocol, f"a {protocol.__name__}")
             provider_id = getattr(provider, "id", None)
             if not isinstance(provider_id, str) or not _PROVIDER_ID.match(provider_id):
                 raise PluginError(

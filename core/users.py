@@ -181,4 +181,5 @@ def _clip(username: str) -> str:
 
 def _json_safe(attributes: dict[str, Any]) -> dict[str, Any]:
     """``attributes`` as plain JSON values (anything else becomes its text)."""
-    return json.loads(json.dumps(attributes, default=str))
+    plain: dict[str, Any] = json.loads(json.dumps(attributes, default=str))
+    return plain

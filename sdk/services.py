@@ -119,13 +119,22 @@ class FlagReader(Protocol):
 
 @runtime_checkable
 class HubContext(Protocol):
-    """What a plugin may use of the hub."""
+    """What a plugin may use of the hub (read-only: plugins never replace its services)."""
 
-    cache: Cache
-    rate_limiter: RateLimiter
-    pubsub: PubSub
-    jobs: JobQueue
-    flags: FlagReader
+    @property
+    def cache(self) -> Cache: ...
+
+    @property
+    def rate_limiter(self) -> RateLimiter: ...
+
+    @property
+    def pubsub(self) -> PubSub: ...
+
+    @property
+    def jobs(self) -> JobQueue: ...
+
+    @property
+    def flags(self) -> FlagReader: ...
 
     async def emit(self, event: DomainEvent) -> None:
         """Record ``event``; returns at once.

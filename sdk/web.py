@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from quart import Response, current_app, g
 
@@ -17,12 +17,14 @@ HUB_EXTENSION = "medianest.hub"
 
 def current_hub() -> HubContext:
     """The hub serving the current request (call inside a view)."""
-    return cast(HubContext, current_app.extensions[HUB_EXTENSION])
+    hub: HubContext = current_app.extensions[HUB_EXTENSION]
+    return hub
 
 
 def current_principal() -> Principal | None:
     """Who is calling (a person or an API key), or ``None`` for an anonymous request."""
-    return cast("Principal | None", g.get("principal"))
+    principal: Principal | None = g.get("principal")
+    return principal
 
 
 RESPONSES_ATTRIBUTE = "__medianest_responses__"

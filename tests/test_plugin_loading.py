@@ -121,7 +121,38 @@ def test_plugin_raising_in_a_hook_is_named(tmp_path) -> None:
 def test_wrong_type_from_a_hook_is_named(tmp_path) -> None:
     plugin = _plugin(register_media_sources=lambda: [object()])
     with pytest.raises(
-        PluginError, match=r"'bad' returned a object .* not a MediaSource \(missing: "
+        PluginError,
+        match=r"'bad' returned object from register_media_sources; expected a MediaSource "
+        r"\(missing: capabilities, count, get_item, ",
+    ):
+        build_hub(_settings(tmp_path), plugins={"bad": plugin}, autoload=False)
+
+
+@pytest.mark.parametrize(
+    ("hook", "expected"),
+    [
+        ("register_jobs", "medianest.sdk.Job"),
+        ("register_flags", "medianest.sdk.Flag"),
+        ("register_blueprints", "a quart.Blueprint"),
+        ("register_notifiers", "a Notifier"),
+    ],
+)
+def test_every_hook_reports_a_wrong_item_in_the_same_words(tmp_path, hook, expected) -> None:
+    plugin = _plugin(**{hook: lambda: ["not this"]})
+    with pytest.raises(PluginError) as raised:
+        build_hub(_settings(tmp_path), plugins={"bad": plugin}, autoload=False)
+    assert str(raised.value).startswith(
+        f"[bad] plugin 'bad' returned str from {hook}; expected {expected}"
+    )
+    assert raised.value.plugin == "bad"
+
+
+def test_wrong_models_from_a_plugin_are_reported_in_the_same_words(tmp_path) -> None:
+    plugin = _plugin(register_models=lambda: {"models": []})
+    with pytest.raises(
+        PluginError,
+        match=r"^\[bad\] plugin 'bad' returned dict from register_models; "
+        r"expected medianest.sdk.DatabaseModels$",
     ):
         build_hub(_settings(tmp_path), plugins={"bad": plugin}, autoload=False)
 

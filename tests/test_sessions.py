@@ -11,7 +11,6 @@ import jwt
 import pytest
 import redis.asyncio as aioredis
 
-from medianest.core.auth import sessions
 from medianest.core.auth.tokens import AccessTokens
 from medianest.core.db.models import AuditEvent, RefreshToken, Session, User
 from tests.auth_testing import ACCOUNTS, KEY, OTHER_KEY, bearer, forge, set_cookies, sign_in_as
@@ -261,12 +260,8 @@ async def test_a_deactivated_user_is_refused_at_once_and_loses_every_session(run
     me = await client.get("/api/v1/me", headers=bearer(one["access_token"]))
     assert me.status_code == 401
     with running.hub.database.activate():
-        ended = await sessions.revoke_all(
-            one["user"]["id"], reason="user_deactivated", hub=running.hub
-        )
-        again = await sessions.revoke_all(
-            one["user"]["id"], reason="user_deactivated", hub=running.hub
-        )
+        ended = await running.hub.sessions.revoke_all(one["user"]["id"], reason="user_deactivated")
+        again = await running.hub.sessions.revoke_all(one["user"]["id"], reason="user_deactivated")
     assert (ended, again) == (2, 0)
     with running.hub.database.activate():
         await User.filter(id=one["user"]["id"]).update(is_active=True)
@@ -275,11 +270,6 @@ async def test_a_deactivated_user_is_refused_at_once_and_loses_every_session(run
         assert refused.status_code == 401
         me = await client.get("/api/v1/me", headers=bearer(body["access_token"]))
         assert me.status_code == 401
-
-
-async def test_revoking_outside_a_request_needs_the_hub() -> None:
-    with pytest.raises(RuntimeError, match="pass hub="):
-        await sessions.revoke_all(1, reason="user_deactivated")
 
 
 async def test_refresh_tokens_are_stored_as_digests(running) -> None:

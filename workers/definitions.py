@@ -6,9 +6,9 @@ import pickle
 import re
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
+from medianest.core.backoff import RetryPolicy as RetryPolicy  # where the job runners find it
 from medianest.sdk.errors import ConfigurationError, NotFoundError
 from medianest.sdk.jobs import JOB_NAME_PATTERN, Cron, Job
 
@@ -21,22 +21,6 @@ _CRON_RANGES = {
     "minute": (0, 59),
     "second": (0, 59),
 }
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """Exponential back-off between tries of a failed job.
-
-    The wait after try ``n`` is ``base_seconds * 2 ** (n - 1)``, at most ``max_seconds``.
-    A job raising :class:`~medianest.sdk.jobs.RetryJob` chooses its own wait instead.
-    """
-
-    base_seconds: float = 1.0
-    max_seconds: float = 300.0
-
-    def delay(self, attempt: int) -> float:
-        """Seconds to wait after failed try ``attempt`` (1-based)."""
-        return min(self.max_seconds, self.base_seconds * float(2 ** (attempt - 1)))
 
 
 def index_jobs(jobs: Iterable[Job]) -> dict[str, Job]:

@@ -93,7 +93,7 @@ async def write_beat(redis: Redis, beat: WorkerBeat) -> None:
 
 async def remove_beat(redis: Redis, queue_name: str, worker_id: str) -> None:
     """Forget a worker that stops cleanly."""
-    await redis.hdel(heartbeats_key(queue_name), worker_id)
+    await redis.hdel(heartbeats_key(queue_name), worker_id)  # type: ignore[misc]  # redis-py types its sync and async clients as one
 
 
 async def read_beats(
@@ -110,7 +110,7 @@ async def read_beats(
     forget_before = now - timedelta(seconds=FORGET_AFTER_SECONDS)
     beats: list[WorkerBeat] = []
     gone: list[bytes | str] = []
-    for worker_id, raw in (await redis.hgetall(key)).items():
+    for worker_id, raw in (await redis.hgetall(key)).items():  # type: ignore[misc]  # as above
         try:
             beat = WorkerBeat.from_json(raw)
         except ValueError:
@@ -121,7 +121,7 @@ async def read_beats(
         else:
             beats.append(beat)
     if gone:
-        await redis.hdel(key, *gone)
+        await redis.hdel(key, *gone)  # type: ignore[misc, arg-type]  # redis-py types its sync and async clients as one
     return sorted(beats, key=lambda beat: (beat.host, beat.pid, beat.worker_id))
 
 

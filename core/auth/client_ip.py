@@ -88,7 +88,7 @@ def resolve_client_ip(
 
 def current_client_ip() -> str:
     """The client IP of the current request (``g.client_ip`` once the hook ran)."""
-    known = g.get("client_ip")
+    known: str | None = g.get("client_ip")
     if known is not None:
         return known
     return request.remote_addr or UNKNOWN_PEER

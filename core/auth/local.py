@@ -56,7 +56,7 @@ class LocalAccounts:
 
     id = PROVIDER_ID
     name = "Local account"
-    flow: Literal["credentials"] = "credentials"
+    flow: Literal["interactive", "credentials"] = "credentials"
 
     async def start(self, *, forward_url: str | None = None) -> AuthChallenge:
         """Never used: local accounts sign in with a password (the flow is ``credentials``)."""

@@ -48,25 +48,37 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from ipaddress import IPv6Address, IPv6Network
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import structlog
 from quart import Quart, Response, current_app, g, request
 
+from medianest.config import Settings
 from medianest.config.settings import RateLimitRule, RateLimitSettings
 from medianest.core.auth import audit
 from medianest.core.auth.client_ip import current_client_ip, parse_address
 from medianest.core.db.models import Session
 from medianest.core.state.errors import StateUnavailableError
-from medianest.core.web import problems
 from medianest.sdk.errors import RateLimitedError
 from medianest.sdk.models import Principal
 from medianest.sdk.rate_limits import ROUTE_GROUPS, rate_limit_groups_of
 from medianest.sdk.services import Cache, RateLimiter, RateLimitResult
 from medianest.sdk.web import current_principal
 
-if TYPE_CHECKING:
-    from medianest.core.hub import Hub
+
+class SharedLimits(Protocol):
+    """What the rate limits use of a hub: its settings and shared state (read per request,
+    so they may be opened after installing)."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def rate_limiter(self) -> RateLimiter: ...
+
+    @property
+    def cache(self) -> Cache: ...
+
 
 log = structlog.get_logger(__name__)
 
@@ -262,7 +274,7 @@ class SignInLockout:
         return f"sign_in_lockout:{scope.key}"
 
 
-def install_rate_limits(app: Quart, hub: Hub) -> None:
+def install_rate_limits(app: Quart, hub: SharedLimits) -> None:
     """Limit the requests of ``app`` and lock out repeated failed sign-ins.
 
     Register it after the hooks that set ``g.client_ip`` and ``g.principal``: its
@@ -326,12 +338,9 @@ def install_rate_limits(app: Quart, hub: Hub) -> None:
                 log.warning("rate limits skipped: shared state unavailable", error=str(exc))
                 return None
             log.error("sign-in refused: shared state unavailable", error=str(exc))
-            return problems.problem(
-                503,
-                "state_unavailable",
-                "sign-in is unavailable for a moment; try again shortly",
-                headers={"Retry-After": "5"},
-            )
+            raise StateUnavailableError(
+                "sign-in is unavailable for a moment; try again shortly"
+            ) from exc
         return None
 
     @app.after_request

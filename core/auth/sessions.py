@@ -29,10 +29,9 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import NoReturn
 
 import structlog
-from quart import has_app_context
 from tortoise.transactions import in_transaction
 
 from medianest.config import Settings
@@ -45,10 +44,6 @@ from medianest.core.auth.user_cache import UserCache
 from medianest.core.db.models import RefreshToken, Session, User
 from medianest.sdk.models import Principal
 from medianest.sdk.services import Cache, PubSub
-from medianest.sdk.web import current_hub
-
-if TYPE_CHECKING:
-    from medianest.core.hub import Hub
 
 log = structlog.get_logger(__name__)
 
@@ -277,11 +272,10 @@ class SessionManager:
         :data:`SIGNED_OUT_EVERYWHERE`, else ``session.revoked_all``) with the count.
         """
         moment = datetime.now(UTC)
-        ids = list(
-            await Session.filter(
-                user_id=user_id, revoked_at__isnull=True, expires_at__gt=moment
-            ).values_list("id", flat=True)
-        )
+        rows = await Session.filter(
+            user_id=user_id, revoked_at__isnull=True, expires_at__gt=moment
+        ).values_list("id", flat=True)
+        ids = [str(session_id) for session_id in rows]
         await self._mark_revoked(ids)
         count = 0
         if ids:
@@ -300,40 +294,6 @@ class SessionManager:
     async def _mark_revoked(self, session_ids: list[str]) -> None:
         for session_id in session_ids:
             await self._cache.set(REVOKED_PREFIX + session_id, True, ttl=self._marker_ttl)
-
-
-async def revoke(
-    session_id: str, *, reason: str, actor: Principal | None = None, hub: Hub | None = None
-) -> bool:
-    """End one session at once on every replica (see :meth:`SessionManager.revoke`).
-
-    :param hub: the hub whose database and shared cache to use; default: the current app's
-        (inside a request). Commands outside a request pass their started hub.
-    :raises RuntimeError: no ``hub`` and no current app.
-    """
-    return await _manager(hub).revoke(session_id, reason=reason, actor=actor)
-
-
-async def revoke_all(
-    user_id: int, *, reason: str, actor: Principal | None = None, hub: Hub | None = None
-) -> int:
-    """End every session of ``user_id`` at once on every replica; returns how many ended.
-
-    Call it when a user is deactivated (their access tokens are refused from the next request
-    even without it, since verification checks the user; this also ends their refresh
-    tokens). ``hub`` as for :func:`revoke`.
-
-    :raises RuntimeError: no ``hub`` and no current app.
-    """
-    return await _manager(hub).revoke_all(user_id, reason=reason, actor=actor)
-
-
-def _manager(hub: Any) -> SessionManager:
-    if hub is None:
-        if not has_app_context():
-            raise RuntimeError("pass hub= when revoking sessions outside a request")
-        hub = current_hub()
-    return hub.sessions
 
 
 async def _refresh_row(token: str) -> RefreshToken | None:

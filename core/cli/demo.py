@@ -24,9 +24,8 @@ import tomli_w
 from medianest.config import Settings
 from medianest.core.cli._common import Context, handles_errors, run
 from medianest.core.cli._hub import serve_one
-from medianest.core.plugins import PluginHost
+from medianest.core.plugins import PluginHost, plugin_returned
 from medianest.sdk.demo import Demo, DemoSetup
-from medianest.sdk.errors import PluginError
 
 CONFIG_FILE_NAME = "medianest.toml"
 """The settings file the demo writes into its data directory."""
@@ -65,13 +64,8 @@ async def _demo(obj: Context, host: str | None, port: int | None, data_dir: Path
         for result in plugins.call(info, "register_demo"):
             if result is None:
                 continue
-            if not isinstance(result, Demo):
-                raise PluginError(
-                    f"plugin {info.origin} returned {type(result).__name__} from "
-                    "register_demo; expected medianest.sdk.Demo",
-                    plugin=info.key,
-                )
-            demos.append((info.key, result))
+            demo = plugin_returned(info, "register_demo", result, Demo, "medianest.sdk.Demo")
+            demos.append((info.key, demo))
     await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
     server = {
         "host": base.server.host if host is None else host,

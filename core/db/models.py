@@ -6,6 +6,8 @@ Each change here ships with a migration in :mod:`medianest.core.db.migrations`, 
 
 from __future__ import annotations
 
+from typing import Any
+
 from tortoise import fields
 from tortoise.models import Model
 
@@ -40,7 +42,7 @@ class User(Model):
     email = fields.CharField(max_length=320, null=True)
     avatar_url = fields.CharField(max_length=2000, null=True)
     role = fields.CharField(max_length=16, default="user")
-    permissions: list | None = fields.JSONField(null=True)
+    permissions: list[str] | None = fields.JSONField(null=True)
     is_active = fields.BooleanField(default=True)
     password_hash = fields.CharField(max_length=200, null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
@@ -69,8 +71,8 @@ class ExternalIdentity(Model):
     )
     provider = fields.CharField(max_length=100)
     external_id = fields.CharField(max_length=255)
-    credentials_encrypted = fields.TextField(null=True)
-    attributes: dict = fields.JSONField(default=dict)
+    credentials_encrypted: fields.Field[str | None] = fields.TextField(null=True)  # type: ignore[assignment]  # nullable
+    attributes: dict[str, Any] = fields.JSONField(default=dict)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
@@ -91,6 +93,7 @@ class Session(Model):
     user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "core.User", related_name="sessions", on_delete=fields.CASCADE
     )
+    user_id: int
     created_at = fields.DatetimeField(auto_now_add=True)
     last_seen_at = fields.DatetimeField()
     expires_at = fields.DatetimeField()
@@ -138,7 +141,7 @@ class ApiKey(Model):
     public_id = fields.CharField(max_length=32, unique=True)
     secret_digest = fields.CharField(max_length=64)
     name = fields.CharField(max_length=100)
-    permissions: list = fields.JSONField(default=list)
+    permissions: list[str] = fields.JSONField(default=list)
     created_at = fields.DatetimeField(auto_now_add=True)
     expires_at = fields.DatetimeField(null=True)
     last_used_at = fields.DatetimeField(null=True)
@@ -160,7 +163,7 @@ class AuditEvent(Model):
     actor = fields.CharField(max_length=200, null=True)
     target = fields.CharField(max_length=200, null=True)
     ip = fields.CharField(max_length=64, null=True)
-    details: dict = fields.JSONField(default=dict)
+    details: dict[str, Any] = fields.JSONField(default=dict)
 
     class Meta:
         app = "core"
@@ -193,7 +196,7 @@ class LibraryItem(Model):
     updated_at = fields.DatetimeField(null=True)
     synced_at = fields.DatetimeField()
     content_hash = fields.CharField(max_length=32)
-    data: dict = fields.JSONField()
+    data: dict[str, Any] = fields.JSONField()
 
     class Meta:
         app = "core"
@@ -259,8 +262,8 @@ class SyncRun(Model):
     deleted = fields.IntField(default=0)
     errors = fields.IntField(default=0)
     total = fields.IntField(null=True)
-    cursor = fields.TextField(null=True)
-    since = fields.TextField(null=True)
+    cursor: fields.Field[str | None] = fields.TextField(null=True)  # type: ignore[assignment]  # nullable
+    since: fields.Field[str | None] = fields.TextField(null=True)  # type: ignore[assignment]  # nullable
     checkpoint = fields.TextField(null=True)
     error = fields.TextField(null=True)
 

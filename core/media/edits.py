@@ -18,9 +18,9 @@ from tortoise.transactions import in_transaction
 
 from medianest.core.db import Database
 from medianest.core.db.models import LibraryItem, MediaOverride
-from medianest.core.media.overrides import OVERRIDE_FIELDS, ROW_FIELDS
+from medianest.core.db.overrides import OVERRIDE_FIELDS, ROW_FIELDS
+from medianest.core.db.records import item_of
 from medianest.core.media.reads import storable
-from medianest.core.sync.records import item_of
 from medianest.sdk.errors import NotFoundError
 from medianest.sdk.models import MediaItem
 

@@ -1,6 +1,6 @@
 """Reading the catalogue for the media API: one item with its family and its copies in other
 sources, recently added, and browsing. Every item comes with its admin override laid over it
-(:func:`~medianest.core.media.overrides.apply_override`).
+(:func:`~medianest.core.db.overrides.apply_override`).
 
 Lists page by keyset: a cursor holds the order it was made for, the sort key of the last item
 shown and its row id, so the next page is one index range, as cheap at the thousandth page as
@@ -29,14 +29,14 @@ import json
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 import structlog
 from pydantic import ValidationError
 
 from medianest.core.db import Database
-from medianest.core.media.overrides import OVERRIDE_FIELDS, apply_override
-from medianest.core.sync.records import item_of
+from medianest.core.db.overrides import OVERRIDE_FIELDS, apply_override
+from medianest.core.db.records import item_of
 from medianest.sdk.errors import InvalidInputError
 from medianest.sdk.models import MediaItem, MediaKind, decode_cursor, encode_cursor
 
@@ -537,7 +537,7 @@ def _id_value_fits(column: str, value: Any) -> bool:
     return isinstance(value, str) and storable(value)
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 

@@ -45,9 +45,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from medianest.core.db import Database
-from medianest.core.media.overrides import apply_override
+from medianest.core.db.overrides import apply_override
+from medianest.core.db.records import item_of
 from medianest.core.search.query import MatchTier, SearchRequest, match_tier, rank_key
-from medianest.core.sync.records import item_of
 from medianest.sdk.models import MediaItem
 
 ExternalKey = tuple[str, str | int]
@@ -202,7 +202,8 @@ class Catalogue:
                 # The unnamed statement: planned with these values every time (a cached
                 # generic plan cannot know whether a word is common or rare).
                 prepared = await connection.prepare(text, name="")
-                return await prepared.fetch(*args)
+                rows: Sequence[Any] = await prepared.fetch(*args)
+                return rows
         with self._database.activate():
             _, rows = await self._database.connection.execute_query(text, args)
         return rows

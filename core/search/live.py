@@ -34,11 +34,15 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import structlog
 from pydantic import ValidationError
 
+from medianest.config.settings import SearchSettings
+from medianest.core.metrics import Metrics
+from medianest.core.plugins import returned_message
+from medianest.core.registry import ProviderRegistry
 from medianest.core.search.breaker import CircuitBreaker, CircuitState, CircuitView, Clock, Permit
 from medianest.core.search.query import SearchRequest
 from medianest.core.state.memory import MemoryCache
@@ -47,10 +51,7 @@ from medianest.sdk.errors import MediaNestError, NotFoundError
 from medianest.sdk.flags import Flag
 from medianest.sdk.models import MediaItem, SearchQuery
 from medianest.sdk.providers import MediaSource, SourceCapability
-from medianest.sdk.services import Cache
-
-if TYPE_CHECKING:
-    from medianest.core.hub import Hub
+from medianest.sdk.services import Cache, FlagReader, PubSub
 
 log = structlog.get_logger(__name__)
 
@@ -135,16 +136,28 @@ class LiveSearch:
     :param clock: monotonic seconds for the circuit breakers (tests move it themselves).
     """
 
-    def __init__(self, hub: Hub, *, clock: Clock = time.monotonic) -> None:
-        self._hub = hub
+    def __init__(
+        self,
+        settings: SearchSettings,
+        *,
+        registry: ProviderRegistry,
+        metrics: Metrics,
+        mode: Literal["embedded", "scaled"],
+        clock: Clock = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.metrics = metrics
         self._flight = SingleFlight()
         self._announcing: set[asyncio.Task[None]] = set()
+        self._shared_cache: Cache | None = None
+        self._flags: FlagReader | None = None
+        self._pubsub: PubSub | None = None
         self._sources: dict[str, MediaSource] = {
             source.id: source
-            for source in hub.registry.all("media_sources")
+            for source in registry.all("media_sources")
             if SourceCapability.LIVE_SEARCH in source.capabilities
         }
-        search = hub.settings.search
+        search = settings
         self._breakers = {
             source_id: CircuitBreaker(
                 source_id,
@@ -156,10 +169,17 @@ class LiveSearch:
             for source_id in self._sources
         }
         for source_id in self._sources:
-            hub.metrics.circuit_open.labels(source_id).set(0)
+            metrics.circuit_open.labels(source_id).set(0)
         self._own_cache: MemoryCache | None = (
-            MemoryCache(max_bytes=search.cache_max_bytes) if hub.mode == "embedded" else None
+            MemoryCache(max_bytes=search.cache_max_bytes) if mode == "embedded" else None
         )
+
+    def start(self, *, cache: Cache, flags: FlagReader, pubsub: PubSub) -> None:
+        """Keep answers in ``cache`` (scaled mode), read the live flags from ``flags`` and
+        announce circuit changes on ``pubsub``."""
+        self._shared_cache = cache
+        self._flags = flags
+        self._pubsub = pubsub
 
     # what there is -----------------------------------------------------------------------------
 
@@ -180,7 +200,11 @@ class LiveSearch:
     def cache(self) -> Cache:
         """Where answers are kept: the hub's cache when scaled, this search's own when
         embedded (available once the hub is started)."""
-        return self._own_cache if self._own_cache is not None else self._hub.cache
+        if self._own_cache is not None:
+            return self._own_cache
+        if self._shared_cache is None:
+            raise RuntimeError("live search has no cache yet (the hub is not started)")
+        return self._shared_cache
 
     def cache_key(self, source_id: str, request: SearchRequest) -> str:
         """The cache (and single-flight) key of ``request`` asked of ``source_id``: the
@@ -190,7 +214,7 @@ class LiveSearch:
             "t": request.folded,
             "k": sorted(request.kinds),
             "y": request.year,
-            "l": self._hub.settings.search.live_limit,
+            "l": self.settings.live_limit,
         }
         raw = json.dumps(shape, separators=(",", ":"), sort_keys=True).encode()
         return f"{CACHE_PREFIX}{source_id}:{hashlib.blake2b(raw, digest_size=12).hexdigest()}"
@@ -222,7 +246,7 @@ class LiveSearch:
         latency = None if status == "skipped" else round((time.perf_counter() - started) * 1000, 2)
         cached = answer is not None and answer.cached
         items = [] if answer is None else [item for item in answer.items if request.wants(item)]
-        self._hub.metrics.live_search.labels(source_id, "cached" if cached else status).inc()
+        self.metrics.live_search.labels(source_id, "cached" if cached else status).inc()
         return SourceOutcome(
             source=source_id,
             status=status,
@@ -243,7 +267,7 @@ class LiveSearch:
         breaker = self._breakers[source_id]
         if breaker.state is CircuitState.OPEN:
             return "skipped", None, breaker.refusal()
-        search = self._hub.settings.search
+        search = self.settings
         timeout = search.timeout_for(source_id)
         ttl = search.ttl_for(source_id)
         query = SearchQuery(
@@ -333,7 +357,7 @@ class LiveSearch:
         finally:
             permit.released()  # cancelled: neither success nor failure (no-op once settled)
             if outcome is not None:
-                self._hub.metrics.upstream_calls.labels(source.id, "search", outcome).observe(
+                self.metrics.upstream_calls.labels(source.id, "search", outcome).observe(
                     time.perf_counter() - started
                 )
 
@@ -362,13 +386,15 @@ class LiveSearch:
 
     def switched_on(self, source_id: str) -> bool:
         """Whether the runtime flag of ``source_id``'s plugin lets it be searched."""
+        if self._flags is None:
+            return True
         try:
-            return self._hub.flags.is_enabled(flag_key(source_id))
+            return self._flags.is_enabled(flag_key(source_id))
         except NotFoundError:
             return True
 
     def _gauge(self, source_id: str) -> Callable[[bool], None]:
-        gauge = self._hub.metrics.circuit_open.labels(source_id)
+        gauge = self.metrics.circuit_open.labels(source_id)
 
         def changed(opened: bool) -> None:
             gauge.set(1 if opened else 0)
@@ -388,9 +414,13 @@ class LiveSearch:
         view = breaker.view()
         message = {"source": source_id, "circuit": view.state.value, "detail": view.describe()}
 
+        pubsub = self._pubsub
+        if pubsub is None:  # not started: nobody listens yet
+            return
+
         async def publish() -> None:
             try:
-                await self._hub.pubsub.publish(HEALTH_CHANNEL, message)
+                await pubsub.publish(HEALTH_CHANNEL, message)
             except Exception as exc:  # health news is best effort; the gauge is the record
                 log.warning("circuit change not published", source=source_id, error=str(exc))
 
@@ -411,10 +441,7 @@ def _checked(
 ) -> tuple[list[MediaItem], str | None]:
     """The items of a plugin's answer, or what is wrong with it (naming the plugin)."""
     if not isinstance(raw, list):
-        return [], (
-            f"plugin {plugin} returned {type(raw).__name__} from search of {source_id}; "
-            "expected a list of MediaItem"
-        )
+        return [], returned_message(plugin, f"search of {source_id}", raw, "a list of MediaItem")
     for position, item in enumerate(raw):
         if not isinstance(item, MediaItem):
             return [], (
@@ -429,13 +456,13 @@ def _checked(
     return raw[:limit], None
 
 
-def live_search_flags(hub: Hub) -> list[Flag]:
+def live_search_flags(registry: ProviderRegistry, flags: list[Flag]) -> list[Flag]:
     """A runtime flag ``<plugin key>.search`` (default on) for each plugin providing a live
     source, unless the plugin registers that flag itself: admins switch a live source's
-    searches off without a restart."""
-    declared = {flag.key for flag in hub.flag_definitions}
+    searches off without a restart. ``flags``: those registered already."""
+    declared = {flag.key for flag in flags}
     names: dict[str, list[str]] = {}
-    for source in hub.registry.all("media_sources"):
+    for source in registry.all("media_sources"):
         if SourceCapability.LIVE_SEARCH in source.capabilities:
             names.setdefault(plugin_of(source.id), []).append(str(source.name))
     return [

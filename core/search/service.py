@@ -17,22 +17,23 @@ import asyncio
 import contextlib
 import time
 from collections import OrderedDict
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import structlog
 
-from medianest.core.search.catalogue import CatalogueHit
-from medianest.core.search.live import SourceOutcome
+from medianest.config.settings import SearchSettings
+from medianest.core.registry import ProviderRegistry
+from medianest.core.search.catalogue import Catalogue, CatalogueHit
+from medianest.core.search.live import LiveSearch, SourceOutcome
 from medianest.core.search.merge import Hit, Merger, lookup_keys
 from medianest.core.search.query import MAX_OFFSET, MatchTier, SearchRequest, match_tier
 from medianest.sdk import events
 from medianest.sdk.errors import InvalidInputError
 from medianest.sdk.models import DomainEvent, Principal
 from medianest.sdk.providers import MediaSource, SourceCapability
-
-if TYPE_CHECKING:
-    from medianest.core.hub import Hub
+from medianest.sdk.services import PubSub
 
 log = structlog.get_logger(__name__)
 
@@ -141,8 +142,20 @@ def _size(answer: KeptAnswer) -> int:
 class SearchService:
     """The unified search of one hub (``hub.search``)."""
 
-    def __init__(self, hub: Hub) -> None:
-        self.hub = hub
+    def __init__(
+        self,
+        settings: SearchSettings,
+        *,
+        registry: ProviderRegistry,
+        catalogue: Catalogue,
+        live: LiveSearch,
+        emit: Callable[[DomainEvent], Coroutine[Any, Any, None]],
+    ) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.catalogue = catalogue
+        self.live = live
+        self._emit = emit
         self.responses = ResponseCache()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._listener: asyncio.Task[None] | None = None
@@ -153,7 +166,7 @@ class SearchService:
         """Sources whose library is synced into the catalogue (answered locally)."""
         return [
             source
-            for source in self.hub.registry.all("media_sources")
+            for source in self.registry.all("media_sources")
             if SourceCapability.LIBRARY in source.capabilities
         ]
 
@@ -162,7 +175,7 @@ class SearchService:
 
         :raises InvalidInputError: naming ``sources`` and listing the known ids.
         """
-        known = {source.id for source in self.hub.registry.all("media_sources")}
+        known = {source.id for source in self.registry.all("media_sources")}
         unknown = sorted(set(names) - known)
         if unknown:
             listed = ", ".join(sorted(known)) or "none"
@@ -176,7 +189,7 @@ class SearchService:
 
     def cache_key(self, request: SearchRequest) -> tuple[Any, ...]:
         """What an answer is kept under: the search, the page and the live flags' state."""
-        switched = tuple(self.hub.live.switched_on(source.id) for source in self.hub.live.sources())
+        switched = tuple(self.live.switched_on(source.id) for source in self.live.sources())
         return (request.fingerprint(), request.offset, request.limit, switched)
 
     async def search(self, request: SearchRequest) -> SearchResult:
@@ -184,11 +197,11 @@ class SearchService:
         started = time.perf_counter()
         wanted = request.sources
         library = [s.id for s in self.library_sources() if wanted is None or s.id in wanted]
-        live = [s.id for s in self.hub.live.sources() if wanted is None or s.id in wanted]
+        live = [s.id for s in self.live.sources() if wanted is None or s.id in wanted]
         all_library = frozenset(s.id for s in self.library_sources())
         window = min((request.offset + request.limit) * max(1, len(library)), 2 * MAX_OFFSET) + 1
         found, outcomes = await asyncio.gather(
-            self._catalogue(request, library, window), self.hub.live.search(request, live)
+            self._catalogue(request, library, window), self.live.search(request, live)
         )
         catalogue_ms = found[1]
         merger = Merger(all_library)
@@ -201,7 +214,7 @@ class SearchService:
         if candidates:
             keys = lookup_keys(member for hit in candidates for member in hit.members)
             if keys:
-                for item in await self.hub.catalogue.by_external_ids(keys, sources=all_library):
+                for item in await self.catalogue.by_external_ids(keys, sources=all_library):
                     merger.add_copy(item)
                 candidates = merger.hits()
         end = request.offset + request.limit
@@ -223,18 +236,18 @@ class SearchService:
         self, request: SearchRequest, sources: list[str], window: int
     ) -> tuple[list[CatalogueHit], float]:
         started = time.perf_counter()
-        hits = await self.hub.catalogue.search(request, sources, window)
+        hits = await self.catalogue.search(request, sources, window)
         return hits, round((time.perf_counter() - started) * 1000, 2)
 
     def _reuse_for(self, outcomes: list[SourceOutcome]) -> float:
         ttl = RESPONSE_TTL_SECONDS
         for outcome in outcomes:
-            if outcome.status == "skipped" and self.hub.live.switched_on(outcome.source):
+            if outcome.status == "skipped" and self.live.switched_on(outcome.source):
                 return 0.0  # skipped by its circuit breaker: a partial answer
             if outcome.status in ("timeout", "error"):
                 return 0.0
             if outcome.status == "ok":
-                ttl = min(ttl, self.hub.settings.search.ttl_for(outcome.source))
+                ttl = min(ttl, self.settings.ttl_for(outcome.source))
         return ttl
 
     # events --------------------------------------------------------------------------------
@@ -266,17 +279,19 @@ class SearchService:
                 "statuses": statuses,
             },
         )
-        task = asyncio.create_task(self.hub.emit(event), name="search-event")
+        task = asyncio.create_task(self._emit(event), name="search-event")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     # lifecycle -----------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        """Listen for catalogue changes (to drop stale answers)."""
+    async def start(self, pubsub: PubSub) -> None:
+        """Listen on ``pubsub`` for catalogue changes (to drop stale answers)."""
         if self._listener is None:
             ready = asyncio.Event()
-            self._listener = asyncio.create_task(self._listen(ready), name="search-invalidate")
+            self._listener = asyncio.create_task(
+                self._listen(pubsub, ready), name="search-invalidate"
+            )
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(ready.wait(), 5)
 
@@ -290,13 +305,13 @@ class SearchService:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
         self.responses.invalidate()
 
-    async def _listen(self, ready: asyncio.Event) -> None:
+    async def _listen(self, pubsub: PubSub, ready: asyncio.Event) -> None:
         """Drop every kept answer on each catalogue change; resubscribe after trouble."""
         while True:
             try:
                 async with contextlib.AsyncExitStack() as stack:
                     streams = [
-                        await stack.enter_async_context(self.hub.pubsub.subscribe(channel))
+                        await stack.enter_async_context(pubsub.subscribe(channel))
                         for channel in CATALOGUE_CHANNELS
                     ]
                     ready.set()

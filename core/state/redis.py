@@ -22,6 +22,7 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from medianest.core.backoff import RetryPolicy
 from medianest.core.state.codec import decode, encode
 from medianest.core.state.errors import StateUnavailableError
 from medianest.core.state.limits import check_hit, check_ttl
@@ -193,7 +194,7 @@ class _RedisSubscription:
         return self
 
     async def __anext__(self) -> Any:
-        delay = self._owner.reconnect_initial
+        failures = 0
         while not self._owner.closed:
             try:
                 message = await self._connection.get_message(
@@ -207,13 +208,13 @@ class _RedisSubscription:
                         error=str(exc),
                     )
                     self._lost = True
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self._owner.reconnect_max)
+                failures += 1
+                await asyncio.sleep(self._owner.reconnect.delay(failures))
                 continue
             if self._lost:
                 logger.info("pubsub connection restored", channel=self._channel)
                 self._lost = False
-            delay = self._owner.reconnect_initial
+            failures = 0
             if message is None or message["type"] != "message":
                 continue
             try:
@@ -247,8 +248,7 @@ class RedisPubSub:
         self._client = client
         self._prefix = f"{prefix}pubsub:"
         self.poll_interval = poll_interval
-        self.reconnect_initial = reconnect_initial
-        self.reconnect_max = reconnect_max
+        self.reconnect = RetryPolicy(base_seconds=reconnect_initial, max_seconds=reconnect_max)
         self.closed = False
 
     async def publish(self, channel: str, message: Any) -> None:

@@ -29,13 +29,18 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import structlog
 
+from medianest.config.settings import SyncSettings
+from medianest.core.backoff import RetryPolicy
+from medianest.core.db import Database
 from medianest.core.db.models import SyncRun
+from medianest.core.db.records import Record, record_of
+from medianest.core.metrics import Metrics
+from medianest.core.registry import ProviderRegistry
 from medianest.core.sync import runs
-from medianest.core.sync.records import Record, record_of
 from medianest.core.sync.runs import RunKind, Trigger
 from medianest.core.sync.store import (
     BatchPosition,
@@ -57,9 +62,7 @@ from medianest.sdk.errors import (
 )
 from medianest.sdk.models import ChangesPage, DomainEvent, MediaItem, Page
 from medianest.sdk.providers import MediaSource, SourceCapability
-
-if TYPE_CHECKING:
-    from medianest.core.hub import Hub
+from medianest.sdk.services import JobQueue, PubSub
 
 log = structlog.get_logger(__name__)
 
@@ -90,13 +93,50 @@ class _Fetched:
     total: int | None
 
 
-class SyncEngine:
-    """Requests, runs and resumes syncs of a hub's media sources."""
+EventEmitter = Callable[[DomainEvent], Awaitable[None]]
+"""Hands a domain event to analytics and subscribers (the hub's ``emit``)."""
 
-    def __init__(self, hub: Hub) -> None:
-        self.hub = hub
-        self.settings = hub.settings.sync
+
+class SyncEngine:
+    """Requests, runs and resumes syncs of a hub's media sources.
+
+    Built with what it uses; :meth:`start` hands it the job queue and pub/sub once the hub
+    has opened them.
+    """
+
+    def __init__(
+        self,
+        settings: SyncSettings,
+        *,
+        database: Database,
+        registry: ProviderRegistry,
+        metrics: Metrics,
+        emit: EventEmitter,
+    ) -> None:
+        self.settings = settings
+        self.database = database
+        self.registry = registry
+        self.metrics = metrics
+        self._emit = emit
         self._writer: CatalogueWriter | None = None
+        self._jobs: JobQueue | None = None
+        self._pubsub: PubSub | None = None
+        self._page_backoff = RetryPolicy(
+            base_seconds=settings.retry_base_seconds, max_seconds=MAX_RETRY_DELAY_SECONDS
+        )
+
+    def start(self, *, pubsub: PubSub, jobs: JobQueue | None) -> None:
+        """Use ``pubsub`` for progress and ``jobs`` to queue runs (``None``: runs cannot be
+        queued from here, as in admin commands)."""
+        self._pubsub = pubsub
+        self._jobs = jobs
+
+    @property
+    def jobs(self) -> JobQueue:
+        """The queue runs are handed to workers through (after :meth:`start`)."""
+        if self._jobs is None:
+            raise RuntimeError("the sync engine has no job queue (the hub is not started)")
+        return self._jobs
 
     @property
     def lease(self) -> timedelta:
@@ -105,7 +145,7 @@ class SyncEngine:
     @property
     def writer(self) -> CatalogueWriter:
         if self._writer is None:
-            self._writer = writer_for(self.hub.database)
+            self._writer = writer_for(self.database)
         return self._writer
 
     # -- sources ---------------------------------------------------------------------------
@@ -114,7 +154,7 @@ class SyncEngine:
         """The media sources that have a library to sync."""
         return [
             source
-            for source in self.hub.registry.all("media_sources")
+            for source in self.registry.all("media_sources")
             if SourceCapability.LIBRARY in source.capabilities
         ]
 
@@ -124,7 +164,7 @@ class SyncEngine:
         :raises NotFoundError: no such media source (listing those there are).
         :raises InvalidInputError: it has no library, or cannot list changes (incremental).
         """
-        source: MediaSource = self.hub.registry.get("media_sources", source_id)
+        source: MediaSource = self.registry.get("media_sources", source_id)
         if SourceCapability.LIBRARY not in source.capabilities:
             raise InvalidInputError(
                 f"{source_id} has no library to sync (it is searched live)", field="source"
@@ -156,7 +196,7 @@ class SyncEngine:
         """
         run, created = await self.claim_slot(source_id, kind, trigger, requested_by)
         if created or runs.is_stale(run, utcnow(), self.lease):
-            await self.hub.jobs.enqueue(
+            await self.jobs.enqueue(
                 RUN_JOB, run_id=run.id, job_id=f"{RUN_JOB}:{run.id}:{run.attempts}"
             )
         return run, created
@@ -382,8 +422,11 @@ class SyncEngine:
                 raise SyncFailedError(
                     f"{source.id} failed on page {number} after {tries} tries: {reason}"
                 )
-            delay = retry_after or self.settings.retry_base_seconds * 2 ** (tries - 1)
-            delay = min(delay, MAX_RETRY_DELAY_SECONDS)
+            delay = (
+                min(retry_after, MAX_RETRY_DELAY_SECONDS)
+                if retry_after
+                else self._page_backoff.delay(tries)
+            )
             log.warning(
                 "sync page failed, retrying",
                 run=run.id,
@@ -425,7 +468,7 @@ class SyncEngine:
         run.checkpoint = last.checkpoint or run.checkpoint
         run.total = last.total if last.total is not None else run.total
         run.heartbeat_at = now
-        metrics = self.hub.metrics.sync_items
+        metrics = self.metrics.sync_items
         metrics.labels(run.source, "inserted").inc(result.inserted)
         metrics.labels(run.source, "updated").inc(result.updated)
         await self._publish(run)
@@ -438,11 +481,11 @@ class SyncEngine:
         await _uninterrupted(self.writer.forget_seen(run.id))
 
     async def _ended(self, run: SyncRun, seconds: float) -> None:
-        self.hub.metrics.sync_runs.labels(run.source, run.kind, run.status).inc()
+        self.metrics.sync_runs.labels(run.source, run.kind, run.status).inc()
         if run.status == "succeeded":
-            self.hub.metrics.sync_items.labels(run.source, "deleted").inc(run.deleted)
+            self.metrics.sync_items.labels(run.source, "deleted").inc(run.deleted)
             if run.finished_at is not None:
-                self.hub.metrics.sync_last_success.labels(run.source, run.kind).set(
+                self.metrics.sync_last_success.labels(run.source, run.kind).set(
                     run.finished_at.timestamp()
                 )
         log.info(
@@ -458,7 +501,7 @@ class SyncEngine:
             deleted=run.deleted,
         )
         await self._publish(run)
-        await self.hub.emit(
+        await self._emit(
             DomainEvent(
                 type=f"sync.{run.status}",
                 source="core",
@@ -467,8 +510,10 @@ class SyncEngine:
         )
 
     async def _publish(self, run: SyncRun) -> None:
+        if self._pubsub is None:
+            return
         try:
-            await self.hub.pubsub.publish(PROGRESS_CHANNEL, {"run": runs.run_view(run)})
+            await self._pubsub.publish(PROGRESS_CHANNEL, {"run": runs.run_view(run)})
         except Exception as exc:  # progress is best effort; the run row is the record
             log.warning("sync progress not published", run=run.id, error=str(exc))
 

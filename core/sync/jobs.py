@@ -13,7 +13,8 @@ tick joins it (see :mod:`medianest.core.sync.runs`).
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, cast
+from functools import partial
+from typing import Any
 
 import structlog
 
@@ -26,9 +27,6 @@ from medianest.sdk.errors import ConflictError, MediaNestError
 from medianest.sdk.jobs import Cron, Job, JobContext
 from medianest.sdk.providers import SourceCapability
 
-if TYPE_CHECKING:
-    from medianest.core.hub import Hub
-
 log = structlog.get_logger(__name__)
 
 FULL_JOB = "sync.full"
@@ -39,18 +37,13 @@ FAILED_FULL_RETRY = timedelta(hours=1)
 """A scheduled full sync that failed is tried again after this long, not at the next slot."""
 
 
-def _engine(ctx: JobContext) -> SyncEngine:
-    return cast("Hub", ctx.hub).sync
-
-
-async def run_job(ctx: JobContext, *, run_id: int) -> dict[str, Any] | None:
+async def run_job(engine: SyncEngine, ctx: JobContext, *, run_id: int) -> dict[str, Any] | None:
     """Run the queued run ``run_id``; ``None`` when it ended already or has a worker."""
-    run = await _engine(ctx).execute(run_id)
+    run = await engine.execute(run_id)
     return runs.run_view(run) if run is not None else None
 
 
-async def _sync_now(ctx: JobContext, source: str, kind: RunKind, trigger: str) -> Any:
-    engine = _engine(ctx)
+async def _sync_now(engine: SyncEngine, source: str, kind: RunKind, trigger: str) -> Any:
     try:
         run, created = await engine.claim_slot(source, kind, Trigger(trigger))
     except (MediaNestError, ValueError) as exc:
@@ -63,14 +56,18 @@ async def _sync_now(ctx: JobContext, source: str, kind: RunKind, trigger: str) -
     return runs.run_view(ended) if ended is not None else None
 
 
-async def full_job(ctx: JobContext, *, source: str, trigger: str = "schedule") -> Any:
+async def full_job(
+    engine: SyncEngine, ctx: JobContext, *, source: str, trigger: str = "schedule"
+) -> Any:
     """Sync the whole library of ``source`` now (or join the run already going)."""
-    return await _sync_now(ctx, source, RunKind.FULL, trigger)
+    return await _sync_now(engine, source, RunKind.FULL, trigger)
 
 
-async def incremental_job(ctx: JobContext, *, source: str, trigger: str = "webhook") -> Any:
+async def incremental_job(
+    engine: SyncEngine, ctx: JobContext, *, source: str, trigger: str = "webhook"
+) -> Any:
     """Sync what changed in ``source`` now (or join the run already going)."""
-    return await _sync_now(ctx, source, RunKind.INCREMENTAL, trigger)
+    return await _sync_now(engine, source, RunKind.INCREMENTAL, trigger)
 
 
 def due(
@@ -106,14 +103,13 @@ def due(
     return None
 
 
-async def schedule_job(ctx: JobContext) -> dict[str, Any]:
+async def schedule_job(engine: SyncEngine, ctx: JobContext) -> dict[str, Any]:
     """Queue due runs, re-queue runs whose worker is gone, prune old runs."""
-    engine = _engine(ctx)
     now = utcnow()
     queued: list[int] = []
     for run in await runs.stale_runs(now, engine.lease):
         log.warning("sync run lost its worker, handing it on", run=run.id, source=run.source)
-        await engine.hub.jobs.enqueue(
+        await engine.jobs.enqueue(
             RUN_JOB, run_id=run.id, job_id=f"{RUN_JOB}:{run.id}:{run.attempts}"
         )
         queued.append(run.id)
@@ -138,20 +134,32 @@ async def schedule_job(ctx: JobContext) -> dict[str, Any]:
     return {"queued": queued, "pruned": pruned}
 
 
-JOBS = [
-    Job(name=RUN_JOB, function=run_job, max_tries=1, timeout_seconds=RUN_TIMEOUT_SECONDS),
-    Job(name=FULL_JOB, function=full_job, max_tries=1, timeout_seconds=RUN_TIMEOUT_SECONDS),
-    Job(
-        name=INCREMENTAL_JOB,
-        function=incremental_job,
-        max_tries=1,
-        timeout_seconds=RUN_TIMEOUT_SECONDS,
-    ),
-    Job(
-        name=SCHEDULE_JOB,
-        function=schedule_job,
-        max_tries=1,
-        timeout_seconds=60,
-        cron=Cron(second=0, run_at_startup=True),
-    ),
-]
+def jobs_for(engine: SyncEngine) -> list[Job]:
+    """The sync jobs core registers, each running on ``engine``."""
+    return [
+        Job(
+            name=RUN_JOB,
+            function=partial(run_job, engine),
+            max_tries=1,
+            timeout_seconds=RUN_TIMEOUT_SECONDS,
+        ),
+        Job(
+            name=FULL_JOB,
+            function=partial(full_job, engine),
+            max_tries=1,
+            timeout_seconds=RUN_TIMEOUT_SECONDS,
+        ),
+        Job(
+            name=INCREMENTAL_JOB,
+            function=partial(incremental_job, engine),
+            max_tries=1,
+            timeout_seconds=RUN_TIMEOUT_SECONDS,
+        ),
+        Job(
+            name=SCHEDULE_JOB,
+            function=partial(schedule_job, engine),
+            max_tries=1,
+            timeout_seconds=60,
+            cron=Cron(second=0, run_at_startup=True),
+        ),
+    ]

@@ -30,8 +30,8 @@ from typing import Any, Protocol
 from tortoise.transactions import in_transaction
 
 from medianest.core.db import Database
-from medianest.core.media.overrides import ROW_FIELDS
-from medianest.core.sync.records import COLUMNS, DATETIME_COLUMNS, Record
+from medianest.core.db.overrides import ROW_FIELDS
+from medianest.core.db.records import COLUMNS, DATETIME_COLUMNS, Record
 
 _SQLITE_CHUNK = 500
 """Item ids per ``IN (...)`` lookup on SQLite."""
@@ -235,7 +235,9 @@ class PostgresWriter:
             stored = await connection.fetchval(
                 "SELECT count(*) FROM core_library_item WHERE source = $1", source
             )
-            doomed = await connection.fetchval(f"SELECT count(*) {self._UNSEEN}", source, run_id)
+            doomed: int = await connection.fetchval(
+                f"SELECT count(*) {self._UNSEEN}", source, run_id
+            )
             if _too_many(doomed, stored, max_fraction):
                 raise _refusal(source, doomed, stored, max_fraction)
             if doomed:
@@ -311,13 +313,13 @@ class SqliteWriter:
                     if r.item_id in stored and stored[r.item_id] != r.content_hash
                 ]
                 if inserts:
-                    await tx.execute_many(self._INSERT, inserts)
+                    await tx.execute_many(self._INSERT, inserts)  # type: ignore[arg-type]  # rows as tuples
                 if updates:
-                    await tx.execute_many(self._UPDATE, updates)
+                    await tx.execute_many(self._UPDATE, updates)  # type: ignore[arg-type]  # as above
                 if inserts or updates:
                     await tx.execute_query(self._OVERRIDES, [source])
                 if track_seen and records:
-                    await tx.execute_many(self._SEEN, [(position.run_id, i) for i in ids])
+                    await tx.execute_many(self._SEEN, [[position.run_id, i] for i in ids])
                 changed, _ = await tx.execute_query(
                     self._ADVANCE,
                     [
@@ -350,7 +352,7 @@ class SqliteWriter:
                 _, rows = await tx.execute_query(
                     f"SELECT count(*) {self._UNSEEN}", [source, run_id]
                 )
-                doomed = rows[0][0]
+                doomed: int = rows[0][0]
                 if _too_many(doomed, stored, max_fraction):
                     raise _refusal(source, doomed, stored, max_fraction)
                 if doomed:

@@ -53,10 +53,10 @@ def _integral(value: Any) -> Any:
     return value
 
 
-def json_int(**constraints: Any) -> Any:
-    """An integer in a JSON body as JSON Schema's ``integer`` means it (``7`` or ``7.0``, never
-    ``"7"``), within ``constraints`` (``ge``, ``lt``, ...: they show in the document)."""
-    return Annotated[int, Field(**constraints), BeforeValidator(_integral)]
+JSON_INTEGRAL = BeforeValidator(_integral)
+"""Reads an integer in a JSON body as JSON Schema's ``integer`` means it (``7`` or ``7.0``,
+never ``"7"``). Put it after the bounds, so they show in the document:
+``Annotated[int, Field(ge=..., lt=...), JSON_INTEGRAL]``."""
 
 
 IsoDateTime = Annotated[AwareDatetime, BeforeValidator(_iso_only)]

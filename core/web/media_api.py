@@ -228,7 +228,8 @@ def _media_source(source_id: str) -> MediaSource:
 
     :raises NotFoundError: the hub has no such media source (naming it).
     """
-    for source in context.hub().registry.all("media_sources"):
+    sources: list[MediaSource] = context.hub().registry.all("media_sources")
+    for source in sources:
         if source.id == source_id:
             return source
     raise NotFoundError(f"no media source {source_id[:100]!r}")

@@ -17,7 +17,7 @@ from pydantic import (
 )
 
 from medianest.core.media.reads import storable
-from medianest.core.web.api_support import CURSOR_PATTERN, PageQuery, json_int
+from medianest.core.web.api_support import CURSOR_PATTERN, JSON_INTEGRAL, PageQuery
 from medianest.sdk.models import MediaItem, MediaKind
 
 
@@ -272,8 +272,8 @@ def _web_url(value: str) -> str:
     return _text(value)
 
 
-Year = json_int(ge=1870, le=2200)
-ExternalId = json_int(gt=0, lt=2**31)
+Year = Annotated[int, Field(ge=1870, le=2200), JSON_INTEGRAL]
+ExternalId = Annotated[int, Field(gt=0, lt=2**31), JSON_INTEGRAL]
 Title = Annotated[StrictStr, Field(min_length=1, max_length=500), AfterValidator(_title)]
 Summary = Annotated[StrictStr, Field(max_length=10_000), AfterValidator(_text)]
 WebUrl = Annotated[

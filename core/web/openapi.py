@@ -74,7 +74,7 @@ SECURITY_SCHEMES: dict[str, Any] = {
         "description": "the browser session; unsafe methods also need the X-CSRF-Token header",
     },
 }
-SIGNED_IN_SECURITY = [{"bearer": []}, {"cookie": []}]
+SIGNED_IN_SECURITY: list[dict[str, list[str]]] = [{"bearer": []}, {"cookie": []}]
 UNAUTHENTICATED_RESPONSE = {
     "description": "No valid sign-in (missing, expired, revoked or invalid credentials)",
     "content": PROBLEM_RESPONSE["content"],
@@ -142,7 +142,7 @@ class HubOpenAPIProvider(OpenAPIProvider):
     """Adds the Problem schema as every operation's default response, marks request bodies
     as required (an empty body is refused with 400), and describes each operation's access."""
 
-    def build_paths(self, rule: Rule) -> tuple[dict, dict]:
+    def build_paths(self, rule: Rule) -> tuple[dict[str, Any], dict[str, Any]]:
         paths, components = super().build_paths(rule)
         access = route_access(self._app.view_functions, rule.endpoint)
         if access is not None:
@@ -178,7 +178,9 @@ class HubOpenAPIProvider(OpenAPIProvider):
             parameter["schema"] = {"type": "string", "minLength": 1}
         return parameter
 
-    def build_querystring_parameters(self, model: type) -> tuple[list[dict], dict]:
+    def build_querystring_parameters(
+        self, model: type
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         parameters, definitions = super().build_querystring_parameters(model)
         preference = self._app.config["QUART_SCHEMA_CONVERSION_PREFERENCE"]
         required = set(model_schema(model, preference=preference).get("required", []))

@@ -46,7 +46,7 @@ class HubRequest(Request):
             raise InvalidInputError(
                 "expected a JSON body with Content-Type: application/json", field="body"
             )
-        raw = await self.get_data(cache=cache, as_text=False)
+        raw: bytes = await self.get_data(cache=cache, as_text=False)  # type: ignore[assignment]  # bytes when not as_text
         try:
             if not raw:
                 raise InvalidInputError(

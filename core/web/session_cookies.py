@@ -84,7 +84,7 @@ def device_of_request() -> tuple[str | None, str | None]:
 def cookies_after_this_request(issued: IssuedSession | None, auth: AuthSettings) -> None:
     """Set ``issued``'s cookies on the current request's response, or clear them (``None``)."""
 
-    @after_this_request
+    @after_this_request  # type: ignore[arg-type]  # quart's own responses only, here
     async def cookies(response: Response) -> Response:
         if issued is None:
             clear_session_cookies(response, auth)

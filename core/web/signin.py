@@ -256,7 +256,7 @@ def _provider(provider_id: str, flow: str) -> AuthProvider:
     :raises NotFoundError: no such provider (the message lists the known ones).
     :raises InvalidInputError: it uses the other flow.
     """
-    provider = context.hub().registry.get("auth_providers", provider_id)
+    provider: AuthProvider = context.hub().registry.get("auth_providers", provider_id)
     if provider.flow != flow:
         base = f"/api/v1/auth/providers/{provider_id}"
         how = (

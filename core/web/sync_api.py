@@ -22,6 +22,7 @@ from typing import Any
 
 from pydantic import ValidationError
 from quart import Blueprint, Response, request
+from quart.blueprints import BlueprintSetupState
 from quart_schema import (
     RequestSchemaValidationError,
     document_request,
@@ -74,9 +75,13 @@ class SyncSourceConverter(BaseConverter):
 
 
 blueprint = Blueprint("sync", __name__, url_prefix="/api/v1")
-blueprint.record_once(
-    lambda state: state.app.url_map.converters.setdefault("sync_source", SyncSourceConverter)
-)
+
+
+@blueprint.record_once
+def _register_converter(state: BlueprintSetupState) -> None:
+    state.app.url_map.converters.setdefault("sync_source", SyncSourceConverter)
+
+
 UNSUPPORTED = "sync_unsupported"
 """Problem code of a sync the source cannot do (422)."""
 

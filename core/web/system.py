@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 from quart import Blueprint, Response
 from quart_schema import tag, validate_response
 
-from medianest.core.health import check_components
 from medianest.core.web import context
+from medianest.core.web.health import check_components
 from medianest.core.web.schemas import (
     CircuitView,
     FlagList,
@@ -21,7 +21,7 @@ from medianest.core.web.schemas import (
     SourceView,
     SystemView,
 )
-from medianest.core.worker_status import worker_status
+from medianest.core.web.worker_status import worker_status
 from medianest.sdk.access import Permission, public, requires
 from medianest.sdk.providers import MediaSource
 from medianest.sdk.web import current_principal, responds

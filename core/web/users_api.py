@@ -29,7 +29,7 @@ from quart_schema import tag, validate_querystring, validate_request, validate_r
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from medianest.core.auth import api_keys, audit, sessions
+from medianest.core.auth import api_keys, audit
 from medianest.core.auth.principals import effective_permissions
 from medianest.core.db.models import ApiKey, User
 from medianest.core.users import ROLE_ADMIN, ROLE_USER
@@ -183,7 +183,9 @@ async def change_user(actor: Principal, user_id: int, data: UserChange) -> UserV
         await context.hub().sessions.users.changed(user_id)
     revoked = None
     if before.is_active and not after.is_active:
-        revoked = await sessions.revoke_all(user_id, reason="user_deactivated", actor=actor)
+        revoked = await context.hub().sessions.revoke_all(
+            user_id, reason="user_deactivated", actor=actor
+        )
     await _record(actor, user_id, before, after, sessions_revoked=revoked, keys_revoked=ended_keys)
     if after != before:
         await _tell_the_person(user_id, after)

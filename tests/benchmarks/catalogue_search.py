@@ -39,9 +39,9 @@ from typing import Any
 from tortoise.transactions import in_transaction
 
 from medianest.core.db import Database
+from medianest.core.db.records import COLUMNS, DATETIME_COLUMNS, record_of
 from medianest.core.search.catalogue import SEARCH_INDEXES, Catalogue
 from medianest.core.search.query import DEFAULT_KINDS, SearchRequest, words_of
-from medianest.core.sync.records import COLUMNS, DATETIME_COLUMNS, record_of
 from medianest.sdk.models import MediaItem, MediaKind
 from tests.benchmarks.library_sync import fresh_database, reachable_postgres
 from tests.benchmarks.results import BenchmarkError, Result

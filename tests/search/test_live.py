@@ -74,7 +74,16 @@ def circuit_gauge(hub: Hub, source: str) -> float | None:
 def with_clock(running: RunningHub) -> FakeClock:
     """Give the hub a fan-out whose breakers read a clock the test moves."""
     clock = FakeClock()
-    running.hub.live = LiveSearch(running.hub, clock=clock)
+    hub = running.hub
+    live = LiveSearch(
+        hub.settings.search,
+        registry=hub.registry,
+        metrics=hub.metrics,
+        mode=hub.mode,
+        clock=clock,
+    )
+    live.start(cache=hub.cache, flags=hub.flags, pubsub=hub.pubsub)
+    hub.live = hub.search.live = live
     return clock
 
 

@@ -102,7 +102,7 @@ async def test_the_tick_queues_due_runs_joins_active_ones_and_hands_on_orphans(
         with hub.database.activate():
             ctx = JobContext(hub=hub, job_id="tick", attempt=1)
             if mode:  # scaled: ticks run on workers; tick here and run what it queued
-                first = await schedule_job(ctx)
+                first = await schedule_job(hub.sync, ctx)
                 assert len(first["queued"]) == 1
                 await hub.sync.execute(first["queued"][0])
             else:  # embedded: the hub ticked at startup and ran the run itself
@@ -122,7 +122,7 @@ async def test_the_tick_queues_due_runs_joins_active_ones_and_hands_on_orphans(
             await SyncRun.filter(id=orphan.id).update(
                 status="running", owner="gone", heartbeat_at=stale
             )
-            assert (await schedule_job(ctx))["queued"] == [orphan.id]
+            assert (await schedule_job(hub.sync, ctx))["queued"] == [orphan.id]
             if mode:
                 await hub.sync.execute(orphan.id)
             else:
@@ -131,7 +131,7 @@ async def test_the_tick_queues_due_runs_joins_active_ones_and_hands_on_orphans(
             assert (done.status, done.attempts, done.inserted) == ("succeeded", 1, 0)
 
             # The full sync is done for today; an incremental one is due next.
-            nxt = await schedule_job(ctx)
+            nxt = await schedule_job(hub.sync, ctx)
             assert len(nxt["queued"]) == 1
             assert (await SyncRun.get(id=nxt["queued"][0])).kind == "incremental"
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from quart import Response, redirect, request, url_for
 
 from medianest.core.db.models import ApiKey, User
-from medianest.core.health import check_sources
+from medianest.core.web.health import check_sources
 from medianest.core.web import context
 from medianest.core.web.api_keys_api import ApiKeyView, keys_of, revoke_users_key
 from medianest.core.web.api_support import PageQuery, page_by_id

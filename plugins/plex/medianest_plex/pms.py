@@ -194,7 +194,11 @@ class PlexServerClient(PlexClient):
     async def search(self, query: str, limit: int) -> list[dict[str, Any]]:
         """Items of every hub ``/hubs/search`` returns for ``query``, in the server's order."""
         path = "/hubs/search"
-        params = [("query", query), ("limit", limit), ("includeGuids", 1)]
+        params: list[tuple[str, str | int]] = [
+            ("query", query),
+            ("limit", limit),
+            ("includeGuids", 1),
+        ]
         container, _ = await self.container(path, params=params)
         found: list[dict[str, Any]] = []
         for hub in self.entries(container, "Hub", path):

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from medianest.core.search.breaker import CircuitState
 from medianest.core.web.schemas import ComponentHealth, WorkersStatus
-from medianest.core.worker_status import as_component, worker_status
+from medianest.core.web.worker_status import as_component, worker_status
 from medianest.sdk.models import HealthStatus
 from medianest.sdk.providers import HealthCheckedSource, MediaSource, SourceCapability, supports
 
