@@ -38,6 +38,7 @@ from medianest.core.web.keep_alive import install_keep_alive
 from medianest.core.web.live import install_live
 from medianest.core.web.openapi import HubOpenAPIProvider
 from medianest.core.web.pages import install_pages
+from medianest.core.web.pages.shell import API_CSP, PAGE_CSP
 from medianest.core.web.path_ids import install_path_id_check, install_path_ids
 from medianest.core.web.request import HubRequest, install_query_text_check
 from medianest.core.web.sessions_api import sessions_api
@@ -61,11 +62,6 @@ SECURITY_HEADERS = {
     "Cross-Origin-Resource-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
-API_CSP = "default-src 'none'; frame-ancestors 'none'"
-PAGE_CSP = (
-    "default-src 'self'; img-src 'self' data: https:; style-src 'self' 'unsafe-inline'; "
-    "script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
-)
 
 
 def create_app(

@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 
 from medianest.core.cli._common import Context, handles_errors, out, plain_table, run
-from medianest.core.web.health import check_components
 from medianest.core.hub import build_hub
+from medianest.core.web.health import check_components
 
 
 @click.group("plugins")

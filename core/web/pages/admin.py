@@ -18,12 +18,12 @@ from pydantic import BaseModel, ValidationError
 from quart import Response, redirect, request, url_for
 
 from medianest.core.db.models import ApiKey, User
-from medianest.core.web.health import check_sources
 from medianest.core.web import context
 from medianest.core.web.api_keys_api import ApiKeyView, keys_of, revoke_users_key
 from medianest.core.web.api_support import PageQuery, page_by_id
 from medianest.core.web.audit_api import AuditQuery, audit_events
 from medianest.core.web.flags_api import switch_flag
+from medianest.core.web.health import check_sources
 from medianest.core.web.pages import i18n
 from medianest.core.web.pages.i18n import N_
 from medianest.core.web.pages.shell import page_blueprint, render_page

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 from quart import Response, current_app
 
-from medianest.core.web.health import check_sources
 from medianest.core.media.reads import RECENT_KINDS, MediaReads
 from medianest.core.web import context
+from medianest.core.web.health import check_sources
 from medianest.core.web.media_schemas import ItemView
 from medianest.core.web.pages import i18n
 from medianest.core.web.pages.plugin_pages import render_widgets

@@ -269,6 +269,15 @@ def safe_next(value: str | None) -> str:
     return value
 
 
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
+"""The security policy of API answers: they are data, never a document."""
+PAGE_CSP = (
+    "default-src 'self'; img-src 'self' data: https:; style-src 'self' 'unsafe-inline'; "
+    "script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+"""The security policy of pages: only the hub's own scripts, never inline ones."""
+
+
 def _url_if(endpoint: str, views: dict[str, Callable[..., Any]]) -> str | None:
     if endpoint not in views:
         return None
@@ -278,8 +287,6 @@ def _url_if(endpoint: str, views: dict[str, Callable[..., Any]]) -> str | None:
 
 
 async def _page_headers(response: Response) -> Response:
-    from medianest.core.app import PAGE_CSP  # the app factory imports the pages
-
     # A 304 has no type, yet its headers replace the cached page's: it needs the page's policy.
     response.headers["Content-Security-Policy"] = PAGE_CSP
     response.headers.setdefault("Cache-Control", "private, no-cache")
