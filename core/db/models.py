@@ -138,6 +138,7 @@ class ApiKey(Model):
     user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "core.User", related_name="api_keys", on_delete=fields.CASCADE
     )
+    user_id: int
     public_id = fields.CharField(max_length=32, unique=True)
     secret_digest = fields.CharField(max_length=64)
     name = fields.CharField(max_length=100)

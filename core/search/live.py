@@ -34,7 +34,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, cast
 
 import structlog
 from pydantic import ValidationError
@@ -50,7 +50,7 @@ from medianest.core.state.singleflight import SingleFlight
 from medianest.sdk.errors import MediaNestError, NotFoundError
 from medianest.sdk.flags import Flag
 from medianest.sdk.models import MediaItem, SearchQuery
-from medianest.sdk.providers import MediaSource, SourceCapability
+from medianest.sdk.providers import LiveSearchSource, MediaSource, SourceCapability, supports
 from medianest.sdk.services import Cache, FlagReader, PubSub
 
 log = structlog.get_logger(__name__)
@@ -119,7 +119,7 @@ class _Answer:
 class _Ask:
     """One key's shared call: what to ask whom, and until when."""
 
-    source: MediaSource
+    source: LiveSearchSource
     key: str
     query: SearchQuery
     ttl: float
@@ -152,10 +152,11 @@ class LiveSearch:
         self._shared_cache: Cache | None = None
         self._flags: FlagReader | None = None
         self._pubsub: PubSub | None = None
-        self._sources: dict[str, MediaSource] = {
-            source.id: source
+        # A source declaring live search has its `search` method (checked at boot).
+        self._sources: dict[str, LiveSearchSource] = {
+            source.id: cast(LiveSearchSource, source)
             for source in registry.all("media_sources")
-            if SourceCapability.LIVE_SEARCH in source.capabilities
+            if supports(source, SourceCapability.LIVE_SEARCH)
         }
         search = settings
         self._breakers = {

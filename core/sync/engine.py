@@ -29,7 +29,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import structlog
 
@@ -61,7 +61,7 @@ from medianest.sdk.errors import (
     UpstreamRateLimitedError,
 )
 from medianest.sdk.models import ChangesPage, DomainEvent, MediaItem, Page
-from medianest.sdk.providers import MediaSource, SourceCapability
+from medianest.sdk.providers import ChangesSource, LibrarySource, MediaSource, SourceCapability
 from medianest.sdk.services import JobQueue, PubSub
 
 log = structlog.get_logger(__name__)
@@ -329,10 +329,12 @@ class SyncEngine:
         limit = self.page_size(source)
         ahead = max(1, math.ceil(self.settings.batch_size / limit))
 
+        # `source()` let the run through only for a source declaring what it walks (library;
+        # changes too for an incremental run), and a declared method was checked at boot.
         def fetch(cursor: str | None) -> Awaitable[Page[MediaItem] | ChangesPage]:
             if full:
-                return source.list_library(cursor, limit)
-            return source.list_changes(run.since, cursor, limit)
+                return cast(LibrarySource, source).list_library(cursor, limit)
+            return cast(ChangesSource, source).list_changes(run.since, cursor, limit)
 
         pages: asyncio.Queue[_Fetched | BaseException] = asyncio.Queue(maxsize=ahead)
         producer = asyncio.create_task(self._produce(run, source, fetch, pages))

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from asgi_compression import BrotliAlgorithm, CompressionMiddleware, GzipAlgorithm
+from asgi_compression.types import Receive, Scope, Send
 from quart import Quart
 
 COMPRESS_AT_LEAST = 512
@@ -26,7 +27,7 @@ class WholeBodies:
     def __init__(self, app: Any) -> None:
         self.app = app
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -54,7 +55,9 @@ class WholeBodies:
 
 def install_compression(app: Quart) -> None:
     """Compress ``app``'s answers (brotli first, then gzip)."""
-    app.asgi_app = CompressionMiddleware(  # type: ignore[method-assign]
+    # Quart types ASGI scopes and messages as hypercorn's TypedDicts, the middleware as plain
+    # mappings: the same dictionaries at run time, two vocabularies for the type checker.
+    app.asgi_app = CompressionMiddleware(  # type: ignore[method-assign, assignment]
         WholeBodies(app.asgi_app),
         algorithms=[BrotliAlgorithm(), GzipAlgorithm()],
         minimum_size=COMPRESS_AT_LEAST,

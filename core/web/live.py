@@ -244,7 +244,8 @@ def _frame(kind: str, **members: Any) -> str:
 
 def broker_of(app: Quart) -> LiveBroker:
     """The live broker of ``app`` (see :func:`install_live`)."""
-    return app.extensions[EXTENSION]
+    broker: LiveBroker = app.extensions[EXTENSION]
+    return broker
 
 
 def install_live(app: Quart, hub: Hub, *, queue_size: int = 256) -> None:
@@ -323,7 +324,7 @@ class _Session:
     def __init__(self, hub: Hub, principal: Principal, *, recheck: Callable[[], Any]) -> None:
         self.hub = hub
         self.principal = principal
-        self.broker = broker_of(current_app)  # type: ignore[arg-type]
+        self.broker = broker_of(current_app)
         self.client = self.broker.client()
         self.topics: dict[str, str] = {}  # topic → channel
         self._recheck = recheck

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Literal
 
 from quart import Response, after_this_request, g, request
+from quart.typing import ResponseTypes
 
 from medianest.config.settings import AuthSettings
 from medianest.core.auth.sessions import IssuedSession
@@ -65,7 +66,7 @@ def set_session_cookies(response: Response, issued: IssuedSession, auth: AuthSet
     )
 
 
-def clear_session_cookies(response: Response, auth: AuthSettings) -> None:
+def clear_session_cookies(response: ResponseTypes, auth: AuthSettings) -> None:
     """Tell the browser to forget the session's cookies."""
     secure = cookies_secure(auth.cookie_secure)
     for name, path, httponly, samesite in (

@@ -33,7 +33,6 @@ from medianest.core.auth.sessions import (
 from medianest.core.db.models import Session
 from medianest.core.web import context
 from medianest.core.web.guard import require_csrf
-from medianest.core.web.problems import PROBLEM_JSON
 from medianest.core.web.session_cookies import (
     REFRESH_COOKIE,
     cookies_after_this_request,
@@ -52,7 +51,7 @@ from medianest.core.web.signin_schemas import SignedInUser
 from medianest.sdk.access import public, signed_in
 from medianest.sdk.errors import NotFoundError
 from medianest.sdk.models import Principal
-from medianest.sdk.web import current_principal, responds
+from medianest.sdk.web import PROBLEM_JSON, current_principal, responds
 
 if TYPE_CHECKING:
     from medianest.core.hub import Hub

@@ -34,7 +34,6 @@ from medianest.core.auth.principals import principal_for
 from medianest.core.secrets import SecretBox
 from medianest.core.users import complete_sign_in
 from medianest.core.web import context
-from medianest.core.web.problems import PROBLEM_JSON
 from medianest.core.web.session_cookies import cookies_after_this_request, device_of_request
 from medianest.core.web.signin_schemas import (
     AuthProviderList,
@@ -56,7 +55,7 @@ from medianest.sdk.errors import (
 )
 from medianest.sdk.models import Identity
 from medianest.sdk.providers import AuthProvider
-from medianest.sdk.web import responds
+from medianest.sdk.web import PROBLEM_JSON, responds
 
 if TYPE_CHECKING:
     pass

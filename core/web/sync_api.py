@@ -52,7 +52,7 @@ from medianest.sdk.access import Permission, requires
 from medianest.sdk.errors import InvalidInputError, NotFoundError
 from medianest.sdk.models import Principal
 from medianest.sdk.providers import SourceCapability
-from medianest.sdk.web import responds
+from medianest.sdk.web import PROBLEM_JSON, responds
 
 RUNS_PATH = "/api/v1/sync/runs"
 MAX_RUN_ID = 2**63 - 1
@@ -91,11 +91,11 @@ UNSUPPORTED = "sync_unsupported"
 @tag(["sync"])
 @document_request(SyncRequest)
 @validate_response(SyncRunAccepted, 202)
-@responds(409, "A run of the other kind is queued or running", media_type=problems.PROBLEM_JSON)
+@responds(409, "A run of the other kind is queued or running", media_type=PROBLEM_JSON)
 @responds(
     405,
     "runs and sources are collections, not sources (Allow: GET)",
-    media_type=problems.PROBLEM_JSON,
+    media_type=PROBLEM_JSON,
 )
 async def request_sync(source: str) -> Any:
     """Start a sync of a media source, or join the one going (202; Location: the run)."""

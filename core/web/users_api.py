@@ -42,7 +42,6 @@ from medianest.core.web.api_support import (
     page_by_id,
 )
 from medianest.core.web.live import publish_to_person
-from medianest.core.web.problems import PROBLEM_JSON
 from medianest.core.web.signin_schemas import SignedInUser
 from medianest.sdk.access import USER_PERMISSIONS, Permission, requires
 from medianest.sdk.errors import (
@@ -52,7 +51,7 @@ from medianest.sdk.errors import (
     PermissionDeniedError,
 )
 from medianest.sdk.models import Principal
-from medianest.sdk.web import responds
+from medianest.sdk.web import PROBLEM_JSON, responds
 
 blueprint = Blueprint("users_admin", __name__, url_prefix="/api/v1")
 

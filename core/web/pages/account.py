@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 from quart import Response, g, redirect, request, url_for
+from quart.typing import ResponseTypes
 
 from medianest.core.auth.sessions import SIGNED_OUT_EVERYWHERE
 from medianest.core.db.models import ApiKey, User
@@ -72,7 +73,7 @@ async def sessions() -> Response:
 
 @account_pages.post("/sessions/<session_id>/end")
 @signed_in
-async def end_session(session_id: str) -> Response:
+async def end_session(session_id: str) -> ResponseTypes:
     """End one of your sessions; ending this one signs you out."""
     hub = context.hub()
     await end_own_session(hub, _me(), session_id)
@@ -85,7 +86,7 @@ async def end_session(session_id: str) -> Response:
 
 @account_pages.post("/sign-out-everywhere")
 @signed_in
-async def sign_out_everywhere() -> Response:
+async def sign_out_everywhere() -> ResponseTypes:
     """End every session of yours, this one too."""
     hub = context.hub()
     principal = _me()
@@ -128,7 +129,7 @@ async def create_api_key() -> Response:
 
 @account_pages.post("/api-keys/<int:key_id>/revoke")
 @signed_in
-async def revoke_api_key(key_id: int) -> Response:
+async def revoke_api_key(key_id: int) -> ResponseTypes:
     """Revoke one of your API keys; it stops working at once."""
     principal = _me()
     await revoke_key(principal, principal.user_id, key_id)

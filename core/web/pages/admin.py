@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from quart import Response, redirect, request, url_for
+from quart.typing import ResponseTypes
 
 from medianest.core.db.models import ApiKey, User
 from medianest.core.web import context
@@ -158,7 +159,7 @@ async def users() -> Response:
             error = exc.message
     next_url = None
     if listing is not None and listing.next_cursor:
-        base = {k: v for k, v in args.items() if v and k != "cursor"}
+        base: dict[str, Any] = {k: v for k, v in args.items() if v and k != "cursor"}
         next_url = url_for("admin_pages.users", **base, cursor=listing.next_cursor)
     return await render_page(
         "admin/users.html",
@@ -200,7 +201,7 @@ async def _user_page(
 
 @admin_pages.post("/users/<int:user_id>")
 @requires(Permission.MANAGE_USERS)
-async def change(user_id: int) -> Response:
+async def change(user_id: int) -> ResponseTypes:
     """Apply the user form: role, permissions, active; refusals shown on the user's page."""
     form = await request.form
     current = AdminUserView.of(await user_or_404(user_id))
@@ -230,7 +231,7 @@ async def change(user_id: int) -> Response:
 
 @admin_pages.post("/users/<int:user_id>/api-keys/<int:key_id>/revoke")
 @requires(Permission.MANAGE_USERS)
-async def revoke_key(user_id: int, key_id: int) -> Response:
+async def revoke_key(user_id: int, key_id: int) -> ResponseTypes:
     """Revoke one of the user's API keys (only admins revoke an admin's)."""
     try:
         await revoke_users_key(_me(), user_id, key_id)
@@ -262,7 +263,7 @@ async def api_keys() -> Response:
         else:
             rows = [(ApiKeyView.of(row), row.user) for row in found]
             if following:
-                extra = {"all": "1"} if every else {}
+                extra: dict[str, Any] = {"all": "1"} if every else {}
                 next_url = url_for("admin_pages.api_keys", cursor=following, **extra)
     return await render_page(
         "admin/api_keys.html",
@@ -279,7 +280,7 @@ async def api_keys() -> Response:
 
 @admin_pages.post("/api-keys/<int:key_id>/revoke")
 @requires(Permission.MANAGE_USERS)
-async def revoke_any_key(key_id: int) -> Response:
+async def revoke_any_key(key_id: int) -> ResponseTypes:
     """Revoke a key from the list of everyone's keys (the users API's rule: only admins
     revoke an admin's)."""
     row = await ApiKey.get_or_none(id=key_id)
@@ -319,7 +320,7 @@ async def flags() -> Response:
 
 @admin_pages.post("/flags/<key>")
 @requires(Permission.MANAGE_SETTINGS)
-async def switch(key: str) -> Response:
+async def switch(key: str) -> ResponseTypes:
     """Switch flag ``key`` to the value the form asks for, for every replica."""
     form = await request.form
     wanted = form.get("enabled")
@@ -353,7 +354,7 @@ async def syncs() -> Response:
 
 @admin_pages.post("/syncs/<source>")
 @requires(Permission.RUN_SYNCS)
-async def sync_now(source: str) -> Response:
+async def sync_now(source: str) -> ResponseTypes:
     """Queue a sync of ``source`` (full when the form says so) or join the one going."""
     form = await request.form
     try:
@@ -382,7 +383,7 @@ async def audit() -> Response:
             error = exc.message
     next_url = None
     if listing is not None and listing.next_cursor:
-        base = {k: v for k, v in args.items() if v and k != "cursor"}
+        base: dict[str, Any] = {k: v for k, v in args.items() if v and k != "cursor"}
         next_url = url_for("admin_pages.audit", **base, cursor=listing.next_cursor)
     return await render_page(
         "admin/audit.html",

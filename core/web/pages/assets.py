@@ -116,7 +116,8 @@ class AssetSet:
 
 def core_assets() -> AssetSet:
     """Core's asset set of the current app."""
-    return current_app.extensions[ASSETS_EXTENSION]
+    assets: AssetSet = current_app.extensions[ASSETS_EXTENSION]
+    return assets
 
 
 def asset_url(name: str) -> str:

@@ -21,7 +21,7 @@ from io import BytesIO
 from pathlib import Path
 
 from babel import Locale
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date, format_datetime, get_timezone
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
@@ -76,9 +76,9 @@ def install_i18n(app: Quart) -> None:
 def choose(app: Quart) -> str:
     """The locale of the current request (the person's, this browser's, ``Accept-Language``,
     then English)."""
-    shipped = tuple(app.extensions[TRANSLATIONS_EXTENSION])
+    shipped: tuple[str, ...] = tuple(app.extensions[TRANSLATIONS_EXTENSION])
     user = g.get("current_user")
-    person = getattr(user, "locale", None) if user is not None else None
+    person: str | None = getattr(user, "locale", None) if user is not None else None
     if person in shipped:
         return person
     chosen = request.cookies.get(LOCALE_COOKIE, "")
@@ -148,14 +148,16 @@ def ngettext(singular: str, plural: str, n: int, **variables: object) -> str:
 
 def locale_name(code: str) -> str:
     """The name of locale ``code`` in its own language (``Français``)."""
-    return Locale.parse(code).get_display_name(code).capitalize()
+    return (Locale.parse(code).get_display_name(code) or code).capitalize()
 
 
 def format_when(value: datetime | None, format: str = "medium") -> str:
     """A date and time in the current locale (UTC), ``""`` for none."""
     if value is None:
         return ""
-    return format_datetime(value, format=format, tzinfo="UTC", locale=current_locale())
+    return format_datetime(
+        value, format=format, tzinfo=get_timezone("UTC"), locale=current_locale()
+    )
 
 
 def format_day(value: date | datetime | None, format: str = "medium") -> str:

@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 from pydantic import ValidationError
 from quart import Response, redirect, request, url_for
+from quart.typing import ResponseTypes
 
 from medianest.core.web import context
 from medianest.core.web.media_api import browse, correct, details_of
@@ -109,7 +110,7 @@ def _current_corrections(found: MediaDetails) -> dict[str, str]:
 
 @media_pages.post("/media/<source>/<item_id>/corrections")
 @requires(Permission.EDIT_METADATA)
-async def save_corrections(source: str, item_id: str) -> Response:
+async def save_corrections(source: str, item_id: str) -> ResponseTypes:
     """Store the corrections typed in the details page's form, then show the item again."""
     principal = current_principal()
     assert principal is not None
@@ -180,7 +181,7 @@ async def library() -> Response:
     except InvalidInputError as exc:
         error = exc.message
         status = 400 if exc.field == "cursor" else 422
-    base = {k: v for k, v in given.items() if k != "cursor"}
+    base: dict[str, Any] = {k: v for k, v in given.items() if k != "cursor"}
     next_url = first_url = None
     if listing is not None and listing.next_cursor:
         next_url = url_for(

@@ -283,4 +283,5 @@ async def render_widgets(area: str) -> list[Markup]:
 
 def plugin_webs() -> dict[str, PluginWeb]:
     """What each plugin adds to the current app's interface, by plugin key."""
-    return current_app.extensions.get(PLUGIN_WEB_EXTENSION, {})
+    webs: dict[str, PluginWeb] = current_app.extensions.get(PLUGIN_WEB_EXTENSION, {})
+    return webs

@@ -115,7 +115,7 @@ async def search() -> Response:
             result = json.loads(b'{"cached":' + (b"true," if cached else b"false,") + body)
             values["result"] = result
             values["problems"] = [s for s in result["sources"] if s["status"] != "ok"]
-            base = {k: v for k, v in cleaned.items() if k != "cursor"}
+            base: dict[str, Any] = {k: v for k, v in cleaned.items() if k != "cursor"}
             if result["next_cursor"]:
                 values["next_url"] = url_for(
                     "search_pages.search",

@@ -166,7 +166,8 @@ def install_browser_not_found(app: Quart) -> None:
 
 def registry() -> PageRegistry:
     """The current app's :class:`PageRegistry`."""
-    return current_app.extensions[PAGE_EXTENSION]
+    pages: PageRegistry = current_app.extensions[PAGE_EXTENSION]
+    return pages
 
 
 def page_blueprint(name: str, import_name: str, **options: Any) -> Blueprint:
@@ -187,7 +188,9 @@ def page_blueprint(name: str, import_name: str, **options: Any) -> Blueprint:
             hide(view_func)
         original(rule, endpoint, view_func, **kwargs)
 
-    blueprint.add_url_rule = add_url_rule  # type: ignore[method-assign]
+    # Flask's `setupmethod` decorator leaves the method typed as a plain callable with `self`,
+    # which no function set on the instance can match.
+    blueprint.add_url_rule = add_url_rule  # type: ignore[method-assign, assignment]
     return blueprint
 
 

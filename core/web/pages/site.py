@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 
 from quart import Response, abort, g, redirect, request, url_for
+from quart.typing import ResponseTypes
 
 from medianest.core.auth.sessions import SIGNED_OUT
 from medianest.core.db.models import User
@@ -49,7 +50,7 @@ async def asset(filename: str) -> Response:
 
 @site_pages.get("/sign-in")
 @public
-async def sign_in() -> Response:
+async def sign_in() -> ResponseTypes:
     """The sign-in page: one button per interactive method, a form per credentials method."""
     target = safe_next(request.args.get("next"))
     if current_principal() is not None:
@@ -63,7 +64,7 @@ async def sign_in() -> Response:
 
 @site_pages.post("/sign-out")
 @public
-async def sign_out() -> Response:
+async def sign_out() -> ResponseTypes:
     """End this session (when the form carries its CSRF token) and go to the sign-in page."""
     hub = context.hub()
     session_id = g.get("session_id")
@@ -76,7 +77,7 @@ async def sign_out() -> Response:
 
 @site_pages.post("/language")
 @public
-async def choose_language() -> Response:
+async def choose_language() -> ResponseTypes:
     """Remember the language chosen (``locale``: a shipped one, or empty for the browser's):
     for this browser, and for the person when the form comes from their session."""
     form = await request.form
@@ -105,7 +106,7 @@ async def choose_language() -> Response:
 
 @site_pages.get("/favicon.ico")
 @public
-async def favicon() -> Response:
+async def favicon() -> ResponseTypes:
     """The hub's icon (an SVG: every current browser takes it)."""
     return redirect(url_for("assets.asset", filename=_fingerprinted("icon.svg")), 301)
 
