@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from medianest.core.web.pages import images
-from medianest.sdk import ImageData, SourceCapability, hookimpl
+from medianest.sdk import ImageData, Page, SourceCapability, hookimpl
 from medianest.sdk.access import Permission
 from medianest.sdk.errors import NotFoundError, UpstreamError
 from medianest.sdk.testing import HubHarness, RunningHub
@@ -64,17 +64,30 @@ class PictureSource:
             await asyncio.sleep(5)
         if item_id == "buggy":
             return {"data": PNG}  # type: ignore[return-value]
+        if item_id == "crashing":
+            raise RuntimeError("a bug in the plugin")
         data, content_type = ANSWERS[item_id]
         return ImageData(data=data, content_type=content_type)
 
 
+class CataloguedPictures(PictureSource):
+    """A picture source whose library is copied into the catalogue (empty here)."""
+
+    id = "pictures:albums"
+    name = "Albums"
+    capabilities = frozenset({SourceCapability.IMAGES, SourceCapability.LIBRARY})
+
+    async def list_library(self, cursor: str | None, limit: int) -> Page[Any]:
+        return Page(items=[], next_cursor=None, total=0)
+
+
 class PicturePlugin:
-    def __init__(self, source: PictureSource) -> None:
-        self.source = source
+    def __init__(self, *sources: PictureSource) -> None:
+        self.sources = list(sources)
 
     @hookimpl
     def register_media_sources(self) -> list[PictureSource]:
-        return [self.source]
+        return self.sources
 
 
 @pytest.fixture
@@ -83,10 +96,18 @@ def pictures() -> PictureSource:
 
 
 @pytest.fixture
+def albums() -> CataloguedPictures:
+    return CataloguedPictures()
+
+
+@pytest.fixture
 async def running(
-    medianest_hub: HubHarness, pictures: PictureSource, mode: dict
+    medianest_hub: HubHarness, pictures: PictureSource, albums: CataloguedPictures, mode: dict
 ) -> AsyncIterator[RunningHub]:
-    plugins = {"pictures": PicturePlugin(pictures), "shelf": FakePlugin(FakeLibrary("shelf", 3))}
+    plugins = {
+        "pictures": PicturePlugin(pictures, albums),
+        "shelf": FakePlugin(FakeLibrary("shelf", 3)),
+    }
     async with medianest_hub.run(plugins, **mode) as hub:
         with hub.hub.database.activate():
             yield hub
@@ -174,6 +195,7 @@ async def test_a_failing_or_slow_source_is_not_cached_and_breaks_nothing(
     for _ in range(2):
         await blank(await running.client.get(url("failing"), headers=reader), 502)
     assert pictures.calls == [("failing", "poster", 320)] * 2
+    await blank(await running.client.get(url("crashing"), headers=reader), 502)
     monkeypatch.setattr(images, "FETCH_SECONDS", 0.2)
     await blank(await running.client.get(url("slow"), headers=reader), 504)
 
@@ -194,6 +216,15 @@ async def test_sources_without_the_capability_or_unknown_answer_404(
 ) -> None:
     for path in ("/media/shelf/1/image/poster", "/media/attic/1/image/poster"):
         await blank(await running.client.get(path, headers=reader), 404)
+
+
+async def test_a_catalogued_source_is_asked_only_for_items_the_catalogue_holds(
+    running: RunningHub, reader: dict, albums: CataloguedPictures
+) -> None:
+    for item_id in ("png", "invented-1", "9" * 300):
+        path = f"/media/pictures:albums/{item_id}/image/poster"
+        await blank(await running.client.get(path, headers=reader), 404)
+    assert albums.calls == []
 
 
 async def test_pictures_need_the_search_permission(running: RunningHub) -> None:

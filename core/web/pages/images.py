@@ -15,7 +15,9 @@ serves them to pages, with the access of the details page (``search``):
   every replica shares them), "none" for :data:`MISSING_SECONDS`; failures are not kept;
 - answers carry ``Cache-Control: private, max-age=...`` and an ETag (304 to a browser that has
   them);
-- an admin's poster correction (``poster_url``, ``https:``) wins: the route redirects to it.
+- an admin's poster correction (``poster_url``, ``https:``) wins: the route redirects to it;
+- a source copied into the catalogue (``library``) is asked only for items the catalogue
+  holds, so invented ids cost its service nothing.
 
 When there is nothing to show (no such item or picture, a source without the capability, a
 failing source, a refused answer) the route answers its status with a transparent 1x1 GIF, so
@@ -34,13 +36,19 @@ from typing import Any
 
 from quart import Response, redirect, request, url_for
 
-from medianest.core.db.models import MediaOverride
+from medianest.core.db.models import LibraryItem, MediaOverride
 from medianest.core.media.reads import storable
 from medianest.core.web import context
 from medianest.core.web.pages.shell import page_blueprint
 from medianest.sdk.access import Permission, requires
 from medianest.sdk.errors import MediaNestError, NotFoundError
-from medianest.sdk.providers import IMAGE_KINDS, ImageData, ImageSource, SourceCapability
+from medianest.sdk.providers import (
+    IMAGE_KINDS,
+    ImageData,
+    ImageSource,
+    MediaSource,
+    SourceCapability,
+)
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +68,8 @@ on every page view."""
 FETCH_SECONDS = 10.0
 """How long a source may take to hand over a picture."""
 CACHE_PREFIX = "media-image:v1:"
+MAX_ITEM_ID = 255
+"""The longest item id the catalogue holds (longer ones are never looked up there)."""
 
 ALLOWED_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif")
 """The only media types served; never SVG or HTML."""
@@ -115,13 +125,16 @@ def snap_width(raw: str | None) -> int:
     return next((width for width in WIDTHS if width >= wanted), WIDTHS[-1])
 
 
-def _image_source(source_id: str) -> ImageSource | None:
+def _media_source(source_id: str) -> MediaSource | None:
     for source in context.hub().registry.all("media_sources"):
         if source.id == source_id:
-            if SourceCapability.IMAGES in source.capabilities:
-                return source  # type: ignore[return-value]  # declared: checked at boot
-            return None
+            return source
     return None
+
+
+def _lookupable(item_id: str) -> bool:
+    """Whether ``item_id`` can be a catalogue id (short enough, a storable text)."""
+    return len(item_id) <= MAX_ITEM_ID and storable(item_id)
 
 
 def image_sources() -> frozenset[str]:
@@ -170,9 +183,21 @@ def _cache_key(source: str, item_id: str, kind: str, width: int) -> str:
     return f"{CACHE_PREFIX}{digest}"
 
 
+async def _catalogued(source: ImageSource, item_id: str) -> bool:
+    """Whether the item may be asked of ``source``: a source copied into the catalogue is asked
+    only for items the catalogue holds (an invented id costs the service nothing), a live one
+    for any."""
+    capabilities = source.capabilities
+    if SourceCapability.LIBRARY not in capabilities or SourceCapability.LIVE_SEARCH in capabilities:
+        return True
+    if not _lookupable(item_id):
+        return False
+    return await LibraryItem.filter(source=source.id, item_id=item_id).exists()
+
+
 async def _override_poster(source: str, item_id: str) -> str | None:
     """The admin's ``https:`` poster correction of the item, if any."""
-    if not storable(item_id):
+    if not _lookupable(item_id):
         return None
     found = await MediaOverride.filter(source=source, item_id=item_id).values_list(
         "poster_url", flat=True
@@ -210,14 +235,19 @@ async def media_image(source: str, item_id: str, kind: str) -> Response:
     if kind not in IMAGE_KINDS:
         return _blank(404, max_age=MISSING_SECONDS)
     width = snap_width(request.args.get("w"))
+    media_source = _media_source(source)
+    if media_source is None:
+        return _blank(404, max_age=MISSING_SECONDS)
     if kind == "poster":
         override = await _override_poster(source, item_id)
         if override is not None:
             response = redirect(override, 302)
             response.headers["Cache-Control"] = f"private, max-age={MISSING_SECONDS}"
             return response
-    image_source = _image_source(source)
-    if image_source is None:
+    if SourceCapability.IMAGES not in media_source.capabilities:
+        return _blank(404, max_age=MISSING_SECONDS)
+    image_source: ImageSource = media_source  # type: ignore[assignment]  # checked at boot
+    if not await _catalogued(image_source, item_id):
         return _blank(404, max_age=MISSING_SECONDS)
     cache = context.hub().cache
     key = _cache_key(source, item_id, kind, width)
@@ -233,6 +263,9 @@ async def media_image(source: str, item_id: str, kind: str) -> Response:
     except (MediaNestError, TimeoutError) as exc:
         log.info("no picture of %s item %s: %s", source, item_id[:100], exc)
         return _blank(504 if isinstance(exc, TimeoutError) else 502)
+    except Exception:  # a bug in the plugin: reported, and the page keeps its placeholder
+        log.exception("fetch_image of %s failed on item %s", source, item_id[:100])
+        return _blank(502)
     if cached.get("missing"):
         return _blank(404, max_age=MISSING_SECONDS)
     etag = cached["etag"]
