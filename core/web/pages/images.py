@@ -30,10 +30,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-import logging
 from collections.abc import Mapping
 from typing import Any
 
+import structlog
 from quart import Response, redirect, request, url_for
 
 from medianest.core.db.models import LibraryItem, MediaOverride
@@ -50,7 +50,7 @@ from medianest.sdk.providers import (
     SourceCapability,
 )
 
-log = logging.getLogger(__name__)
+log = structlog.get_logger(__name__)
 
 image_pages = page_blueprint("image_pages", __name__)
 
@@ -251,21 +251,23 @@ async def media_image(source: str, item_id: str, kind: str) -> Response:
         return _blank(404, max_age=MISSING_SECONDS)
     cache = context.hub().cache
     key = _cache_key(source, item_id, kind, width)
-    try:
-        cached = await cache.get(key)
-        if cached is None:
+    cached = await cache.get(key)
+    if cached is None:
+        try:
             cached = await _fetch(image_source, item_id, kind, width)
-            ttl = MISSING_SECONDS if cached.get("missing") else CACHE_SECONDS
-            await cache.set(key, cached, ttl)
-    except _Refused as exc:
-        log.warning("refused a picture of %s item %s: %s", source, item_id[:100], exc)
-        return _blank(502)
-    except (MediaNestError, TimeoutError) as exc:
-        log.info("no picture of %s item %s: %s", source, item_id[:100], exc)
-        return _blank(504 if isinstance(exc, TimeoutError) else 502)
-    except Exception:  # a bug in the plugin: reported, and the page keeps its placeholder
-        log.exception("fetch_image of %s failed on item %s", source, item_id[:100])
-        return _blank(502)
+        except _Refused as exc:
+            log.warning("picture refused", source=source, item_id=item_id[:100], reason=str(exc))
+            return _blank(502)
+        except (MediaNestError, TimeoutError) as exc:
+            timed_out = isinstance(exc, TimeoutError)
+            reason = f"no answer within {FETCH_SECONDS:g} s" if timed_out else str(exc)
+            log.info("picture unavailable", source=source, item_id=item_id[:100], reason=reason)
+            return _blank(504 if timed_out else 502)
+        except Exception:  # a bug in the plugin: reported, and the page keeps its placeholder
+            log.exception("fetch_image failed", source=source, item_id=item_id[:100])
+            return _blank(502)
+        ttl = MISSING_SECONDS if cached.get("missing") else CACHE_SECONDS
+        await cache.set(key, cached, ttl)
     if cached.get("missing"):
         return _blank(404, max_age=MISSING_SECONDS)
     etag = cached["etag"]
