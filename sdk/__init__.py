@@ -57,11 +57,14 @@ from medianest.sdk.pages import PageContext, PluginPage, Widget
 from medianest.sdk.persistence import DatabaseModels
 from medianest.sdk.providers import (
     CAPABILITY_PROTOCOLS,
+    IMAGE_KINDS,
     AnalyticsSink,
     AuthProvider,
     ChangesSource,
     CountingSource,
     HealthCheckedSource,
+    ImageData,
+    ImageSource,
     LibrarySource,
     LiveSearchSource,
     MediaSource,
@@ -94,6 +97,7 @@ API_VERSION = int(SDK_VERSION.split(".", 1)[0])
 __all__ = [
     "API_VERSION",
     "CAPABILITY_PROTOCOLS",
+    "IMAGE_KINDS",
     "SDK_REQUIREMENT_ATTRIBUTE",
     "SDK_VERSION",
     "AnalyticsSink",
@@ -119,6 +123,8 @@ __all__ = [
     "HubContext",
     "Identity",
     "Image",
+    "ImageData",
+    "ImageSource",
     "InvalidInputError",
     "Job",
     "JobContext",

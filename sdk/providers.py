@@ -18,6 +18,7 @@ pools) may define ``async def aclose()``: core calls it once when the hub stops.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal, Protocol, runtime_checkable
 
@@ -102,6 +103,10 @@ class SourceCapability(StrEnum):
     LIVE_SEARCH = "live_search"
     """Must be searched live (YouTube, a discovery service) instead of from the catalogue
     (``search``): :class:`LiveSearchSource`."""
+    IMAGES = "images"
+    """Hands over an item's pictures itself (``fetch_image``), for images the browser cannot
+    load from the service directly (they need the source's credentials):
+    :class:`ImageSource`."""
 
 
 @runtime_checkable
@@ -204,6 +209,41 @@ class HealthCheckedSource(MediaSource, Protocol):
         ...
 
 
+IMAGE_KINDS: tuple[str, ...] = ("poster", "backdrop", "thumbnail")
+"""The pictures core asks an :class:`ImageSource` for (kinds of :class:`~medianest.sdk.Image`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ImageData:
+    """One picture as a source hands it over: its bytes and their media type.
+
+    ``content_type`` is what the service said (``image/jpeg``); core checks it and the bytes'
+    size itself before anything reaches a browser, and refuses anything but JPEG, PNG, WebP
+    and GIF.
+    """
+
+    data: bytes
+    content_type: str
+
+
+@runtime_checkable
+class ImageSource(MediaSource, Protocol):
+    """``images``: hands over an item's pictures, fetched with the source's own credentials.
+
+    The hub serves them to its pages from its own origin (``/media/<source>/<id>/image/...``)
+    and caches them, so a browser never sees the service's address or token.
+    """
+
+    async def fetch_image(self, item_id: str, kind: str, width: int) -> ImageData:
+        """The picture ``kind`` (one of :data:`IMAGE_KINDS`) of item ``item_id``, about
+        ``width`` pixels wide (scaled by the service when it can; core asks only a few sizes).
+
+        :raises NotFoundError: no such item, or it has no picture of that kind.
+        :raises UpstreamError: the service failed or could not be reached.
+        """
+        ...
+
+
 CAPABILITY_PROTOCOLS: dict[SourceCapability, type] = {
     SourceCapability.SEARCH: SearchableSource,
     SourceCapability.LIVE_SEARCH: LiveSearchSource,
@@ -212,6 +252,7 @@ CAPABILITY_PROTOCOLS: dict[SourceCapability, type] = {
     SourceCapability.COUNT: CountingSource,
     SourceCapability.RECENTLY_ADDED: RecentlyAddedSource,
     SourceCapability.HEALTH: HealthCheckedSource,
+    SourceCapability.IMAGES: ImageSource,
 }
 """Capability → the protocol whose methods a source declaring it must have."""
 
@@ -223,6 +264,7 @@ CAPABILITY_METHODS: dict[SourceCapability, tuple[str, ...]] = {
     SourceCapability.COUNT: ("count",),
     SourceCapability.RECENTLY_ADDED: ("recently_added",),
     SourceCapability.HEALTH: ("health",),
+    SourceCapability.IMAGES: ("fetch_image",),
 }
 """Capability → the async methods core calls for it (checked at boot)."""
 

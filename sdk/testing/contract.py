@@ -34,6 +34,8 @@ from medianest.sdk.providers import (
     ChangesSource,
     CountingSource,
     HealthCheckedSource,
+    ImageData,
+    ImageSource,
     LibrarySource,
     MediaSource,
     RecentlyAddedSource,
@@ -155,3 +157,22 @@ class MediaSourceContract:
         results = await media_source.search(SearchQuery(text=text, limit=3))
         assert len(results) <= 3
         assert all(isinstance(item, MediaItem) for item in results)
+
+    async def test_pictures_are_images_or_not_found(self, media_source: ImageSource) -> None:
+        _needs(media_source, SourceCapability.IMAGES)
+        _needs(media_source, SourceCapability.LIBRARY, SourceCapability.RECENTLY_ADDED)
+        if SourceCapability.LIBRARY in media_source.capabilities:
+            items = (await cast(LibrarySource, media_source).list_library(None, 5)).items
+        else:
+            items = await cast(RecentlyAddedSource, media_source).recently_added(5)
+        for item in items:
+            try:
+                image = await media_source.fetch_image(item.ref.item_id, "poster", 320)
+            except NotFoundError:
+                continue
+            assert isinstance(image, ImageData)
+            assert image.data, "a picture has bytes"
+            kind = image.content_type.split(";", 1)[0].strip().lower()
+            assert kind in ("image/jpeg", "image/png", "image/webp", "image/gif"), kind
+        with pytest.raises(NotFoundError):
+            await media_source.fetch_image("no-such-item-0000", "poster", 320)

@@ -52,3 +52,28 @@ async def test_an_editor_gets_the_corrections_form(synced: RunningHub, editor: d
     home_id, _ = (await shared_films())[0]
     html = await page(synced, editor, f"/media/plex:home/{home_id}")
     assert 'action="/media/plex:home/' in html and 'name="csrf_token"' in html
+
+
+async def test_posters_come_from_the_hub_and_the_plex_server_through_it(
+    synced: RunningHub, reader: dict
+) -> None:
+    home_id, _ = (await shared_films())[0]
+    html = await page(synced, reader, f"/media/plex:home/{home_id}")
+    found = re.search(r'<img class="poster-img" src="([^"]+)" alt="Poster of [^"]+"', html)
+    assert found is not None, html[:2000]
+    src = found.group(1).replace("&amp;", "&")
+    assert src == f"/media/plex:home/{home_id}/image/poster?w=480"
+    assert 'class="poster-blank' in html  # the letter stays under it
+    assert "X-Plex-Token" not in html and "token" not in src
+
+    picture = await synced.client.get(src, headers=reader)
+    body = await picture.get_data()
+    assert picture.status_code == 200 and picture.content_type == "image/png"
+    assert body.startswith(b"\x89PNG") and body[16:24] == (480).to_bytes(4) + (720).to_bytes(4)
+
+    home = await page(synced, reader, "/")
+    assert re.search(r'class="poster-img" src="/media/plex:home/\d+/image/poster\?w=320"', home)
+    library = await page(synced, reader, "/library?source=plex:cabin")
+    assert re.search(r'src="/media/plex:cabin/\d+/image/poster\?w=320"', library)
+    shelf = await page(synced, reader, "/library?source=shelf")
+    assert 'class="poster-img"' not in shelf  # shelf hands over no pictures, has no https ones

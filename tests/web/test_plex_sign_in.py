@@ -1,5 +1,6 @@
 """Signing in with Plex in a real browser: a page asked for while signed out, the sign-in page,
-the Plex simulator's approval page, back to the hub and on to the page asked for; then out."""
+the Plex simulator's approval page, back to the hub and on to the page asked for; then out.
+Then the Plex servers' posters, loaded through the hub, on Home and an item's details."""
 
 from __future__ import annotations
 
@@ -15,9 +16,10 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from medianest.config import load_settings
-from medianest.core.app import create_app
+from medianest.core.app import create_app, hub_of
 from medianest.core.serving import bind_socket, serve_until, url_of
 from medianest_plex.simulator import PlexWorld, serve_world
+from tests.sync.sync_testing import sync
 from tests.web.browser import check_accessibility, screenshot
 
 START_TIMEOUT = 30
@@ -48,7 +50,14 @@ def plex_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
         ready = asyncio.Event()
         server = asyncio.create_task(serve_until(app, sock, stop, on_ready=lambda _: ready.set()))
         await asyncio.wait_for(ready.wait(), START_TIMEOUT)
-        return {"url": url_of(sock), "sim": sim, "server": server, "sock": sock}
+        return {
+            "url": url_of(sock),
+            "sim": sim,
+            "server": server,
+            "sock": sock,
+            "app": app,
+            "loop": loop,
+        }
 
     served = asyncio.run_coroutine_threadsafe(start(), loop).result(START_TIMEOUT)
     try:
@@ -93,4 +102,55 @@ def test_signing_in_with_plex_leads_to_the_page_asked_for(
     expect(page).to_have_url(f"{url}/sign-in")
     page.goto("/")
     expect(page).to_have_url(f"{url}/sign-in")
+    context.close()
+
+
+POSTERS_LOADED = """(least) => {
+  const images = [...document.querySelectorAll("img.poster-img")];
+  const loaded = (image) => image.complete && image.naturalWidth >= least;
+  return images.length > 0 && images.every(loaded);
+}"""
+"""True once every poster of the page has loaded a real picture (the see-through stand-in the
+hub answers when it has none is 1 pixel wide)."""
+
+
+def test_plex_posters_load_through_the_hub_on_home_and_details(
+    browser: Browser, plex_hub: dict[str, Any]
+) -> None:
+    hub = hub_of(plex_hub["app"])
+    sources = [f"plex:{slug}" for slug in plex_hub["sim"].server_urls]
+
+    async def synced() -> None:
+        with hub.database.activate():
+            for source in sources:
+                run = await sync(hub, source)
+                assert run.status == "succeeded", run.error
+
+    asyncio.run_coroutine_threadsafe(synced(), plex_hub["loop"]).result(START_TIMEOUT * 2)
+    url = plex_hub["url"]
+    context = browser.new_context(base_url=url)
+    page = context.new_page()
+    page.goto("/")
+    page.get_by_role("button", name="Sign in with Plex").click()
+    page.locator('button[data-account="owner"]').click()
+    expect(page).to_have_url(f"{url}/", timeout=15_000)
+    posters = page.locator(".posters img.poster-img")
+    expect(posters.first).to_be_visible()
+    for source in sources:
+        expect(page.locator(f'img.poster-img[src^="/media/{source}/"]').first).to_be_attached()
+    page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+    page.wait_for_function(POSTERS_LOADED, arg=160)
+    token = plex_hub["sim"].world.owner.token
+    assert token not in page.content()
+    check_accessibility(page, "home with posters")
+    page.evaluate("window.scrollTo(0, 0)")
+    screenshot(page, "home-posters")
+
+    page.locator(".poster-card a").first.click()
+    expect(page).to_have_url(re.compile(r"/media/plex:"))
+    poster = page.locator(".details-poster img.poster-img")
+    expect(poster).to_have_attribute("src", re.compile(r"/image/poster\?w=480$"))
+    page.wait_for_function(POSTERS_LOADED, arg=480)
+    check_accessibility(page, "details with a poster")
+    screenshot(page, "details-posters")
     context.close()

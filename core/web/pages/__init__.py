@@ -21,6 +21,7 @@ from medianest.core.web.pages.admin import admin_pages
 from medianest.core.web.pages.apidocs import apidocs_pages
 from medianest.core.web.pages.assets import ASSETS_EXTENSION, STATIC_DIR, AssetSet, asset_url
 from medianest.core.web.pages.home import home_pages
+from medianest.core.web.pages.images import image_pages, poster_src
 from medianest.core.web.pages.media import library_pages, media_pages
 from medianest.core.web.pages.plugin_pages import install_plugin_pages
 from medianest.core.web.pages.search import search_pages
@@ -45,6 +46,7 @@ PAGE_BLUEPRINTS: tuple[Blueprint, ...] = (
     apidocs_pages,
     search_pages,
     media_pages,
+    image_pages,
     library_pages,
     admin_pages,
 )
@@ -68,6 +70,7 @@ def install_pages(app: Quart, hub: Hub) -> None:
     app.jinja_env.globals["asset"] = asset_url
     app.jinja_env.globals["has_page"] = lambda endpoint: endpoint in app.view_functions
     app.jinja_env.filters["tone"] = tone
+    app.jinja_env.globals["poster_src"] = poster_src
     for blueprint in PAGE_BLUEPRINTS:
         app.register_blueprint(blueprint)
     install_plugin_pages(app, hub)

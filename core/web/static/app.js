@@ -72,3 +72,10 @@ if (menu) {
     if (menu.open && !menu.contains(event.target)) { menu.open = false; }
   });
 }
+
+// A poster that cannot be loaded at all (the hub answers a see-through image when it has
+// none, but a network failure has no body) is hidden, so its letter placeholder shows.
+document.addEventListener("error", (event) => {
+  const image = event.target;
+  if (image instanceof HTMLImageElement && image.classList.contains("poster-img")) { image.hidden = true; }
+}, true);

@@ -159,6 +159,25 @@ class ItemMapper:
             images.append({"kind": "backdrop", "url": self._image_url(art)})
         return images
 
+    def image_path(self, raw: dict[str, Any], kind: str) -> str | None:
+        """The server's own path of an item's picture ``kind``, for its photo transcoder: a
+        poster is the item's ``thumb`` (an episode's, its show's), a thumbnail its ``thumb``,
+        a backdrop its ``art`` (falling back to its show's or season's)."""
+        if kind == "poster":
+            episode = raw.get("type") == "episode"
+            names = ("grandparentThumb", "parentThumb", "thumb") if episode else ("thumb",)
+        elif kind == "thumbnail":
+            names = ("thumb",)
+        elif kind == "backdrop":
+            names = ("art", "grandparentArt", "parentArt")
+        else:
+            return None
+        for name in names:
+            value = raw.get(name)
+            if isinstance(value, str) and value:
+                return value
+        return None
+
     def _image_url(self, path: str) -> str:
         # A path that starts with a single "/" has neither a scheme nor a host, so
         # ``urlsplit`` (which also rejects some malformed hosts) is only needed for others.

@@ -30,6 +30,7 @@ import httpx
 from medianest.sdk import (
     ChangesPage,
     HealthStatus,
+    ImageData,
     InvalidInputError,
     MediaItem,
     NotFoundError,
@@ -63,6 +64,7 @@ log = logging.getLogger(__name__)
 
 _RATING_KEY = re.compile(r"^[0-9]{1,20}$")
 _CHANGE_FIELDS = ("addedAt", "updatedAt")
+_IMAGE_ACCEPT = "image/jpeg, image/png, image/webp, image/gif"
 
 
 class PlexMediaSource:
@@ -83,6 +85,7 @@ class PlexMediaSource:
             SourceCapability.COUNT,
             SourceCapability.RECENTLY_ADDED,
             SourceCapability.HEALTH,
+            SourceCapability.IMAGES,
         }
     )
 
@@ -239,6 +242,33 @@ class PlexMediaSource:
         version = identity.get("version")
         detail = f"Plex Media Server {version}" if isinstance(version, str) else "Plex Media Server"
         return HealthStatus(ok=True, detail=detail, latency_ms=latency)
+
+    async def fetch_image(self, item_id: str, kind: str, width: int) -> ImageData:
+        """The item's picture ``kind`` through the server's photo transcoder
+        (``/photo/:/transcode``), ``width`` wide and as tall as the kind's shape (2:3 for a
+        poster, 16:9 otherwise). The token travels in its header, as on every request.
+
+        :raises NotFoundError: no such item, or it has no picture of that kind.
+        :raises UpstreamError: the server failed or could not be reached.
+        """
+        if not _RATING_KEY.fullmatch(item_id):
+            raise NotFoundError(f"{self.id} has no item {item_id[:40]!r}", plugin=PLUGIN_KEY)
+        try:
+            raw = await self.client.metadata(item_id)
+        except NotFoundError as exc:
+            raise NotFoundError(f"{self.id} has no item {item_id}", plugin=PLUGIN_KEY) from exc
+        path = self.mapper.image_path(raw, kind)
+        if path is None:
+            raise NotFoundError(f"{self.id} item {item_id} has no {kind}", plugin=PLUGIN_KEY)
+        height = width * 3 // 2 if kind == "poster" else width * 9 // 16
+        response = await self.client.send(
+            "GET",
+            "/photo/:/transcode",
+            params=[("url", path), ("width", width), ("height", height), ("minSize", 1)],
+            headers={"Accept": _IMAGE_ACCEPT},
+        )
+        content_type = response.headers.get("content-type", "application/octet-stream")
+        return ImageData(data=response.content, content_type=content_type)
 
     # -- walking ---------------------------------------------------------------------------
 

@@ -69,6 +69,7 @@ async def test_two_servers_are_two_sources(runtime: PlexRuntime, plex_world: Ple
             SourceCapability.COUNT,
             SourceCapability.RECENTLY_ADDED,
             SourceCapability.HEALTH,
+            SourceCapability.IMAGES,
         }
         assert await source.machine_identifier() == server.machine_identifier
         status = await source.health()

@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException
 from medianest_plex.simulator.authpage import build_auth_blueprint
 from medianest_plex.simulator.control import PREFIX, build_control_blueprint
 from medianest_plex.simulator.faults import FaultMode, FaultRule
+from medianest_plex.simulator.images import build_images_blueprint
 from medianest_plex.simulator.plextv import build_plextv_blueprint
 from medianest_plex.simulator.pms import build_pms_blueprint
 from medianest_plex.simulator.query import BadRequest
@@ -81,6 +82,7 @@ def create_app(
     if control:
         app.register_blueprint(build_control_blueprint(world))
     app.register_blueprint(build_pms_blueprint(world, srv))
+    app.register_blueprint(build_images_blueprint(srv))
 
     @app.before_request
     async def inject_faults() -> Response | None:
