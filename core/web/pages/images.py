@@ -35,6 +35,7 @@ from typing import Any
 
 import structlog
 from quart import Response, redirect, request, url_for
+from quart.typing import ResponseTypes
 
 from medianest.core.db.models import LibraryItem, MediaOverride
 from medianest.core.media.reads import storable
@@ -126,10 +127,8 @@ def snap_width(raw: str | None) -> int:
 
 
 def _media_source(source_id: str) -> MediaSource | None:
-    for source in context.hub().registry.all("media_sources"):
-        if source.id == source_id:
-            return source
-    return None
+    sources: list[MediaSource] = context.hub().registry.all("media_sources")
+    return next((source for source in sources if source.id == source_id), None)
 
 
 def _lookupable(item_id: str) -> bool:
@@ -230,7 +229,7 @@ async def _fetch(source: ImageSource, item_id: str, kind: str, width: int) -> di
 
 @image_pages.get("/media/<source>/<item_id>/image/<kind>")
 @requires(Permission.SEARCH)
-async def media_image(source: str, item_id: str, kind: str) -> Response:
+async def media_image(source: str, item_id: str, kind: str) -> ResponseTypes:
     """A picture of an item (``kind``: poster, backdrop or thumbnail), about ``?w=`` wide."""
     if kind not in IMAGE_KINDS:
         return _blank(404, max_age=MISSING_SECONDS)
@@ -241,9 +240,9 @@ async def media_image(source: str, item_id: str, kind: str) -> Response:
     if kind == "poster":
         override = await _override_poster(source, item_id)
         if override is not None:
-            response = redirect(override, 302)
-            response.headers["Cache-Control"] = f"private, max-age={MISSING_SECONDS}"
-            return response
+            moved = redirect(override, 302)
+            moved.headers["Cache-Control"] = f"private, max-age={MISSING_SECONDS}"
+            return moved
     if SourceCapability.IMAGES not in media_source.capabilities:
         return _blank(404, max_age=MISSING_SECONDS)
     image_source: ImageSource = media_source  # type: ignore[assignment]  # checked at boot

@@ -261,7 +261,7 @@ class PlexMediaSource:
         if path is None:
             raise NotFoundError(f"{self.id} item {item_id} has no {kind}", plugin=PLUGIN_KEY)
         height = width * 3 // 2 if kind == "poster" else width * 9 // 16
-        response = await self.client.send(
+        response = await self.client.request(
             "GET",
             "/photo/:/transcode",
             params=[("url", path), ("width", width), ("height", height), ("minSize", 1)],
