@@ -69,7 +69,8 @@ NOTE = Notification(
 async def test_each_recipient_is_reached_at_the_address_of_each_notifier() -> None:
     email, webhook = Notifier("mail", "email"), Notifier("hook", None)
     hub = Hub([email, webhook])
-    delivered = await core_jobs.notify(JobContext(hub, "n1", 1), notification=NOTE)  # type: ignore[arg-type]
+    context = JobContext(hub, "n1", 1)  # type: ignore[arg-type]
+    delivered = await core_jobs.notify(hub.registry, context, notification=NOTE)  # type: ignore[arg-type]
     assert delivered == 5
     assert email.delivered == [("ann", "ann@example.org"), ("admin", None)], "bob has no email"
     assert webhook.delivered == [("ann", None), ("bob", None), ("admin", None)]
@@ -79,12 +80,14 @@ async def test_each_recipient_is_reached_at_the_address_of_each_notifier() -> No
 async def test_only_failed_deliveries_get_another_round() -> None:
     email, webhook = Notifier("mail", "email"), Notifier("hook", None, failures=1)
     hub = Hub([email, webhook])
-    assert await core_jobs.notify(JobContext(hub, "n1", 1), notification=NOTE) == 4  # type: ignore[arg-type]
+    context = JobContext(hub, "n1", 1)  # type: ignore[arg-type]
+    assert await core_jobs.notify(hub.registry, context, notification=NOTE) == 4  # type: ignore[arg-type]
     [(name, retry)] = hub.jobs.queued
     assert name == core_jobs.NOTIFY
     assert retry["pending"] == [["hook", 0]] and retry["round_"] == 2
     assert retry["job_id"] == "n1:round2" and retry["defer_seconds"] == 5.0
     again = await core_jobs.notify(  # type: ignore[arg-type]
+        hub.registry,  # type: ignore[arg-type]
         JobContext(hub, "n1:round2", 1),
         notification=retry["notification"],
         pending=retry["pending"],

@@ -123,7 +123,7 @@ def test_wrong_type_from_a_hook_is_named(tmp_path) -> None:
     with pytest.raises(
         PluginError,
         match=r"'bad' returned object from register_media_sources; expected a MediaSource "
-        r"\(missing: capabilities, count, get_item, ",
+        r"\(missing: capabilities, get_item, id, name\)",
     ):
         build_hub(_settings(tmp_path), plugins={"bad": plugin}, autoload=False)
 
