@@ -245,3 +245,23 @@ async def test_a_browser_asking_for_no_page_gets_a_page_programs_get_a_problem(
             problem = await running.client.get(path, headers=headers)
             assert problem.status_code == 404
             assert problem.mimetype == "application/problem+json", path
+
+
+async def test_admin_listings_name_a_bad_filter_and_page_through(medianest_hub, mode) -> None:
+    async with medianest_hub.run(autoload=True, **HELLO, **mode) as running:
+        admin = await running.sign_in(role="admin")
+        bad = await running.client.get("/admin/audit?since=yesterday", headers=admin)
+        assert bad.status_code == 422
+        assert "since" in await bad.get_data(as_text=True)
+        bad = await running.client.get("/admin/users?role=emperor", headers=admin)
+        assert bad.status_code == 422
+        assert "role" in await bad.get_data(as_text=True)
+        for number in range(55):
+            await running.sign_in(username=f"member-{number:02d}")
+        first = await running.client.get("/admin/users?q=member", headers=admin)
+        html = await first.get_data(as_text=True)
+        assert first.status_code == 200 and html.count("member-") >= 50
+        following = re.search(r'href="(/admin/users\?q=member&amp;cursor=[^"]+)"', html)
+        assert following, "a link to the next page keeps the filter"
+        rest = await running.client.get(following.group(1).replace("&amp;", "&"), headers=admin)
+        assert rest.status_code == 200 and "member-54" in await rest.get_data(as_text=True)

@@ -12,6 +12,7 @@ is shown on the page that made it. The syncs page follows sync progress live ove
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -134,6 +135,42 @@ def _validated(model: type[BaseModel], args: dict[str, str]) -> tuple[Any, str |
         )
 
 
+async def _filtered_listing(
+    endpoint: str,
+    filters: Sequence[str],
+    model: type[BaseModel],
+    shown: int,
+    fetch: Callable[[Any], Awaitable[Any]],
+    template: str,
+    title: str,
+) -> Response:
+    """A page of what ``fetch`` lists for the query string's ``filters`` (validated by
+    ``model``, the API's own query model), with the link to the next page; bad filters are
+    shown beside the form with a 422."""
+    args = {name: request.args.get(name, "") for name in filters}
+    query, error = _validated(model, args | {"limit": str(shown)})
+    listing = None
+    if query is not None:
+        try:
+            listing = await fetch(query)
+        except MediaNestError as exc:
+            error = exc.message
+    next_url = None
+    if listing is not None and listing.next_cursor:
+        base: dict[str, Any] = {k: v for k, v in args.items() if v and k != "cursor"}
+        next_url = url_for(endpoint, **base, cursor=listing.next_cursor)
+    return await render_page(
+        template,
+        title=title,
+        status=200 if error is None else 422,
+        sections=_sections(_me()),
+        listing=listing,
+        filters=args,
+        error=error,
+        next_url=next_url,
+    )
+
+
 @admin_pages.get("")
 @signed_in
 async def admin() -> Response:
@@ -149,27 +186,14 @@ async def admin() -> Response:
 @requires(Permission.MANAGE_USERS)
 async def users() -> Response:
     """Users, searched by name or e-mail, filtered by role and state."""
-    args = {name: request.args.get(name, "") for name in ("q", "role", "active", "cursor")}
-    query, error = _validated(UserQuery, args | {"limit": str(USERS_SHOWN)})
-    listing = None
-    if query is not None:
-        try:
-            listing = await find_users(query)
-        except InvalidInputError as exc:
-            error = exc.message
-    next_url = None
-    if listing is not None and listing.next_cursor:
-        base: dict[str, Any] = {k: v for k, v in args.items() if v and k != "cursor"}
-        next_url = url_for("admin_pages.users", **base, cursor=listing.next_cursor)
-    return await render_page(
+    return await _filtered_listing(
+        "admin_pages.users",
+        ("q", "role", "active", "cursor"),
+        UserQuery,
+        USERS_SHOWN,
+        find_users,
         "admin/users.html",
-        title=i18n.gettext("Users"),
-        status=200 if error is None else 422,
-        sections=_sections(_me()),
-        listing=listing,
-        filters=args,
-        error=error,
-        next_url=next_url,
+        i18n.gettext("Users"),
     )
 
 
@@ -373,25 +397,12 @@ AUDIT_FILTERS = ("action", "actor", "target", "outcome", "since", "until", "curs
 @requires(Permission.VIEW_AUDIT)
 async def audit() -> Response:
     """The audit log, newest first, filtered like ``GET /api/v1/audit``."""
-    args = {name: request.args.get(name, "") for name in AUDIT_FILTERS}
-    query, error = _validated(AuditQuery, args | {"limit": str(EVENTS_SHOWN)})
-    listing = None
-    if query is not None:
-        try:
-            listing = await audit_events(query)
-        except MediaNestError as exc:
-            error = exc.message
-    next_url = None
-    if listing is not None and listing.next_cursor:
-        base: dict[str, Any] = {k: v for k, v in args.items() if v and k != "cursor"}
-        next_url = url_for("admin_pages.audit", **base, cursor=listing.next_cursor)
-    return await render_page(
+    return await _filtered_listing(
+        "admin_pages.audit",
+        AUDIT_FILTERS,
+        AuditQuery,
+        EVENTS_SHOWN,
+        audit_events,
         "admin/audit.html",
-        title=i18n.gettext("Audit log"),
-        status=200 if error is None else 422,
-        sections=_sections(_me()),
-        listing=listing,
-        filters=args,
-        error=error,
-        next_url=next_url,
+        i18n.gettext("Audit log"),
     )
