@@ -8,6 +8,7 @@ Services are found through ``MEDIANEST_TEST_DATABASE_URL`` and ``MEDIANEST_TEST_
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager
@@ -146,3 +147,24 @@ def medianest_hub(tmp_path: Path, sqlite_template: SqliteTemplate) -> HubHarness
     """Start real hubs (see ``medianest.sdk.testing.HubHarness``); an embedded hub starts on
     a copy of a migrated database instead of migrating a new one."""
     return _MigratedHubHarness(tmp_path, sqlite_template)
+
+
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "build" / "screenshots"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config.stash[_STARTED] = time.time()
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """Name the screenshots the browser tests saved in this run, so they can be looked at."""
+    started = config.stash.get(_STARTED, None)
+    if started is None or not SCREENSHOTS.is_dir():
+        return
+    saved = sorted(p.name for p in SCREENSHOTS.glob("*.png") if p.stat().st_mtime >= started)
+    if saved:
+        terminalreporter.write_sep("-", f"{len(saved)} screenshots saved in {SCREENSHOTS}")
+        terminalreporter.write_line(", ".join(saved))
+
+
+_STARTED = pytest.StashKey[float]()
