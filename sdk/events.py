@@ -22,9 +22,18 @@ FLAGS_CHANNEL: Final = "flags"
 """A runtime flag was switched; every replica reloads its flags."""
 USERS_CHANNEL: Final = "users"
 """A user or session changed; every replica forgets what it kept of them."""
+HEALTH_CHANNEL: Final = "health"
+"""A live source's circuit opened or closed: ``{"source", "circuit", "detail"}``."""
 
 CORE_CHANNELS: Final = frozenset(
-    {EVENTS_CHANNEL, SYNC_PROGRESS_CHANNEL, CATALOGUE_CHANNEL, FLAGS_CHANNEL, USERS_CHANNEL}
+    {
+        EVENTS_CHANNEL,
+        SYNC_PROGRESS_CHANNEL,
+        CATALOGUE_CHANNEL,
+        FLAGS_CHANNEL,
+        USERS_CHANNEL,
+        HEALTH_CHANNEL,
+    }
 )
 """Channels only core publishes on (``HubContext.publish`` refuses them)."""
 

@@ -12,7 +12,7 @@ import structlog
 from medianest.config.settings import EventSettings
 from medianest.core.events import EventBuffer
 from medianest.sdk import DomainEvent, HubContext, InvalidInputError, hookimpl
-from medianest.sdk.events import EVENTS_CHANNEL, FLAGS_CHANNEL
+from medianest.sdk.events import EVENTS_CHANNEL, FLAGS_CHANNEL, HEALTH_CHANNEL
 from medianest.sdk.testing import HubHarness
 
 
@@ -184,7 +184,7 @@ async def test_plugins_publish_on_their_own_channels_only(
             await hub.publish("mine.news", {"hello": 1})
             async with asyncio.timeout(10):
                 assert await anext(aiter(messages)) == {"hello": 1}
-        for refused in (FLAGS_CHANNEL, EVENTS_CHANNEL, "Not A Channel"):
+        for refused in (FLAGS_CHANNEL, EVENTS_CHANNEL, HEALTH_CHANNEL, "Not A Channel"):
             with pytest.raises(InvalidInputError):
                 await hub.publish(refused, {})
 

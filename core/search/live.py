@@ -48,6 +48,7 @@ from medianest.core.search.query import SearchRequest
 from medianest.core.state.memory import MemoryCache
 from medianest.core.state.singleflight import SingleFlight
 from medianest.sdk.errors import MediaNestError, NotFoundError
+from medianest.sdk.events import HEALTH_CHANNEL
 from medianest.sdk.flags import Flag
 from medianest.sdk.models import MediaItem, SearchQuery
 from medianest.sdk.providers import LiveSearchSource, MediaSource, SourceCapability, supports
@@ -58,8 +59,6 @@ log = structlog.get_logger(__name__)
 Status = Literal["ok", "timeout", "error", "skipped"]
 
 CACHE_PREFIX = "search:live:"
-HEALTH_CHANNEL = "health"
-"""Pub/sub channel announcing a live source's circuit opening or closing (on any replica)."""
 """Cache keys look like ``search:live:<source id>:<digest of the query>``."""
 
 SEARCH_FEATURE = "search"

@@ -51,11 +51,11 @@ from quart_schema import hide
 
 from medianest.core.auth.principals import principal_for
 from medianest.core.db.models import ApiKey
-from medianest.core.search.live import HEALTH_CHANNEL
 from medianest.core.web import context
 from medianest.core.web.guard import websocket_origin_allowed
 from medianest.core.web.session_cookies import ACCESS_COOKIE
 from medianest.sdk.access import Permission, public
+from medianest.sdk.events import HEALTH_CHANNEL, SYNC_PROGRESS_CHANNEL
 from medianest.sdk.models import Principal
 from medianest.sdk.services import PubSub
 
@@ -74,8 +74,6 @@ _CLOSE_REASONS = {
     CLOSE_TOO_SLOW: "too slow",
     CLOSE_GOING_AWAY: "the hub is stopping",
 }
-SYNC_CHANNEL = "sync"
-"""Sync progress (the channel the sync engine publishes on)."""
 PERSON_CHANNEL_PREFIX = "person:"
 EXTENSION = "medianest.live"
 MAX_FRAME_BYTES = 4096
@@ -105,7 +103,9 @@ class Topic:
 TOPICS: dict[str, Topic] = {
     topic.name: topic
     for topic in (
-        Topic("sync", lambda _: SYNC_CHANNEL, Permission.RUN_SYNCS, "library sync progress"),
+        Topic(
+            "sync", lambda _: SYNC_PROGRESS_CHANNEL, Permission.RUN_SYNCS, "library sync progress"
+        ),
         Topic(
             "health",
             lambda _: HEALTH_CHANNEL,
