@@ -6,6 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 REQUIREMENTS := pyproject.toml setup.py constraints.txt plugins/plex/pyproject.toml \
+	plugins/overseerr/pyproject.toml plugins/notify/pyproject.toml \
 	tests/fixtures/medianest-hello/pyproject.toml
 
 .PHONY: install demo test lint bench clean messages
@@ -16,7 +17,8 @@ $(STAMP): $(REQUIREMENTS)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade "pip>=24" "setuptools>=77" wheel
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt \
-		-e ".[test]" -e plugins/plex -e tests/fixtures/medianest-hello
+		-e ".[test]" -e plugins/plex -e plugins/overseerr -e plugins/notify \
+		-e tests/fixtures/medianest-hello
 	@touch $@
 
 # PORT=8081 (or MEDIANEST_SERVER__PORT) serves the demo on another port; HOST likewise.
@@ -43,12 +45,12 @@ test: $(STAMP)
 LINT_DIR := build/lint-packages
 TYPECHECK_DIR := build/typecheck/medianest
 TYPED_PACKAGES := -p medianest.sdk -p medianest.core -p medianest.config -p medianest.workers \
-	-p medianest_plex -p medianest_hello
+	-p medianest_plex -p medianest_overseerr -p medianest_notify -p medianest_hello
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	rm -rf $(LINT_DIR) build/lib build/bdist.* plugins/plex/build
+	rm -rf $(LINT_DIR) build/lib build/bdist.* plugins/*/build
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation \
-		--target $(LINT_DIR) . ./plugins/plex
+		--target $(LINT_DIR) . ./plugins/plex ./plugins/overseerr ./plugins/notify
 	PYTHONPATH=$(LINT_DIR) $(BIN)/lint-imports
 	mkdir -p $(TYPECHECK_DIR)
 	for part in core sdk config workers; do ln -sfn ../../../$$part $(TYPECHECK_DIR)/$$part; done

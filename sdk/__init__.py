@@ -9,6 +9,7 @@ history is in ``sdk/CHANGELOG.md``); a plugin declares the versions it supports 
 from medianest.sdk.access import Permission, public, requires, signed_in
 from medianest.sdk.demo import Demo, DemoSetup
 from medianest.sdk.errors import (
+    AccountNotLinkedError,
     AuthenticationError,
     ConfigurationError,
     ConflictError,
@@ -100,6 +101,7 @@ __all__ = [
     "IMAGE_KINDS",
     "SDK_REQUIREMENT_ATTRIBUTE",
     "SDK_VERSION",
+    "AccountNotLinkedError",
     "AnalyticsSink",
     "AuthChallenge",
     "AuthProvider",

@@ -76,6 +76,14 @@ class ConflictError(MediaNestError):
     code = "conflict"
 
 
+class AccountNotLinkedError(ConflictError):
+    """The person has no account on the service a provider acts on (an Overseerr user matching
+    their Plex account or email), so the provider cannot act as them. The message names the
+    service; core answers 409 with it."""
+
+    code = "account_not_linked"
+
+
 class AuthenticationError(MediaNestError):
     """Sign-in failed or was refused; the message says why in terms safe to show."""
 

@@ -59,5 +59,30 @@ PLAYBACK_EVENTS: Final = frozenset(
 )
 """Playback events: ``item`` is what plays, ``data`` has the account, player and media."""
 
-CORE_EVENT_TYPES: Final = frozenset({SEARCH_PERFORMED, SYNC_SUCCEEDED, SYNC_FAILED})
+REQUEST_CREATED: Final = "request.created"
+"""A person asked for a title (also when they joined an existing request as interested)."""
+REQUEST_APPROVED: Final = "request.approved"
+REQUEST_DECLINED: Final = "request.declined"
+"""``data["reason"]`` says why, when the person who declined gave a reason."""
+REQUEST_AVAILABLE: Final = "request.available"
+"""The title is in a library: ``data["location"]`` is where (``{"source", "item_id"}``)."""
+REQUEST_FAILED: Final = "request.failed"
+REQUEST_DELETED: Final = "request.deleted"
+REQUEST_EVENTS: Final = frozenset(
+    {
+        REQUEST_CREATED,
+        REQUEST_APPROVED,
+        REQUEST_DECLINED,
+        REQUEST_AVAILABLE,
+        REQUEST_FAILED,
+        REQUEST_DELETED,
+    }
+)
+"""A request changed: ``user_id`` is the person who asked; ``data`` has the hub's ``request_id``,
+``backend``, ``remote_id``, ``kind``, ``title``, ``ids``, ``status``, ``seasons`` and
+``interested`` (the user ids to tell, the requester first)."""
+
+CORE_EVENT_TYPES: Final = frozenset(
+    {SEARCH_PERFORMED, SYNC_SUCCEEDED, SYNC_FAILED, *REQUEST_EVENTS}
+)
 """Every event type core itself emits."""

@@ -1,0 +1,1 @@
+"""Notifiers for MediaNest: Apprise, signed webhooks and email."""

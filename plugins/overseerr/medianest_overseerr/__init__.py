@@ -1,0 +1,1 @@
+"""Overseerr and Jellyseerr for MediaNest: requests made as the person who asks."""

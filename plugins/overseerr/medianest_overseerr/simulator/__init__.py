@@ -1,0 +1,1 @@
+"""A simulated Overseerr server for tests, benchmarks and the demo."""
