@@ -24,6 +24,9 @@ USERS_CHANNEL: Final = "users"
 """A user or session changed; every replica forgets what it kept of them."""
 HEALTH_CHANNEL: Final = "health"
 """A live source's circuit opened or closed: ``{"source", "circuit", "detail"}``."""
+REQUESTS_CHANNEL: Final = "requests"
+"""A media request changed (created, decided, available...): ``{"request": {...}}`` as the
+requests API shows it, for the people who manage requests."""
 
 CORE_CHANNELS: Final = frozenset(
     {
@@ -33,6 +36,7 @@ CORE_CHANNELS: Final = frozenset(
         FLAGS_CHANNEL,
         USERS_CHANNEL,
         HEALTH_CHANNEL,
+        REQUESTS_CHANNEL,
     }
 )
 """Channels only core publishes on (``HubContext.publish`` refuses them)."""
