@@ -8,6 +8,7 @@ never the URL: :func:`secrets_of` lists the parts to hide and :func:`redact` hid
 from __future__ import annotations
 
 import re
+import warnings
 from typing import Any, Final
 from urllib.parse import parse_qsl, unquote
 
@@ -21,6 +22,12 @@ _MIN_SECRET: Final = 3
 REDACTED: Final = "***"
 
 _PLUGINS: Final[Any] = N_MGR
+
+with warnings.catch_warnings():
+    # Apprise loads its services on first use; its email service imports the standard
+    # library's imghdr, deprecated since Python 3.11. Load them once, here, quietly.
+    warnings.filterwarnings("ignore", "'imghdr' is deprecated", DeprecationWarning)
+    _PLUGINS.load_modules()
 
 
 def asset() -> AppriseAsset:

@@ -101,7 +101,9 @@ def translate(exc: Exception, server: str, source: str) -> Exception:
             field="address",
             plugin=PLUGIN_KEY,
         )
-    if isinstance(exc, aiosmtplib.SMTPNotSupported):
+    if isinstance(exc, aiosmtplib.SMTPNotSupported) or (
+        type(exc) is aiosmtplib.SMTPException and "not supported" in str(exc)
+    ):
         return InvalidInputError(
             f"the mail server {server} does not support what the settings ask for "
             f"({exc}); check email.tls",

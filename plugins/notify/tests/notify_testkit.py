@@ -178,11 +178,8 @@ class MailHandler:
         content = envelope.original_content or b""
         message = message_from_bytes(content, policy=policy.default)
         assert isinstance(message, EmailMessage)
-        login = (
-            session.login_data.decode()
-            if isinstance(session.login_data, bytes)
-            else (str(session.login_data) if session.login_data else None)
-        )
+        auth = session.auth_data
+        login = auth.decode() if isinstance(auth, bytes) else (str(auth) if auth else None)
         self.mails.append(
             Mail(
                 mail_from=str(envelope.mail_from),
@@ -239,7 +236,7 @@ async def smtp_server(
             require_starttls=require_starttls,
             authenticator=authenticator,
             auth_required=credentials is not None,
-            auth_require_tls=False,
+            auth_require_tls=tls_context is not None,
         )
 
     server = await asyncio.get_running_loop().create_server(protocol, "127.0.0.1", 0)
