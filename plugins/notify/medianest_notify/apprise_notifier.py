@@ -21,7 +21,7 @@ from apprise.common import NotifyFormat, NotifyType
 from apprise.result import AppriseResultStatus
 
 from medianest.sdk import (
-    FlagReader,
+    HubContext,
     Notification,
     PermissionDeniedError,
     Recipient,
@@ -46,9 +46,9 @@ class AppriseNotifier:
     name = "Apprise"
     address_kind: str | None = "apprise"
 
-    def __init__(self, settings: AppriseSettings, flags: FlagReader | None = None) -> None:
+    def __init__(self, settings: AppriseSettings, hub: HubContext | None = None) -> None:
         self.settings = settings
-        self._flags = flags
+        self._hub = hub
 
     async def check_address(self, address: str) -> str:
         """The Apprise URL to store, once Apprise itself accepts it.
@@ -74,7 +74,7 @@ class AppriseNotifier:
         :raises PermissionDeniedError: an admin switched Apprise deliveries off (flag
             ``notify.apprise``).
         """
-        if self._flags is not None and not self._flags.is_enabled(FLAG_APPRISE):
+        if self._hub is not None and not self._hub.flags.is_enabled(FLAG_APPRISE):
             raise PermissionDeniedError(
                 "Apprise deliveries are switched off (flag notify.apprise)", plugin=PLUGIN_KEY
             )

@@ -26,7 +26,7 @@ from typing import Any
 import aiosmtplib
 
 from medianest.sdk import (
-    FlagReader,
+    HubContext,
     InvalidInputError,
     Notification,
     PermissionDeniedError,
@@ -151,13 +151,13 @@ class EmailNotifier:
     name = "Email"
     address_kind: str | None = "email"
 
-    def __init__(self, settings: EmailSettings, flags: FlagReader | None = None) -> None:
+    def __init__(self, settings: EmailSettings, hub: HubContext | None = None) -> None:
         if not settings.enabled or settings.from_address is None:
             raise ValueError("the email notifier needs email.host and email.from_address")
         self.settings = settings
         self.sender = settings.from_address
         self.server = f"{settings.host}:{settings.effective_port}"
-        self._flags = flags
+        self._hub = hub
 
     async def check_address(self, address: str) -> str:
         """The email address to store (trimmed, domain in lower case), checked by its form
@@ -180,7 +180,7 @@ class EmailNotifier:
         :raises UpstreamError: retry later; ``PermissionDeniedError``/``InvalidInputError``:
             permanent (see the module's table).
         """
-        if self._flags is not None and not self._flags.is_enabled(FLAG_EMAIL):
+        if self._hub is not None and not self._hub.flags.is_enabled(FLAG_EMAIL):
             raise PermissionDeniedError(
                 "email deliveries are switched off (flag notify.email)", plugin=PLUGIN_KEY
             )

@@ -34,13 +34,12 @@ def build_notifiers(
 ) -> list[AppriseNotifier | WebhookNotifier | EmailNotifier]:
     """The notifiers for ``settings`` (no I/O happens here; the webhook one holds a connection
     pool that ``aclose`` releases)."""
-    flags = hub.flags if hub is not None else None
     notifiers: list[AppriseNotifier | WebhookNotifier | EmailNotifier] = [
-        AppriseNotifier(settings.apprise, flags),
-        WebhookNotifier(settings.webhook, flags),
+        AppriseNotifier(settings.apprise, hub),
+        WebhookNotifier(settings.webhook, hub),
     ]
     if settings.email.enabled:
-        notifiers.append(EmailNotifier(settings.email, flags))
+        notifiers.append(EmailNotifier(settings.email, hub))
     return notifiers
 
 

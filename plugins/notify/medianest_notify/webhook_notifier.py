@@ -36,7 +36,7 @@ from typing import Any
 import httpx
 
 from medianest.sdk import (
-    FlagReader,
+    HubContext,
     InvalidInputError,
     MediaNestError,
     Notification,
@@ -184,12 +184,12 @@ class WebhookNotifier:
     def __init__(
         self,
         settings: WebhookSettings,
-        flags: FlagReader | None = None,
+        hub: HubContext | None = None,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.settings = settings
-        self._flags = flags
+        self._hub = hub
         self._default = (
             parse_template(settings.default_template, field="webhook.default_template")
             if settings.default_template is not None
@@ -258,7 +258,7 @@ class WebhookNotifier:
         :raises PermissionDeniedError: the receiver refused our credentials (401/403), or an
             admin switched webhook deliveries off (``notify.webhook``).
         """
-        if self._flags is not None and not self._flags.is_enabled(FLAG_WEBHOOK):
+        if self._hub is not None and not self._hub.flags.is_enabled(FLAG_WEBHOOK):
             raise PermissionDeniedError(
                 "webhook deliveries are switched off (flag notify.webhook)", plugin=PLUGIN_KEY
             )

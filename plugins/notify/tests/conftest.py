@@ -20,3 +20,14 @@ async def smtp() -> AsyncIterator[SmtpServer]:
     """A plain SMTP server (aiosmtpd) on a loopback port."""
     async with smtp_server() as running:
         yield running
+
+
+# The repository's PostgreSQL and Redis fixtures (tests/conftest.py), for the scaled-mode test.
+from tests.conftest import (  # noqa: E402
+    medianest_hub,
+    migrated_postgres_url,
+    redis_url,
+    sqlite_template,
+)
+
+__all__ = ["medianest_hub", "migrated_postgres_url", "redis_url", "sqlite_template"]
