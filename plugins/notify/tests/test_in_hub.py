@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -207,3 +208,39 @@ async def test_a_notification_reaches_every_receiver_scaled_through_a_worker(
         )
         assert result.returncode == 0, result.stderr
     _check_deliveries(receiver, smtp, "/webhook/ann")
+
+
+async def test_startup_says_when_the_mail_server_does_not_answer(
+    medianest_hub: HubHarness,
+    receiver: HttpReceiver,
+    smtp: SmtpServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    notify = section(receiver, smtp)
+    notify["email"] = notify["email"] | {"port": port}
+    with caplog.at_level("INFO", logger="medianest_notify.plugin"):
+        async with medianest_hub.run({"notify": plugin}, plugins={"notify": notify}):
+            pass
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any(
+        "email notifications will be retried" in m and f"127.0.0.1:{port}" in m for m in warnings
+    ), warnings
+
+
+async def test_startup_checks_a_working_mail_server_quietly(
+    medianest_hub: HubHarness,
+    receiver: HttpReceiver,
+    smtp: SmtpServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level("INFO", logger="medianest_notify.plugin"):
+        async with medianest_hub.run(
+            {"notify": plugin}, plugins={"notify": section(receiver, smtp)}
+        ):
+            pass
+    messages = [r.getMessage() for r in caplog.records]
+    assert f"the mail server 127.0.0.1:{smtp.port} answers" in messages
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
