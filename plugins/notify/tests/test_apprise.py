@@ -158,3 +158,17 @@ def test_bad_admin_urls_stop_the_settings_naming_the_entry() -> None:
             {"apprise": {"admin_urls": ["json://localhost/x", "nosuchservice://a-secret"]}}
         )
     assert "does not know the scheme nosuchservice://" in str(raised.value)
+
+
+async def test_the_picture_is_attached_when_asked_and_the_service_takes_it(
+    receiver: HttpReceiver,
+) -> None:
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+    receiver.answer("/poster.png", Answer(body=png, headers={"Content-Type": "image/png"}))
+    note = NOTE.model_copy(update={"image": f"{receiver.url}/poster.png"})
+    await notifier(attach_images=True).send(note, ANN, f"json://127.0.0.1:{receiver.port}/with")
+    await notifier().send(note, ANN, f"json://127.0.0.1:{receiver.port}/without")
+    posts = {r.path: json.loads(r.body) for r in receiver.requests if r.method == "POST"}
+    (attached,) = posts["/with"]["attachments"]
+    assert attached["mimetype"] == "image/png"
+    assert not posts["/without"].get("attachments")

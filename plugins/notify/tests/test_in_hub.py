@@ -21,6 +21,7 @@ from medianest.sdk import (
     Notification,
     Recipient,
     RequestRef,
+    SettingsError,
     SourceRef,
 )
 from medianest.sdk.testing import HubHarness, RunningHub
@@ -244,3 +245,16 @@ async def test_startup_checks_a_working_mail_server_quietly(
     messages = [r.getMessage() for r in caplog.records]
     assert f"the mail server 127.0.0.1:{smtp.port} answers" in messages
     assert not [r for r in caplog.records if r.levelname == "WARNING"]
+
+
+async def test_bad_settings_stop_the_hub_naming_the_field_not_the_secret(
+    medianest_hub: HubHarness,
+) -> None:
+    notify = {"apprise": {"admin_urls": ["json://localhost/ok", "nosuchservice://tok-secret"]}}
+    with pytest.raises(SettingsError) as raised:
+        async with medianest_hub.run({"notify": plugin}, plugins={"notify": notify}):
+            pass
+    message = str(raised.value)
+    assert "plugins.notify.apprise.admin_urls.1" in message
+    assert "does not know the scheme nosuchservice://" in message
+    assert "tok-secret" not in message
