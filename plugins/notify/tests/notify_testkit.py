@@ -63,7 +63,8 @@ _REASONS = {
 class HttpReceiver:
     """A tiny HTTP/1.1 server recording every request; answers are set per path prefix."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
+        self.tls = tls
         self.requests: list[Received] = []
         self.answers: dict[str, Answer] = {}
         self.arrived = asyncio.Event()
@@ -72,7 +73,7 @@ class HttpReceiver:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     def answer(self, path: str, answer: Answer) -> None:
         self.answers[path] = answer
@@ -85,7 +86,7 @@ class HttpReceiver:
         return self.requests
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self.tls)
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
@@ -130,8 +131,8 @@ class HttpReceiver:
 
 
 @asynccontextmanager
-async def http_receiver() -> AsyncIterator[HttpReceiver]:
-    receiver = HttpReceiver()
+async def http_receiver(tls: ssl.SSLContext | None = None) -> AsyncIterator[HttpReceiver]:
+    receiver = HttpReceiver(tls)
     await receiver.start()
     try:
         yield receiver

@@ -4,11 +4,13 @@ when the address is saved and again when a delivery connects."""
 from __future__ import annotations
 
 import ipaddress
+from typing import Any
 
 import pytest
 from notify_testkit import HttpReceiver
 
 from medianest.sdk import InvalidInputError, Notification, Recipient
+from medianest_notify import destinations
 from medianest_notify.destinations import refusal
 from medianest_notify.settings import WebhookSettings
 from medianest_notify.webhook_notifier import WebhookNotifier
@@ -113,3 +115,24 @@ async def test_admins_may_allow_private_destinations(receiver: HttpReceiver) -> 
         await hook.aclose()
     assert [r.path for r in receiver.requests] == ["/hook"]
     assert receiver.requests[0].header("host") == f"localhost:{receiver.port}"
+
+
+async def test_a_name_that_turns_private_after_it_was_saved_is_refused_at_delivery(
+    receiver: HttpReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    answers = {"hooks.example": [ipaddress.ip_address("93.184.216.34")]}
+
+    async def fake_resolve(host: str, port: int) -> list[Any]:
+        return answers[host]
+
+    monkeypatch.setattr(destinations, "resolve", fake_resolve)
+    hook = notifier(allow=False)
+    url = f"http://hooks.example:{receiver.port}/hook"
+    try:
+        assert await hook.check_address(url) == url, "public when saved"
+        answers["hooks.example"] = [ipaddress.ip_address("127.0.0.1")]  # DNS rebinding
+        with pytest.raises(InvalidInputError, match="resolves to loopback"):
+            await hook.send(NOTE, ANN, url)
+    finally:
+        await hook.aclose()
+    assert receiver.requests == []

@@ -5,10 +5,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import ssl
 import time
+from pathlib import Path
 
 import pytest
-from notify_testkit import Answer, HttpReceiver
+from notify_testkit import Answer, HttpReceiver, http_receiver, self_signed
 
 from medianest.sdk import (
     InvalidInputError,
@@ -22,6 +24,7 @@ from medianest.sdk import (
     UpstreamTimeoutError,
     UpstreamUnreachableError,
 )
+from medianest_notify.destinations import GuardedTransport
 from medianest_notify.settings import WebhookSettings
 from medianest_notify.webhook_notifier import WebhookNotifier, verify
 
@@ -271,3 +274,25 @@ async def test_bad_addresses_are_refused_naming_the_problem(
         await hook.aclose()
     assert raised.value.field == field
     assert words in raised.value.message
+
+
+async def test_https_is_verified_against_the_url_host_while_connecting_to_the_checked_address(
+    tmp_path: Path,
+) -> None:
+    server_tls, cert = self_signed(tmp_path)
+    trusted = ssl.create_default_context(cafile=str(cert))
+    settings = WebhookSettings(allow_private_destinations=True, timeout=3.0)
+    async with http_receiver(server_tls) as secure:
+        hook = WebhookNotifier(
+            settings, transport=GuardedTransport(allow_private=True, verify=trusted)
+        )
+        untrusted = WebhookNotifier(settings)
+        try:
+            await hook.send(NOTE, ANN, f"https://localhost:{secure.port}/tls")
+            with pytest.raises(UpstreamUnreachableError):
+                await untrusted.send(NOTE, ANN, f"https://localhost:{secure.port}/tls")
+        finally:
+            await hook.aclose()
+            await untrusted.aclose()
+        assert [r.path for r in secure.requests] == ["/tls"]
+        assert secure.requests[0].header("host") == f"localhost:{secure.port}"
