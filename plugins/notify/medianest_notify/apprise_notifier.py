@@ -5,6 +5,11 @@ Gotify, Pushover, Matrix, email...); the admin channel is the list of URLs in
 ``apprise.admin_urls``. Each delivery sends the title, the text and the link; with
 ``apprise.attach_images`` the picture is attached where the service takes attachments.
 
+Apprise's generic services (``json://``, ``form://``, ``xml://`` and their ``s`` forms) post to
+any host, like a webhook: a person's URL of that kind follows the webhooks' rule against
+private destinations (``webhook.allow_private_destinations``), checked when it is saved and
+before each delivery. Admin channel URLs, set by whoever runs the hub, are exempt.
+
 Failures are :class:`~medianest.sdk.UpstreamError` (retried): the service refused, failed or
 did not answer in time. Their messages name the service and Apprise's reason with every part
 of the URL that may be a credential hidden.
@@ -22,6 +27,7 @@ from apprise.result import AppriseResultStatus
 
 from medianest.sdk import (
     HubContext,
+    MediaNestError,
     Notification,
     PermissionDeniedError,
     Recipient,
@@ -31,11 +37,15 @@ from medianest.sdk import (
 from medianest_notify import apprise_urls
 from medianest_notify.const import APPRISE_ID, FLAG_APPRISE, PLUGIN_KEY
 from medianest_notify.delivery import plain_text, who
+from medianest_notify.destinations import check_destination
 from medianest_notify.settings import AppriseSettings
 
 log = logging.getLogger(__name__)
 
 _REASON_LIMIT = 300
+
+GENERIC_PROTOCOLS = frozenset({"json", "jsons", "form", "forms", "xml", "xmls"})
+"""Apprise's services that post to any host: they follow the webhooks' private-network rule."""
 
 
 class AppriseNotifier:
@@ -46,9 +56,16 @@ class AppriseNotifier:
     name = "Apprise"
     address_kind: str | None = "apprise"
 
-    def __init__(self, settings: AppriseSettings, hub: HubContext | None = None) -> None:
+    def __init__(
+        self,
+        settings: AppriseSettings,
+        hub: HubContext | None = None,
+        *,
+        allow_private: bool = False,
+    ) -> None:
         self.settings = settings
         self._hub = hub
+        self.allow_private = allow_private
 
     async def check_address(self, address: str) -> str:
         """The Apprise URL to store, once Apprise itself accepts it.
@@ -56,7 +73,21 @@ class AppriseNotifier:
         :raises InvalidInputError: ``address``: empty, no scheme, a scheme Apprise does not
             know (named), or malformed for its service (named); the URL is never echoed.
         """
-        return apprise_urls.check(address, field="address")
+        service = apprise_urls.instantiate(address, field="address")
+        await self._check_host(address, service)
+        return address.strip()
+
+    async def _check_host(self, url: str, service: Any) -> None:
+        """Refuse a generic service (``json://``...) whose host is not public, unless allowed."""
+        if self.allow_private or apprise_urls.scheme_of(url) not in GENERIC_PROTOCOLS:
+            return
+        host = str(service.host or "")
+        port = int(service.port or (443 if service.secure else 80))
+        await check_destination(
+            f"http://{host if ':' not in host else f'[{host}]'}:{port}/",
+            allow_private=False,
+            field="address",
+        )
 
     async def send(
         self,
@@ -82,9 +113,15 @@ class AppriseNotifier:
         if not urls:
             log.debug("no Apprise channel for %s: nothing to deliver", who(recipient))
             return
+        failure: MediaNestError | None = None
         for index, url in enumerate(urls):
             field = "address" if address is not None else f"apprise.admin_urls.{index}"
-            await self._deliver(notification, url, field)
+            try:
+                await self._deliver(notification, url, field, checked=address is not None)
+            except MediaNestError as exc:
+                failure = failure or exc
+        if failure is not None:
+            raise failure
 
     def _targets(self, recipient: Recipient, address: str | None) -> Sequence[str]:
         if address is not None:
@@ -93,8 +130,12 @@ class AppriseNotifier:
             return [url.get_secret_value() for url in self.settings.admin_urls]
         return []
 
-    async def _deliver(self, notification: Notification, url: str, field: str) -> None:
+    async def _deliver(
+        self, notification: Notification, url: str, field: str, *, checked: bool
+    ) -> None:
         service = apprise_urls.instantiate(url, field=field)
+        if checked:
+            await self._check_host(url, service)
         name = str(service.service_name)
         bundle = Apprise(asset=apprise_urls.asset())
         bundle.add(service)

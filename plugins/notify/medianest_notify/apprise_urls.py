@@ -35,6 +35,12 @@ def asset() -> AppriseAsset:
     return AppriseAsset(app_id="MediaNest", app_desc="MediaNest", secure_logging=True)
 
 
+def scheme_of(url: str) -> str | None:
+    """The scheme of an Apprise URL in lower case (``json``), ``None`` without one."""
+    match = _SCHEME.match(url.strip())
+    return match.group("scheme").lower() if match else None
+
+
 def service_name(url: str) -> str:
     """The service an Apprise URL is for (``Discord``), or its scheme when Apprise does not know
     it."""

@@ -157,8 +157,8 @@ def refuse_private(host: str, addresses: Iterable[IPAddress]) -> None:
         reason = refusal(address)
         if reason:
             raise PrivateDestinationError(
-                f"the webhook host {host} resolves to {reason} ({address}); webhooks to the "
-                "hub's own network are refused unless an admin allows private destinations"
+                f"the host {host} resolves to {reason} ({address}); deliveries to the hub's "
+                "own network are refused unless an admin allows private destinations"
             )
 
 
@@ -174,9 +174,7 @@ async def check_destination(url: str, *, allow_private: bool, field: str) -> Spl
     try:
         addresses = await resolve(host, port)
     except (OSError, UnicodeError) as exc:
-        raise InvalidInputError(
-            f"the webhook host {host[:100]} does not resolve", field=field
-        ) from exc
+        raise InvalidInputError(f"the host {host[:100]} does not resolve", field=field) from exc
     if not allow_private:
         try:
             refuse_private(host, addresses)

@@ -35,7 +35,9 @@ def build_notifiers(
     """The notifiers for ``settings`` (no I/O happens here; the webhook one holds a connection
     pool that ``aclose`` releases)."""
     notifiers: list[AppriseNotifier | WebhookNotifier | EmailNotifier] = [
-        AppriseNotifier(settings.apprise, hub),
+        AppriseNotifier(
+            settings.apprise, hub, allow_private=settings.webhook.allow_private_destinations
+        ),
         WebhookNotifier(settings.webhook, hub),
     ]
     if settings.email.enabled:

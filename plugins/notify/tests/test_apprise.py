@@ -35,7 +35,9 @@ NOTE = Notification(
 
 
 def notifier(**settings: object) -> AppriseNotifier:
-    return AppriseNotifier(AppriseSettings.model_validate({"timeout": 5.0} | settings))
+    return AppriseNotifier(
+        AppriseSettings.model_validate({"timeout": 5.0} | settings), allow_private=True
+    )
 
 
 async def test_json_url_receives_title_text_and_link(receiver: HttpReceiver) -> None:
@@ -172,3 +174,23 @@ async def test_the_picture_is_attached_when_asked_and_the_service_takes_it(
     (attached,) = posts["/with"]["attachments"]
     assert attached["mimetype"] == "image/png"
     assert not posts["/without"].get("attachments")
+
+
+async def test_generic_services_follow_the_private_destination_rule(
+    receiver: HttpReceiver,
+) -> None:
+    strict = AppriseNotifier(AppriseSettings(timeout=5.0))
+    for url in (
+        f"json://127.0.0.1:{receiver.port}/x",
+        f"forms://localhost:{receiver.port}/x",
+        "xml://169.254.169.254/latest/meta-data",
+    ):
+        with pytest.raises(InvalidInputError, match="refused unless an admin allows") as raised:
+            await strict.check_address(url)
+        assert raised.value.field == "address"
+    with pytest.raises(InvalidInputError, match="loopback"):
+        await strict.send(NOTE, ANN, f"json://127.0.0.1:{receiver.port}/x")
+    assert receiver.requests == [], "refused before Apprise connects"
+    assert await strict.check_address("discord://1234567890/token") == (
+        "discord://1234567890/token"
+    ), "services with their own fixed host are not concerned"
