@@ -26,6 +26,7 @@ from typing import Any
 import aiosmtplib
 
 from medianest.sdk import (
+    HealthStatus,
     HubContext,
     InvalidInputError,
     Notification,
@@ -158,6 +159,14 @@ class EmailNotifier:
         self.sender = settings.from_address
         self.server = f"{settings.host}:{settings.effective_port}"
         self._hub = hub
+
+    async def health(self) -> HealthStatus:
+        """Whether the mail server answers, takes TLS as configured and the credentials
+        (``medianest config check`` and the startup check ask). Returns, never raises."""
+        problem = await check_smtp(self.settings)
+        if problem:
+            return HealthStatus(ok=False, detail=problem)
+        return HealthStatus(ok=True, detail=f"the mail server {self.server} answers")
 
     async def check_address(self, address: str) -> str:
         """The email address to store (trimmed, domain in lower case), checked by its form

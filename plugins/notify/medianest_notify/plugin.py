@@ -13,10 +13,10 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from medianest.sdk import Flag, HubContext, NotFoundError, Notifier, hookimpl
+from medianest.sdk import Flag, HealthStatus, HubContext, NotFoundError, Notifier, hookimpl
 from medianest_notify.apprise_notifier import AppriseNotifier
 from medianest_notify.const import EMAIL_ID, FLAG_APPRISE, FLAG_EMAIL, FLAG_WEBHOOK
-from medianest_notify.email_notifier import EmailNotifier, check_smtp
+from medianest_notify.email_notifier import EmailNotifier
 from medianest_notify.settings import NotifySettings, shown
 from medianest_notify.webhook_notifier import WebhookNotifier
 
@@ -82,10 +82,12 @@ async def startup(hub: HubContext) -> None:
     if not isinstance(notifier, EmailNotifier):
         return
     try:
-        problem = await asyncio.wait_for(check_smtp(notifier.settings), STARTUP_CHECK_SECONDS)
+        status = await asyncio.wait_for(notifier.health(), STARTUP_CHECK_SECONDS)
     except TimeoutError:
-        problem = f"the mail server {notifier.server} did not answer in time"
-    if problem:
-        log.warning("email notifications will be retried until this is fixed: %s", problem)
+        status = HealthStatus(
+            ok=False, detail=f"the mail server {notifier.server} did not answer in time"
+        )
+    if not status.ok:
+        log.warning("email notifications will be retried until this is fixed: %s", status.detail)
     else:
         log.info("the mail server %s answers", notifier.server)
