@@ -76,6 +76,7 @@ class Routes:
     def __init__(self, world: OverseerrWorld) -> None:
         self.world = world
         self.table: dict[tuple[str, str], tuple[Handler, Any]] = {}
+        self._lists: dict[tuple[Any, ...], list[Any]] = {}
         any_user: tuple[Permission, ...] = ()
         add = self._add
         add("GET", "/status", self.status, PUBLIC)
@@ -124,6 +125,14 @@ class Routes:
         add("GET", "/issue/count", self.issue_count, any_user)
         add("GET", "/issue", self.issues, any_user)
         add("GET", "/discover/watchlist", self.watchlist, any_user)
+
+    def _remember(self, key: tuple[Any, ...], rows: list[Any]) -> None:
+        """Keep a list answer's rows for paging, until the world changes."""
+        if any(k[0] != key[0] for k in self._lists):
+            self._lists.clear()
+        if len(self._lists) >= 32:
+            self._lists.pop(next(iter(self._lists)))
+        self._lists[key] = rows
 
     def _add(self, method: str, template: str, handler: Handler, access: Any) -> None:
         self.table[(method, template)] = (handler, access)
@@ -255,17 +264,21 @@ class Routes:
             owner = world.users.get(int(by))
             if owner is None:
                 return 200, {"pageInfo": render.page_info(0, take, skip), "results": []}
-        rows = [
-            r
-            for r in world.requests.values()
-            if (owner is None or r.requested_by is owner)
-            and (statuses is None or r.status in statuses)
-            and (media_statuses is None or r.media.status in media_statuses)
-        ]
-        if sort == "modified":
-            rows.sort(key=lambda r: (r.updated_at, r.id), reverse=True)
-        else:
-            rows.reverse()
+        key = (world.version, owner.id if owner else None, flt, sort)
+        rows = self._lists.get(key)
+        if rows is None:
+            rows = [
+                r
+                for r in world.requests.values()
+                if (owner is None or r.requested_by is owner)
+                and (statuses is None or r.status in statuses)
+                and (media_statuses is None or r.media.status in media_statuses)
+            ]
+            if sort == "modified":
+                rows.sort(key=lambda r: (r.updated_at, r.id), reverse=True)
+            else:
+                rows.reverse()
+            self._remember(key, rows)
         page = rows[skip : skip + take] if take > 0 else []
         return 200, {
             "pageInfo": render.page_info(len(rows), take, skip),
@@ -294,9 +307,18 @@ class Routes:
         return 201, render.request_json(self.world, created)
 
     async def request_count(self, call: Call) -> tuple[int, Any]:
+        key = (self.world.version, "count")
+        cached = self._lists.get(key)
+        if cached is not None:
+            return 200, cached[0]
+        counts = self._count()
+        self._remember(key, [counts])
+        return 200, counts
+
+    def _count(self) -> dict[str, int]:
         rows = list(self.world.requests.values())
         approved = [r for r in rows if r.status == RequestStatus.APPROVED]
-        return 200, {
+        return {
             "total": len(rows),
             "movie": sum(1 for r in rows if r.media_type == MOVIE),
             "tv": sum(1 for r in rows if r.media_type == TV),

@@ -199,9 +199,8 @@ class WebhookSettings:
         options: dict[str, Any] = {
             "webhookUrl": self.webhook_url,
             "jsonPayload": self.json_payload,
+            "authHeader": self.auth_header,
         }
-        if self.auth_header:
-            options["authHeader"] = self.auth_header
         return {"enabled": self.enabled, "types": self.types, "options": options}
 
     def update(self, body: dict[str, Any]) -> None:
