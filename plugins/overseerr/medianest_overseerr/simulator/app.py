@@ -27,6 +27,7 @@ from medianest_overseerr.simulator.spec import API_PREFIX, SpecValidator, Valida
 from medianest_overseerr.simulator.webhooks import Notification, WebhookSettings
 from medianest_overseerr.simulator.world import (
     Exchange,
+    Media,
     MediaStatus,
     OverseerrWorld,
     Permission,
@@ -99,6 +100,13 @@ class Routes:
         add("DELETE", "/request/{requestId}", self.delete_request, any_user)
         add("POST", "/request/{requestId}/{status}", self.decide, (Permission.MANAGE_REQUESTS,))
         add("GET", "/media", self.list_media, any_user)
+        add(
+            "POST",
+            "/media/{mediaId}/{status}",
+            self.set_media_status,
+            (Permission.MANAGE_REQUESTS,),
+        )
+        add("DELETE", "/media/{mediaId}", self.delete_media, (Permission.MANAGE_REQUESTS,))
         add("GET", "/user", self.list_users, (Permission.MANAGE_USERS, Permission.MANAGE_REQUESTS))
         add("POST", "/user", self.create_user, (Permission.MANAGE_USERS,))
         add("GET", "/user/{userId}", self.get_user, any_user)
@@ -417,6 +425,40 @@ class Routes:
             "pageInfo": render.page_info(len(rows), take, skip),
             "results": [render.media_json(m) for m in page],
         }
+
+    def _media(self, call: Call) -> Media | None:
+        try:
+            return self.world.media.get(int(call.path["mediaId"]))
+        except ValueError:
+            return None
+
+    async def set_media_status(self, call: Call) -> tuple[int, Any]:
+        media = self._media(call)
+        if media is None:
+            return _error(404, "Media not found.")
+        status = call.path["status"]
+        if status == "partial" and media.media_type == MOVIE:
+            return _error(400, "Only series can be set to be partially available")
+        if status == "available":
+            self.world.media_available(media)
+        else:
+            self.world.set_media_status(
+                media,
+                {
+                    "partial": MediaStatus.PARTIALLY_AVAILABLE,
+                    "processing": MediaStatus.PROCESSING,
+                    "pending": MediaStatus.PENDING,
+                    "unknown": MediaStatus.UNKNOWN,
+                }[status],
+            )
+        return 200, render.media_json(media)
+
+    async def delete_media(self, call: Call) -> tuple[int, Any]:
+        media = self._media(call)
+        if media is None:
+            return _error(404, "Media not found.")
+        self.world.delete_media(media)
+        return 204, None
 
     # -- users -------------------------------------------------------------------------------
 

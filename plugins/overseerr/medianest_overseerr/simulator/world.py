@@ -688,6 +688,27 @@ class OverseerrWorld:
             self.notify(Notification.MEDIA_AVAILABLE, req)
         return media
 
+    def set_media_status(self, media: Media, status: MediaStatus) -> Media:
+        """``POST /media/{id}/{status}`` for every status but available (see
+        :meth:`media_available`)."""
+        media.status = status
+        if media.media_type == TV and status == MediaStatus.UNKNOWN:
+            media.season_status = {n: MediaStatus.UNKNOWN for n in media.season_status}
+        media.updated_at = self.now()
+        self.version += 1
+        return media
+
+    def delete_media(self, media: Media) -> None:
+        """``DELETE /media/{id}``: Overseerr forgets the title and its requests (it becomes
+        requestable again)."""
+        for req in list(media.requests):
+            self.requests.pop(req.id, None)
+            req.deleted = True
+        self._request_counts = None
+        del self.media[media.id]
+        self.media_by_key.pop((media.media_type, media.title.tmdb), None)
+        self.version += 1
+
     def delete_request(self, request_id: int | str) -> MediaRequest:
         """``DELETE /request/{id}``: the request goes; media with no request left returns to
         unknown (unless some of it is available)."""

@@ -387,3 +387,24 @@ async def test_every_answer_was_checked(
     assert spec_checker.responses_checked >= 9
     spec_checker.assert_responses_valid()
     spec_checker.assert_requests_valid()
+
+
+async def test_media_status_and_delete(
+    api: httpx.AsyncClient, ov_sim: RunningOverseerr, ov_world: OverseerrWorld
+) -> None:
+    movie = requestable(ov_world, MOVIE)
+    made = (await ask(api, movie, FRIEND)).json()
+    media_id = made["media"]["id"]
+    assert (await api.post(f"/media/{media_id}/available", headers=FRIEND)).status_code == 403
+    answer = await api.post(f"/media/{media_id}/partial")
+    assert answer.status_code == 400
+    answer = await api.post(f"/media/{media_id}/processing", json={"is4k": False})
+    assert answer.json()["status"] == 3
+    answer = await api.post(f"/media/{media_id}/available")
+    assert answer.json()["status"] == 5
+    assert (await api.post("/media/999999/available")).status_code == 404
+    # deleted media is forgotten with its requests, and can be requested again
+    assert (await api.delete(f"/media/{media_id}")).status_code == 204
+    assert (await api.get(f"/request/{made['id']}")).status_code == 404
+    assert "mediaInfo" not in (await api.get(f"/movie/{movie.tmdb}")).json()
+    assert (await ask(api, movie, FRIEND)).status_code == 201
