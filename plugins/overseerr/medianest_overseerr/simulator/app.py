@@ -99,6 +99,7 @@ class Routes:
         add("PUT", "/request/{requestId}", self.update_request, any_user)
         add("DELETE", "/request/{requestId}", self.delete_request, any_user)
         add("POST", "/request/{requestId}/{status}", self.decide, (Permission.MANAGE_REQUESTS,))
+        add("POST", "/request/{requestId}/retry", self.retry, (Permission.MANAGE_REQUESTS,))
         add("GET", "/media", self.list_media, any_user)
         add(
             "POST",
@@ -398,6 +399,12 @@ class Routes:
         else:
             done = self.world.decline(req.id, by=call.user)
         return 200, render.request_json(self.world, done)
+
+    async def retry(self, call: Call) -> tuple[int, Any]:
+        req = self._visible_request(call)
+        if isinstance(req, tuple):
+            return req
+        return 200, render.request_json(self.world, self.world.approve(req.id, by=call.user))
 
     # -- media -------------------------------------------------------------------------------
 

@@ -256,6 +256,12 @@ async def test_decline_fail_and_delete(
     assert int(failed.status) == 4
     failures = (await api.get("/request?filter=failed")).json()
     assert [r["id"] for r in failures["results"]] == [again.json()["id"]]
+    assert (
+        await api.post(f"/request/{again.json()['id']}/retry", headers=FRIEND)
+    ).status_code == 403
+    retried = (await api.post(f"/request/{again.json()['id']}/retry", headers=MANAGER)).json()
+    assert retried["status"] == 2 and retried["media"]["status"] == 3
+    assert (await api.post("/request/777/retry")).status_code == 404
     pending = (await ask(api, requestable(ov_world, MOVIE, 1), FRIEND)).json()
     assert (await api.delete(f"/request/{pending['id']}", headers=FRIEND)).status_code == 204
     assert (await api.get(f"/request/{pending['id']}")).status_code == 404
