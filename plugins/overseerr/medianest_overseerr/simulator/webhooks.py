@@ -27,6 +27,8 @@ from typing import Any
 import httpx
 
 logger = logging.getLogger("medianest_overseerr.simulator.webhooks")
+MAX_DELIVERIES = 10_000
+"""Deliveries remembered (the oldest are forgotten first)."""
 
 
 class Notification(IntFlag):
@@ -281,6 +283,8 @@ class Notifier:
             at=time.time(),
         )
         self.deliveries.append(delivery)
+        if len(self.deliveries) > MAX_DELIVERIES:
+            del self.deliveries[: len(self.deliveries) - MAX_DELIVERIES]
         self._enqueue(delivery)
         return delivery
 

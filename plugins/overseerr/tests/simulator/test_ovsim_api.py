@@ -414,3 +414,32 @@ async def test_media_status_and_delete(
     assert (await api.get(f"/request/{made['id']}")).status_code == 404
     assert "mediaInfo" not in (await api.get(f"/movie/{movie.tmdb}")).json()
     assert (await ask(api, movie, FRIEND)).status_code == 201
+
+
+async def test_update_a_pending_show_request(
+    api: httpx.AsyncClient, ov_world: OverseerrWorld
+) -> None:
+    show = next(
+        t
+        for t in ov_world.catalogue.requestable_only()
+        if t.media_type == TV and len(t.season_numbers()) >= 2
+    )
+    made = (await ask(api, show, FRIEND, seasons=[1])).json()
+    answer = await api.put(
+        f"/request/{made['id']}", json={"mediaType": "tv", "seasons": [1, 2]}, headers=FRIEND
+    )
+    assert answer.status_code == 200
+    assert [s["seasonNumber"] for s in answer.json()["seasons"]] == [1, 2]
+    answer = await api.put(f"/request/{made['id']}", json={"mediaType": "movie"}, headers=FRIEND)
+    assert answer.status_code == 400
+    answer = await api.put(f"/request/{made['id']}", json={"seasons": [1]}, headers=FRIEND)
+    assert answer.status_code == 400 and answer.json()["errors"][0]["path"] == ".body.mediaType"
+    answer = await api.put(
+        f"/request/{made['id']}", json={"mediaType": "tv", "userId": 4}, headers=FRIEND
+    )
+    assert answer.status_code == 403
+    moved = await api.put(f"/request/{made['id']}", json={"mediaType": "tv", "userId": 4})
+    assert moved.json()["requestedBy"]["id"] == 4
+    mine = (await api.get("/user/4/requests")).json()
+    assert [r["id"] for r in mine["results"]] == [made["id"]]
+    assert (await api.get("/user/4/requests", headers=FRIEND)).status_code == 403

@@ -149,3 +149,16 @@ def test_the_command_refuses_bad_options() -> None:
         parse_args(["--plex-world-size", "-1"])
     args = parse_args(["--port", "0", "--seed", "7"])
     assert (args.port, args.seed, args.plex_world_size) == (0, 7, 1000)
+
+
+@pytest.mark.slow
+async def test_a_world_of_100k_plex_items_starts_in_seconds() -> None:
+    started = time.perf_counter()
+    async with serve_simulator(plex_items=100_000) as sim:
+        elapsed = time.perf_counter() - started
+        assert len(sim.world.catalogue.titles) > 40_000
+        async with httpx.AsyncClient(
+            base_url=sim.api_url, headers={"X-Api-Key": sim.api_key}
+        ) as client:
+            assert (await client.get("/media?take=1")).json()["pageInfo"]["results"] > 30_000
+    assert elapsed < 20, f"{elapsed:.1f} s to build and serve"
