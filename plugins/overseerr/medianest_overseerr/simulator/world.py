@@ -763,8 +763,8 @@ class OverseerrWorld:
             Notification.MEDIA_AUTO_APPROVED: f"{media_word} Request Automatically Approved",
             Notification.MEDIA_APPROVED: f"{media_word} Request Approved",
             Notification.MEDIA_DECLINED: f"{media_word} Request Declined",
-            Notification.MEDIA_AVAILABLE: f"{media_word} Now Available",
-            Notification.MEDIA_FAILED: f"Failed {media_word} Request",
+            Notification.MEDIA_AVAILABLE: f"{media_word} Request Now Available",
+            Notification.MEDIA_FAILED: f"{media_word} Request Failed",
         }
         payload: dict[str, Any] = {
             "event": events.get(kind, ""),

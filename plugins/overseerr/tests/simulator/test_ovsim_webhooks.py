@@ -87,7 +87,7 @@ async def test_state_changes_post_the_template(
     assert all(g.path == "/hooks/overseerr" for g in got)
     body = got[2].body
     friend = ov_world.users[2]
-    assert body["event"] == "Movie Now Available"
+    assert body["event"] == "Movie Request Now Available"
     assert body["subject"] == f"{movie.title} ({movie.year})"
     assert body["media"] == {
         "media_type": "movie",
