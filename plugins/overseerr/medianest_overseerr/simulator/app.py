@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import inspect
 import json
 import math
 from collections.abc import Awaitable, Callable
@@ -638,6 +639,7 @@ def _unknown_query(op_params: list[Any], query: dict[str, list[str]]) -> None:
 def create_app(world: OverseerrWorld, control: Control | None = None) -> Quart:
     """An ASGI app serving ``world`` (``/api/v1`` and the ``/_control`` API)."""
     app = Quart("medianest_overseerr.simulator")
+    app.url_map.strict_slashes = False
     app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
     validator = SpecValidator()
     anonymous = User(
@@ -693,6 +695,9 @@ def create_app(world: OverseerrWorld, control: Control | None = None) -> Quart:
     async def corrupt(response: Response) -> Response:
         if world.observers and request.path.startswith(API_PREFIX):
             sent = await request.get_data(as_text=False)
+            answered: Any = response.get_data()
+            if inspect.isawaitable(answered):
+                answered = await answered
             exchange = Exchange(
                 method=request.method,
                 path=request.path,
@@ -701,7 +706,7 @@ def create_app(world: OverseerrWorld, control: Control | None = None) -> Quart:
                 request_body=sent.encode() if isinstance(sent, str) else sent,
                 status=response.status_code,
                 content_type=response.content_type or "",
-                body=await response.get_data(as_text=False),
+                body=answered.encode() if isinstance(answered, str) else answered,
             )
             for observer in world.observers:
                 observer(exchange)
@@ -754,6 +759,7 @@ def create_app(world: OverseerrWorld, control: Control | None = None) -> Quart:
         status, payload = await handler(call)
         return json_response(status, payload)
 
+    @app.route(API_PREFIX + "/", methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
     @app.route(API_PREFIX, methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
     async def api_root() -> Response:
         return json_response(
