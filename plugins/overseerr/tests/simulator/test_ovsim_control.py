@@ -129,13 +129,16 @@ async def test_down_and_up(api: httpx.AsyncClient, control: httpx.AsyncClient) -
 
 
 async def test_refusing_connections(ov_sim: RunningOverseerr) -> None:
+    ov_sim.control.slow(50)
     refusing = asyncio.create_task(ov_sim.control.refuse(0.6))
     await asyncio.sleep(0.25)
     async with httpx.AsyncClient(base_url=ov_sim.api_url) as client:
         with pytest.raises(httpx.ConnectError):
             await client.get("/status")
         await refusing
+        started = time.perf_counter()
         assert (await client.get("/status")).status_code == 200
+        assert time.perf_counter() - started >= 0.05, "other faults outlive the refusal"
 
 
 async def test_refusing_over_http(ov_sim: RunningOverseerr, control: httpx.AsyncClient) -> None:
