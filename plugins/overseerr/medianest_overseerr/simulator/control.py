@@ -9,7 +9,8 @@ POST     /_control/reset                         back to the generated state
 POST     /_control/clock                         ``{"advance": seconds}``
 GET      /_control/requests/{id}                 the request as the API shows it
 POST     /_control/requests/{id}/{action}        ``approve``, ``decline``, ``available``
-                                                 (media available, webhooks), ``failed``
+                                                 (media available, webhooks; ``{"plex":
+                                                 true}`` also adds it to Plex), ``failed``
 POST     /_control/media/available               ``{"mediaType", "tmdbId", "seasons"?}``
 POST     /_control/users                         ``{"email", "username"?, "permissions"?,
                                                  "plexId"?}`` or ``{"plexAccount": "friend2"}``
@@ -91,10 +92,10 @@ class Control:
         return self.world.decline(request_id)
 
     def available(
-        self, request_id: int, *, plex: bool = True, server: str | int = 0
+        self, request_id: int, *, plex: bool = False, server: str | int = 0
     ) -> MediaRequest:
-        """The requested title arrived: added to the Plex world's ``server`` (unless ``plex``
-        is false), media status 5; sends the webhook."""
+        """The requested title arrived: media status 5; sends the webhook. With ``plex``, the
+        title is also added to the Plex world's ``server`` with its own ids."""
         return self.world.make_available(request_id, plex=plex, server=server)
 
     def failed(self, request_id: int) -> MediaRequest:
@@ -267,9 +268,7 @@ def build_control_blueprint(world: OverseerrWorld, control: Control | None = Non
             server = body.get("server", 0)
             if not isinstance(server, (str, int)) or isinstance(server, bool):
                 raise BadRequest("server must be a Plex server slug or index")
-            req = world.make_available(
-                request_id, plex=body.get("plex", True) is not False, server=server
-            )
+            req = world.make_available(request_id, plex=body.get("plex") is True, server=server)
         else:
             req = actions[action](request_id)
         return _ok(render.request_json(world, req))

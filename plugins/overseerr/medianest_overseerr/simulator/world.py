@@ -654,11 +654,11 @@ class OverseerrWorld:
         return req
 
     def make_available(
-        self, request_id: int | str, *, plex: bool = True, server: str | int = 0
+        self, request_id: int | str, *, plex: bool = False, server: str | int = 0
     ) -> MediaRequest:
-        """The title arrived: it is added to the Plex world (unless ``plex`` is false, see
-        :meth:`add_to_plex`), then media status 5 (the request's seasons available) and every
-        approved request of it is notified."""
+        """The title arrived: media status 5 (the request's seasons available) and every
+        approved request of it is notified; with ``plex``, it is first added to the Plex
+        world's ``server`` (see :meth:`add_to_plex`)."""
         req = self.request(request_id)
         self._check_open(req)
         if plex:

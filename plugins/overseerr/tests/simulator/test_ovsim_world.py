@@ -221,7 +221,7 @@ async def test_available_puts_the_title_in_the_served_plex_world() -> None:
     async with serve_world(plex) as plex_sim, serve_simulator(world) as sim:
         asked = world.create_request(friend, MOVIE, movie.tmdb)
         sim.control.approve(asked.id)
-        sim.control.available(asked.id)
+        sim.control.available(asked.id, plex=True)
         item = plex.item(0, int(asked.media.rating_key or 0))
         assert item.ident == movie.ident and external_ids(item).tmdb == movie.tmdb
         assert movie.plex is not None and movie not in list(world.catalogue.requestable_only())
@@ -235,16 +235,20 @@ async def test_available_puts_the_title_in_the_served_plex_world() -> None:
         assert f"tmdb://{movie.tmdb}" in guids
         first = world.create_request(friend, TV, show.tmdb, [1])
         sim.control.approve(first.id)
-        sim.control.available(first.id)
+        sim.control.available(first.id, plex=True)
         plex_show = plex.item(0, int(first.media.rating_key or 0))
         assert [s.index for s in plex_show.children or ()] == [1]
         assert int(first.media.status) == 4
         second = world.create_request(friend, TV, show.tmdb, [2])
         sim.control.approve(second.id)
         async with httpx.AsyncClient(base_url=sim.control_url) as control:
-            answer = await control.post(f"/requests/{second.id}/available", json={"server": 0})
+            answer = await control.post(
+                f"/requests/{second.id}/available", json={"plex": True, "server": 0}
+            )
             assert answer.status_code == 200
-            bad = await control.post(f"/requests/{second.id}/available", json={"server": "nowhere"})
+            bad = await control.post(
+                f"/requests/{second.id}/available", json={"plex": True, "server": "nowhere"}
+            )
             assert bad.status_code == 404
         assert [s.index for s in plex_show.children or ()] == [1, 2]
         episodes = dict(show.seasons)
