@@ -14,39 +14,75 @@ Overseerr runs ``express-openapi-validator`` (``validateRequests: true``) over
   ``{"message": "request.query.filter should be ...", "errors": [{"path": ".query.filter",
   "message": "should be ...", "errorCode": "enum.openapi.validation"}]}``.
 
-The document ships with the package (``overseerr-api.json``, the YAML converted to JSON).
+The document is Overseerr's own ``overseerr-api.yml``, read where it lies: the file named by
+``MEDIANEST_OVERSEERR_SPEC``, else ``shared/specs/overseerr-api.yml`` beside the repository.
 Operations are compiled once; validating a request costs a regex match and a few checks.
 """
 
 from __future__ import annotations
 
 import functools
-import json
+import os
 import re
 from dataclasses import dataclass, field
-from importlib import resources
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+import yaml
 from openapi_schema_validator import OAS30WriteValidator
 
-SPEC_FILE = "overseerr-api.json"
+SPEC_ENV = "MEDIANEST_OVERSEERR_SPEC"
+SPEC_NAME = "overseerr-api.yml"
 API_PREFIX = "/api/v1"
 RESERVED_CHARS = re.compile(r"[:/?#\[\]@!$&'()*+,;=]")
 _METHODS = ("get", "put", "post", "delete", "patch")
 
 
-@functools.cache
-def load_spec() -> dict[str, Any]:
-    """Overseerr's OpenAPI document (parsed once)."""
-    text = resources.files("medianest_overseerr.simulator").joinpath(SPEC_FILE).read_text("utf-8")
-    spec: dict[str, Any] = json.loads(text)
-    return spec
+class SpecNotFoundError(FileNotFoundError):
+    """Overseerr's OpenAPI document is not where the simulator looks for it."""
 
 
 def spec_path() -> str:
-    """Filesystem path of the packaged OpenAPI document (for tools that read files)."""
-    return str(resources.files("medianest_overseerr.simulator").joinpath(SPEC_FILE))
+    """Where Overseerr's OpenAPI document is: ``$MEDIANEST_OVERSEERR_SPEC``, else
+    ``shared/specs/overseerr-api.yml`` in a folder above this package (the repository's
+    sibling ``shared`` folder).
+
+    :raises SpecNotFoundError: neither exists; the message says how to point at it.
+    """
+    configured = os.environ.get(SPEC_ENV)
+    if configured:
+        if not Path(configured).is_file():
+            raise SpecNotFoundError(f"{SPEC_ENV}={configured!r} is not a file")
+        return configured
+    for folder in Path(__file__).resolve().parents:
+        candidate = folder / "shared" / "specs" / SPEC_NAME
+        if candidate.is_file():
+            return str(candidate)
+    raise SpecNotFoundError(
+        f"the Overseerr simulator validates requests against Overseerr's {SPEC_NAME}, which "
+        f"was not found in a shared/specs folder above {Path(__file__).parent}; set {SPEC_ENV} "
+        "to its path"
+    )
+
+
+class _JsonCompatibleLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """A safe loader that keeps dates as the strings JSON would have (the document's examples
+    hold unquoted dates, which a schema validator cannot take as Python dates)."""
+
+
+_JsonCompatibleLoader.yaml_implicit_resolvers = {
+    first: [(tag, pattern) for tag, pattern in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+@functools.cache
+def load_spec() -> dict[str, Any]:
+    """Overseerr's OpenAPI document (parsed once per process)."""
+    with open(spec_path(), encoding="utf-8") as file:
+        spec: dict[str, Any] = yaml.load(file, Loader=_JsonCompatibleLoader)  # noqa: S506
+    return spec
 
 
 @dataclass
