@@ -193,9 +193,18 @@ def to_request(backend: str, raw: Any, *, title: str | None = None) -> MediaRequ
             requested_by=person_name(data.get("requestedBy")),
             created_at=parse_time(data.get("createdAt")),
             updated_at=parse_time(data.get("updatedAt")),
+            seasons=season_numbers(data.get("seasons")) if kind is MediaKind.SHOW else (),
         )
     except ValidationError as exc:
         raise BadShape(f"request {request_id} cannot be read: {exc.errors()[0]['msg']}") from exc
+
+
+def season_numbers(seasons: Any) -> tuple[int, ...]:
+    """The season numbers of a request's ``seasons`` (``[{"seasonNumber": 1, ...}]``), sorted."""
+    if not isinstance(seasons, list):
+        return ()
+    numbers = {_int(s.get("seasonNumber")) for s in seasons if isinstance(s, dict)}
+    return tuple(sorted(n for n in numbers if n is not None and n >= 0))
 
 
 def item_id(media_type: MediaType, tmdb_id: int) -> str:

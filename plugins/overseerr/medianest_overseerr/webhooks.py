@@ -156,12 +156,8 @@ class WebhookReceiver:
     async def _deliver(
         self, hub: HubContext, name: str, kind: str, changed: MediaRequest
     ) -> Response:
-        request_changed = getattr(hub, "request_changed", None)
-        if request_changed is None:
-            self.log_once("no-requests", "this hub does not track requests; webhooks are ignored")
-            return _answer(202, {"status": "ignored", "reason": "requests are not tracked"})
         try:
-            known = await request_changed(changed)
+            known = await hub.request_changed(changed)
         except MediaNestError as exc:
             self.log_once(
                 f"failed:{name}",
@@ -234,6 +230,7 @@ def _to_request(backend: str, payload: dict[str, Any], status: RequestStatus) ->
     subject = payload.get("subject")
     title = _YEAR_SUFFIX.sub("", subject).strip() if isinstance(subject, str) else ""
     requested_by = details.get("requestedBy_username")
+    seasons = _requested_seasons(payload.get("extra")) if media_type == "tv" else ()
     return MediaRequest(
         backend=backend,
         request_id=str(int(request_id)),
@@ -242,7 +239,22 @@ def _to_request(backend: str, payload: dict[str, Any], status: RequestStatus) ->
         title=title[:300] or None,
         status=status,
         requested_by=requested_by if isinstance(requested_by, str) and requested_by else None,
+        seasons=seasons,
     )
+
+
+def _requested_seasons(extra: Any) -> tuple[int, ...]:
+    """The seasons in the template's ``extra`` (``[{"name": "Requested Seasons",
+    "value": "1, 2"}]``); empty when it does not say."""
+    if not isinstance(extra, list):
+        return ()
+    for entry in extra:
+        if isinstance(entry, dict) and entry.get("name") == "Requested Seasons":
+            value = entry.get("value")
+            if isinstance(value, str):
+                parts = [p.strip() for p in value.split(",")]
+                return tuple(sorted({int(p) for p in parts if p.isdigit() and len(p) < 5}))
+    return ()
 
 
 def make_blueprint(settings: OverseerrSettings) -> Blueprint:

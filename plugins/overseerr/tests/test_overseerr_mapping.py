@@ -43,11 +43,13 @@ def test_an_unknown_request_status_is_bad_data() -> None:
 def test_a_request_maps_with_ids_person_and_times() -> None:
     raw = request_json(12, status=2, media_status=5, media_type="tv", tmdb=1399, tvdb=121361)
     raw["media"]["imdbId"] = "tt0944947"
+    raw["seasons"] = [{"id": 1, "seasonNumber": 2, "status": 2}, {"id": 2, "seasonNumber": 1}]
     mapped = to_request("overseerr:home", raw, title="Game of Thrones")
     assert mapped.request_id == "12" and mapped.kind is MediaKind.SHOW
     assert (mapped.ids.tmdb, mapped.ids.tvdb, mapped.ids.imdb) == (1399, 121361, "tt0944947")
     assert mapped.status is RequestStatus.AVAILABLE
     assert mapped.requested_by == "Person 2" and mapped.title == "Game of Thrones"
+    assert mapped.seasons == (1, 2)
     assert mapped.created_at is not None and mapped.created_at.tzinfo is not None
 
 

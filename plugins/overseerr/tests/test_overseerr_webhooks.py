@@ -80,6 +80,13 @@ async def test_a_good_webhook_changes_the_request(
     assert changed.requested_by == "friend"
 
 
+async def test_a_show_webhook_carries_the_requested_seasons(app: Quart, hub: FakeHub) -> None:
+    body = webhook_payload("MEDIA_PENDING", media_type="tv", tmdb="1399")
+    body["extra"] = [{"name": "Requested Seasons", "value": "2, 1"}]
+    assert (await post(app, body)).status_code == 200
+    assert hub.changed[0].kind is MediaKind.SHOW and hub.changed[0].seasons == (1, 2)
+
+
 async def test_a_webhook_about_an_unknown_request_is_ignored(app: Quart, hub: FakeHub) -> None:
     response = await post(app, webhook_payload(request_id=999))
     assert response.status_code == 202
