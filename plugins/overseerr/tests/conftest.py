@@ -1,12 +1,174 @@
-"""Fixtures for the Overseerr plugin tests."""
+"""Fixtures for the Overseerr plugin tests: a scripted Overseerr for unit tests, and the
+simulator (over a small Plex world) served on loopback, with the plugin pointed at it
+through a transport that checks every request against Overseerr's OpenAPI document."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
 import pytest
 from fake_overseerr import FakeOverseerr
+from overseerr_testkit import SpecCheckingTransport
+
+from medianest.sdk import Permission, Principal
+from medianest_overseerr.backend import OverseerrRequestBackend
+from medianest_overseerr.client import OverseerrClient
+from medianest_overseerr.settings import InstanceSettings
+from medianest_overseerr.simulator import OverseerrWorld, RunningOverseerr, serve_simulator
+from medianest_overseerr.source import OverseerrMediaSource
+from medianest_plex.simulator import PlexWorld
+
+SEED = 23
+API_KEY = "plugin-tests-api-key-0123456789"
+WEBHOOK_SECRET = "plugin-tests-webhook-secret"
 
 
 @pytest.fixture
 def fake() -> FakeOverseerr:
     """A scripted Overseerr with three users (owner 1, Ann 2 with Plex id 9001, Bob 3)."""
     return FakeOverseerr()
+
+
+@pytest.fixture
+def overseerr_world() -> OverseerrWorld:
+    """Overseerr over a 200-item Plex world, with 40 titles only requestable. Its users: the
+    Plex owner (1, admin), friend1 (2, may request), a requests manager (3, local) and a
+    trusted viewer (4, auto-approved); friend2 and stranger have no Overseerr user."""
+    return OverseerrWorld(PlexWorld(seed=SEED, items=200), requestable=40, api_key=API_KEY)
+
+
+@pytest.fixture
+async def overseerr_sim(overseerr_world: OverseerrWorld) -> AsyncIterator[RunningOverseerr]:
+    """The world served over real HTTP on loopback."""
+    async with serve_simulator(overseerr_world) as running:
+        yield running
+
+
+def instance_for(sim: RunningOverseerr, **overrides: Any) -> InstanceSettings:
+    """Settings of the instance ``home`` pointing at ``sim``."""
+    values: dict[str, Any] = {
+        "name": "home",
+        "url": sim.url,
+        "api_key": sim.api_key,
+        "webhook_secret": WEBHOOK_SECRET,
+        "timeout": 2.0,
+    }
+    return InstanceSettings(**(values | overrides))
+
+
+@pytest.fixture
+def recorder() -> SpecCheckingTransport:
+    """Checks and records every request the plugin sends."""
+    return SpecCheckingTransport()
+
+
+@pytest.fixture
+async def backend(
+    overseerr_sim: RunningOverseerr, recorder: SpecCheckingTransport
+) -> AsyncIterator[OverseerrRequestBackend]:
+    """The request backend ``overseerr:home`` over the simulator."""
+    instance = instance_for(overseerr_sim)
+    made = OverseerrRequestBackend(instance, OverseerrClient(instance, transport=recorder))
+    try:
+        yield made
+    finally:
+        await made.aclose()
+
+
+@pytest.fixture
+async def source(
+    overseerr_sim: RunningOverseerr, recorder: SpecCheckingTransport
+) -> AsyncIterator[OverseerrMediaSource]:
+    """The live-search source ``overseerr:home`` over the simulator."""
+    instance = instance_for(overseerr_sim)
+    made = OverseerrMediaSource(instance, OverseerrClient(instance, transport=recorder))
+    try:
+        yield made
+    finally:
+        await made.aclose()
+
+
+def person(world: OverseerrWorld, account: str, user_id: int = 50) -> Principal:
+    """A hub person signed in with the Plex world's account ``account``."""
+    plex = world.plex.accounts[account]
+    return Principal(
+        user_id=user_id,
+        username=plex.username,
+        email=plex.email or None,
+        identities={"plex": str(plex.id)},
+        permissions=frozenset({str(Permission.REQUEST)}),
+    )
+
+
+@pytest.fixture
+def friend(overseerr_world: OverseerrWorld) -> Principal:
+    """friend1: Overseerr user 2, found by Plex id."""
+    return person(overseerr_world, "friend1", 51)
+
+
+@pytest.fixture
+def no_account(overseerr_world: OverseerrWorld) -> Principal:
+    """friend2: no Overseerr user."""
+    return person(overseerr_world, "friend2", 52)
+
+
+@pytest.fixture
+def manager() -> Principal:
+    """The requests manager, Overseerr user 3, found by email (a local Overseerr user)."""
+    return Principal(
+        user_id=53,
+        username="manager",
+        email="Requests.Manager@example.com",
+        permissions=frozenset({str(Permission.REQUEST), str(Permission.MANAGE_REQUESTS)}),
+    )
+
+
+@asynccontextmanager
+async def scaled_settings() -> AsyncIterator[dict[str, Any]]:
+    """PostgreSQL (a fresh migrated database) and Redis (emptied) of the core suite's servers."""
+    import asyncpg
+    import redis.asyncio as aioredis
+
+    from tests.databases import create_migrated_postgres
+    from tests.services import POSTGRES_URL, REDIS_URL, SECRET_KEY
+
+    admin = await asyncpg.connect(POSTGRES_URL.rsplit("/", 1)[0] + "/postgres", timeout=5)
+    name = await create_migrated_postgres(admin, POSTGRES_URL)
+    client = aioredis.from_url(REDIS_URL)
+    await client.flushdb()
+    try:
+        yield {
+            "database_url": POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}",
+            "redis_url": REDIS_URL,
+            "secret_key": SECRET_KEY,
+        }
+    finally:
+        await client.flushdb()
+        await client.aclose()
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture(params=["embedded", "scaled"])
+async def mode(request: pytest.FixtureRequest) -> AsyncIterator[dict[str, Any]]:
+    """Settings overrides for each runtime mode: SQLite in-process, or PostgreSQL + Redis."""
+    if request.param == "embedded":
+        yield {}
+        return
+    async with scaled_settings() as settings:
+        yield settings
+
+
+@pytest.fixture
+async def scaled() -> AsyncIterator[dict[str, Any]]:
+    """Settings overrides of the scaled mode (replicas share its PostgreSQL and Redis)."""
+    async with scaled_settings() as settings:
+        yield settings
+
+
+def unique() -> str:
+    """A short unique text."""
+    return uuid.uuid4().hex[:8]
