@@ -235,6 +235,9 @@ class OverseerrWorld:
         self.media: dict[int, Media] = {}
         self.media_by_key: dict[tuple[str, int], Media] = {}
         self.requests: dict[int, MediaRequest] = {}
+        self._request_counts: dict[int, int] | None = None
+        self.version = getattr(self, "version", 0) + 1
+        """Bumped by every change to requests or media (list answers are cached per version)."""
         self._next_user = 1
         self._next_media = 1
         self._next_request = 1
@@ -415,7 +418,12 @@ class OverseerrWorld:
 
     def request_count_of(self, user: User) -> int:
         """Number of live requests a user made."""
-        return sum(1 for r in self.requests.values() if r.requested_by is user)
+        if self._request_counts is None:
+            counts: dict[int, int] = {}
+            for req in self.requests.values():
+                counts[req.requested_by.id] = counts.get(req.requested_by.id, 0) + 1
+            self._request_counts = counts
+        return self._request_counts.get(user.id, 0)
 
     def quota(self, user: User, media_type: str) -> tuple[int | None, int | None, int]:
         """``(limit, days, used)`` for ``user`` and ``media_type`` (limit None: unlimited)."""
@@ -556,8 +564,10 @@ class OverseerrWorld:
         )
         self._next_request += 1
         self.requests[req.id] = req
+        self._request_counts = None
         media.requests.append(req)
         self._media_follows(media, req, now)
+        self.version += 1
         self.notify(Notification.MEDIA_AUTO_APPROVED if auto else Notification.MEDIA_PENDING, req)
         return req
 
@@ -608,6 +618,7 @@ class OverseerrWorld:
         req.modified_by = by or self.users[1]
         req.updated_at = now
         self._media_follows(req.media, req, now)
+        self.version += 1
         self.notify(Notification.MEDIA_APPROVED, req)
         return req
 
@@ -621,6 +632,7 @@ class OverseerrWorld:
         req.modified_by = by or self.users[1]
         req.updated_at = now
         self._media_follows(req.media, req, now)
+        self.version += 1
         self.notify(Notification.MEDIA_DECLINED, req)
         return req
 
@@ -633,6 +645,7 @@ class OverseerrWorld:
         req.season_status = {n: RequestStatus.FAILED for n in req.seasons}
         req.updated_at = now
         self._media_follows(req.media, req, now)
+        self.version += 1
         self.notify(Notification.MEDIA_FAILED, req)
         return req
 
@@ -663,6 +676,7 @@ class OverseerrWorld:
         if media.rating_key is None:
             media.rating_key = str(900_000 + media.id)
         media.updated_at = now
+        self.version += 1
         for req in media.requests:
             if req.status != RequestStatus.APPROVED:
                 continue
@@ -674,11 +688,34 @@ class OverseerrWorld:
             self.notify(Notification.MEDIA_AVAILABLE, req)
         return media
 
+    def set_media_status(self, media: Media, status: MediaStatus) -> Media:
+        """``POST /media/{id}/{status}`` for every status but available (see
+        :meth:`media_available`)."""
+        media.status = status
+        if media.media_type == TV and status == MediaStatus.UNKNOWN:
+            media.season_status = {n: MediaStatus.UNKNOWN for n in media.season_status}
+        media.updated_at = self.now()
+        self.version += 1
+        return media
+
+    def delete_media(self, media: Media) -> None:
+        """``DELETE /media/{id}``: Overseerr forgets the title and its requests (it becomes
+        requestable again)."""
+        for req in list(media.requests):
+            self.requests.pop(req.id, None)
+            req.deleted = True
+        self._request_counts = None
+        del self.media[media.id]
+        self.media_by_key.pop((media.media_type, media.title.tmdb), None)
+        self.version += 1
+
     def delete_request(self, request_id: int | str) -> MediaRequest:
         """``DELETE /request/{id}``: the request goes; media with no request left returns to
         unknown (unless some of it is available)."""
         req = self.request(request_id)
         del self.requests[req.id]
+        self._request_counts = None
+        self.version += 1
         req.deleted = True
         media = req.media
         media.requests = [r for r in media.requests if r is not req]
@@ -707,10 +744,11 @@ class OverseerrWorld:
             req.season_status = {n: req.status for n in req.seasons}
         if user is not None:
             req.requested_by = user
+            self._request_counts = None
         req.updated_at = self.now()
-        self.notify(Notification.MEDIA_PENDING_UPDATED, req) if (
-            req.status == RequestStatus.PENDING
-        ) else None
+        self.version += 1
+        if req.status == RequestStatus.PENDING:
+            self.notify(Notification.MEDIA_PENDING_UPDATED, req)
         return req
 
     # -- notifications -----------------------------------------------------------------------
@@ -725,8 +763,8 @@ class OverseerrWorld:
             Notification.MEDIA_AUTO_APPROVED: f"{media_word} Request Automatically Approved",
             Notification.MEDIA_APPROVED: f"{media_word} Request Approved",
             Notification.MEDIA_DECLINED: f"{media_word} Request Declined",
-            Notification.MEDIA_AVAILABLE: f"{media_word} Now Available",
-            Notification.MEDIA_FAILED: f"Failed {media_word} Request",
+            Notification.MEDIA_AVAILABLE: f"{media_word} Request Now Available",
+            Notification.MEDIA_FAILED: f"{media_word} Request Failed",
         }
         payload: dict[str, Any] = {
             "event": events.get(kind, ""),

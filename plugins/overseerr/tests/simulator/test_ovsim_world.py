@@ -1,0 +1,164 @@
+"""The simulated Overseerr's titles come from the Plex simulator's world: same ids for the
+titles Plex holds, plus titles only requestable; it builds and pages fast; it runs as a
+command."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from medianest_overseerr.simulator import OverseerrWorld, serve_simulator
+from medianest_overseerr.simulator.catalogue import MOVIE, TV
+from medianest_plex.simulator import PlexWorld
+from medianest_plex.simulator.generate import MOVIES_SECTION, SHOWS_SECTION
+from medianest_plex.simulator.items import Kind
+from medianest_plex.simulator.metadata import external_ids
+
+
+def test_titles_share_the_plex_ids() -> None:
+    plex = PlexWorld(seed=9, items=300, servers=2)
+    world = OverseerrWorld(plex, requestable=50)
+    seen = 0
+    for server in plex.servers:
+        for kind, section, media_type in (
+            (Kind.MOVIE, MOVIES_SECTION, MOVIE),
+            (Kind.SHOW, SHOWS_SECTION, TV),
+        ):
+            for item in server.library.of_kind(section, kind):
+                ids = external_ids(item)
+                if ids.tmdb is None:
+                    assert all(t.ident != item.ident for t in world.catalogue.titles)
+                    continue
+                title = world.catalogue.get(media_type, ids.tmdb)
+                assert title is not None and title.plex is not None
+                if title.ident == item.ident:
+                    assert (title.imdb, title.title, title.year) == (
+                        ids.imdb,
+                        item.title,
+                        item.year,
+                    )
+                    seen += 1
+    assert seen > 100
+    only = list(world.catalogue.requestable_only())
+    assert len(only) == 50
+    assert all(world.media_for(t) is None for t in only)
+    shows = [t for t in world.catalogue.in_plex() if t.media_type == TV]
+    assert any(t.plex and set(t.season_numbers()) > t.plex.seasons for t in shows)
+
+
+def test_same_seed_same_world() -> None:
+    first = OverseerrWorld(seed=4, plex_items=200)
+    second = OverseerrWorld(seed=4, plex_items=200)
+    assert [(t.media_type, t.tmdb, t.title) for t in first.catalogue.titles] == [
+        (t.media_type, t.tmdb, t.title) for t in second.catalogue.titles
+    ]
+    assert [u.email for u in first.users.values()] == [u.email for u in second.users.values()]
+    other = OverseerrWorld(seed=5, plex_items=200)
+    assert {t.tmdb for t in other.catalogue.titles} != {t.tmdb for t in first.catalogue.titles}
+
+
+def test_users_mirror_plex_accounts() -> None:
+    world = OverseerrWorld(seed=3, plex_items=50)
+    owner = world.users[1]
+    assert owner.plex_id == world.plex.owner.id and owner.email == world.plex.owner.email
+    assert world.user_for_plex_account("friend1") is not None
+    assert world.user_for_plex_account("friend2") is None
+    assert world.user_for_plex_account("stranger") is None
+
+
+async def test_ten_thousand_requests_page_quickly() -> None:
+    world = OverseerrWorld(seed=2, plex_items=2000, requestable=10_500)
+    friend = world.users[2]
+    made = 0
+    for title in world.catalogue.requestable_only():
+        if made == 10_000:
+            break
+        world.create_request(friend, title.media_type, title.tmdb, "all")
+        made += 1
+    assert made == 10_000
+    async with (
+        serve_simulator(world) as sim,
+        httpx.AsyncClient(base_url=sim.api_url, headers={"X-Api-Key": sim.api_key}) as client,
+    ):
+        first = await client.get("/request?take=100&skip=0")
+        assert first.json()["pageInfo"] == {
+            "pages": 100,
+            "pageSize": 100,
+            "results": 10_000,
+            "page": 1,
+        }
+        started = time.perf_counter()
+        for skip in range(100, 2100, 100):
+            page = await client.get(f"/request?take=100&skip={skip}")
+            assert len(page.json()["results"]) == 100
+        per_page = (time.perf_counter() - started) / 20
+        assert per_page < 0.25, f"{per_page * 1000:.0f} ms a page"
+
+
+@pytest.mark.slow
+def test_the_command_serves_and_prints_its_url() -> None:
+    with subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "medianest_overseerr.simulator",
+            "--port",
+            "0",
+            "--plex-world-size",
+            "100",
+            "--api-key",
+            "cli-key",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    ) as process:
+        try:
+            assert process.stdout is not None
+            url = None
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and url is None:
+                line = process.stdout.readline()
+                if line.strip().startswith("URL"):
+                    url = line.split()[-1]
+            assert url is not None and url.startswith("http://127.0.0.1:")
+
+            async def check() -> None:
+                async with httpx.AsyncClient(base_url=url) as client:
+                    me = await client.get("/api/v1/auth/me", headers={"X-Api-Key": "cli-key"})
+                    assert me.status_code == 200 and me.json()["id"] == 1
+
+            asyncio.run(check())
+        finally:
+            process.terminate()
+            process.wait(timeout=20)
+    assert process.returncode == 0
+
+
+def test_the_command_refuses_bad_options() -> None:
+    from medianest_overseerr.simulator.__main__ import parse_args
+
+    with pytest.raises(SystemExit):
+        parse_args(["--plex-world-size", "-1"])
+    args = parse_args(["--port", "0", "--seed", "7"])
+    assert (args.port, args.seed, args.plex_world_size) == (0, 7, 1000)
+
+
+@pytest.mark.slow
+async def test_a_world_of_100k_plex_items_starts_in_seconds() -> None:
+    started = time.perf_counter()
+    async with serve_simulator(plex_items=100_000) as sim:
+        elapsed = time.perf_counter() - started
+        assert len(sim.world.catalogue.titles) > 40_000
+        async with httpx.AsyncClient(
+            base_url=sim.api_url, headers={"X-Api-Key": sim.api_key}
+        ) as client:
+            assert (await client.get("/media?take=1")).json()["pageInfo"]["results"] > 30_000
+    assert elapsed < 20, f"{elapsed:.1f} s to build and serve"
