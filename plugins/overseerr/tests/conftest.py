@@ -18,6 +18,7 @@ from medianest_overseerr.backend import OverseerrRequestBackend
 from medianest_overseerr.client import OverseerrClient
 from medianest_overseerr.settings import InstanceSettings
 from medianest_overseerr.simulator import OverseerrWorld, RunningOverseerr, serve_simulator
+from medianest_overseerr.simulator.checking import SpecChecker
 from medianest_overseerr.source import OverseerrMediaSource
 from medianest_plex.simulator import PlexWorld
 
@@ -40,11 +41,24 @@ def overseerr_world() -> OverseerrWorld:
     return OverseerrWorld(PlexWorld(seed=SEED, items=200), requestable=40, api_key=API_KEY)
 
 
+@pytest.fixture(scope="session")
+def spec_checker() -> SpecChecker:
+    """The simulator's own openapi-core check of what clients send (parsed once)."""
+    return SpecChecker()
+
+
 @pytest.fixture
-async def overseerr_sim(overseerr_world: OverseerrWorld) -> AsyncIterator[RunningOverseerr]:
-    """The world served over real HTTP on loopback."""
+async def overseerr_sim(
+    overseerr_world: OverseerrWorld, spec_checker: SpecChecker
+) -> AsyncIterator[RunningOverseerr]:
+    """The world served over real HTTP on loopback. Whatever reaches it (from the plugin's
+    backends, sources and hubs alike) is checked against Overseerr's document too: the test
+    fails if any request breaks it."""
+    spec_checker.reset()
+    overseerr_world.observers.append(spec_checker.check_request)
     async with serve_simulator(overseerr_world) as running:
         yield running
+    spec_checker.assert_requests_valid()
 
 
 def instance_for(sim: RunningOverseerr, **overrides: Any) -> InstanceSettings:
