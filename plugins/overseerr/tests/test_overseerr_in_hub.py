@@ -142,3 +142,21 @@ async def test_two_replicas_share_webhook_replays_and_request_status(
         assert replayed.status_code == 400, "the other replica saw it already"
         assert (await replayed.get_json())["code"] == "overseerr.webhook.replayed"
         assert await status_of(two, hub_id) == "declined"
+
+
+async def test_the_hubs_search_shows_overseerr_titles_as_requestable(
+    medianest_hub: HubHarness, overseerr_sim: RunningOverseerr, overseerr_world: OverseerrWorld
+) -> None:
+    title = next(t for t in overseerr_world.catalogue.requestable_only() if t.media_type == "movie")
+    plugins = {"overseerr": section(overseerr_sim)}
+    async with medianest_hub.run({"overseerr": plugin}, plugins=plugins) as running:
+        headers = await running.sign_in()
+        response = await running.client.get(
+            "/api/v1/search", query_string={"q": title.title}, headers=headers
+        )
+        assert response.status_code == 200, await response.get_data()
+        body = await response.get_json()
+    hits = [h for h in body["items"] if h["ids"].get("tmdb") == title.tmdb]
+    assert hits, body
+    assert hits[0]["availability"] == "requestable"
+    assert hits[0]["copies"][0]["source"] == "overseerr:home"
