@@ -162,3 +162,45 @@ async def test_a_world_of_100k_plex_items_starts_in_seconds() -> None:
         ) as client:
             assert (await client.get("/media?take=1")).json()["pageInfo"]["results"] > 30_000
     assert elapsed < 20, f"{elapsed:.1f} s to build and serve"
+
+
+@pytest.mark.slow
+async def test_a_simulator_in_its_own_process() -> None:
+    from medianest_overseerr.simulator import spawn_simulator
+
+    async with spawn_simulator(plex_items=200, api_key="spawned-key") as sim:
+        async with httpx.AsyncClient(
+            base_url=sim.api_url, headers={"X-Api-Key": "spawned-key"}
+        ) as client:
+            state = await sim.control.state()
+            title = next(
+                t
+                for t in OverseerrWorld(seed=1, plex_items=200).catalogue.requestable_only()
+                if t.media_type == MOVIE
+            )
+            assert state["titles"]["requestableOnly"] >= 40
+            made = await client.post(
+                "/request",
+                json={"mediaType": "movie", "mediaId": title.tmdb},
+                headers={"X-Api-User": "2"},
+            )
+            assert made.status_code == 201
+            assert (await sim.control.approve(made.json()["id"]))["status"] == 2
+            assert (await sim.control.available(made.json()["id"]))["media"]["status"] == 5
+            await sim.control.slow(150)
+            started = time.perf_counter()
+            await client.get("/status")
+            assert time.perf_counter() - started >= 0.15
+            await sim.control.slow(0)
+            await sim.control.fail(503, times=1)
+            assert (await client.get("/status")).status_code == 503
+            await sim.control.down()
+            assert (await client.get("/status")).status_code == 503
+            await sim.control.up()
+            assert (await sim.control.set_quota(2, movieQuotaLimit=1, movieQuotaDays=7))[
+                "movieQuotaLimit"
+            ] == 1
+            assert (await sim.control.add_user(email="z@example.com"))["id"] == 5
+            assert await sim.control.webhooks() == []
+            await sim.control.reset()
+            assert (await sim.control.state())["requests"] == 0
