@@ -156,3 +156,21 @@ async def test_people_list_only_their_own_requests(
     assert [r.request_id for r in everyone.items] == [theirs.request_id, mine.request_id]
     nothing = await backend.list_requests(no_account, None, 10)
     assert nothing.items == [] and nothing.total == 0
+
+
+async def test_a_failed_request_can_be_retried_by_a_manager(
+    backend: OverseerrRequestBackend,
+    recorder: SpecCheckingTransport,
+    overseerr_sim: RunningOverseerr,
+    overseerr_world: OverseerrWorld,
+    friend: Principal,
+    manager: Principal,
+) -> None:
+    created = await backend.create_request(friend, movie(overseerr_world))
+    overseerr_sim.control.approve(int(created.request_id))
+    overseerr_sim.control.failed(int(created.request_id))
+    assert (await backend.get_request(friend, created.request_id)).status is RequestStatus.FAILED
+    retried = await backend.act(manager, created.request_id, "retry")
+    assert retried is not None and retried.status is not RequestStatus.FAILED
+    (retry,) = recorder.calls("POST", f"/api/v1/request/{created.request_id}/retry")
+    assert retry.headers["X-Api-User"] == "3"

@@ -160,3 +160,32 @@ async def test_the_hubs_search_shows_overseerr_titles_as_requestable(
     assert hits, body
     assert hits[0]["availability"] == "requestable"
     assert hits[0]["copies"][0]["source"] == "overseerr:home"
+
+
+async def test_replicas_share_the_directory_of_overseerr_users(
+    medianest_hub: HubHarness,
+    overseerr_sim: RunningOverseerr,
+    overseerr_world: OverseerrWorld,
+    scaled: dict[str, Any],
+) -> None:
+    user_reads: list[str] = []
+    overseerr_world.observers.append(
+        lambda exchange: (
+            user_reads.append(exchange.path)
+            if exchange.path.startswith("/api/v1/user") and exchange.method == "GET"
+            else None
+        )
+    )
+    shared = {"plugins": {"overseerr": section(overseerr_sim)}, **scaled}
+    async with (
+        medianest_hub.run({"overseerr": plugin}, **shared) as one,
+        medianest_hub.run({"overseerr": plugin}, **shared) as two,
+    ):
+        friend = await friend_of(one, overseerr_world)
+        first = one.hub.registry.get("request_backends", "overseerr:home")
+        second = two.hub.registry.get("request_backends", "overseerr:home")
+        assert await first.users.find(friend) == 2
+        reads = len(user_reads)
+        assert reads >= 1
+        assert await second.users.find(friend) == 2
+        assert len(user_reads) == reads, "the other replica used the shared directory"
