@@ -4,27 +4,21 @@ through a transport that checks every request against Overseerr's OpenAPI docume
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
 from fake_overseerr import FakeOverseerr
-from overseerr_testkit import SpecCheckingTransport
+from overseerr_testkit import API_KEY, SEED, SpecCheckingTransport, instance_for, person
 
 from medianest.sdk import Permission, Principal
 from medianest_overseerr.backend import OverseerrRequestBackend
 from medianest_overseerr.client import OverseerrClient
-from medianest_overseerr.settings import InstanceSettings
 from medianest_overseerr.simulator import OverseerrWorld, RunningOverseerr, serve_simulator
 from medianest_overseerr.simulator.checking import SpecChecker
 from medianest_overseerr.source import OverseerrMediaSource
 from medianest_plex.simulator import PlexWorld
-
-SEED = 23
-API_KEY = "plugin-tests-api-key-0123456789"
-WEBHOOK_SECRET = "plugin-tests-webhook-secret"
 
 
 @pytest.fixture
@@ -61,18 +55,6 @@ async def overseerr_sim(
     spec_checker.assert_requests_valid()
 
 
-def instance_for(sim: RunningOverseerr, **overrides: Any) -> InstanceSettings:
-    """Settings of the instance ``home`` pointing at ``sim``."""
-    values: dict[str, Any] = {
-        "name": "home",
-        "url": sim.url,
-        "api_key": sim.api_key,
-        "webhook_secret": WEBHOOK_SECRET,
-        "timeout": 2.0,
-    }
-    return InstanceSettings(**(values | overrides))
-
-
 @pytest.fixture
 def recorder() -> SpecCheckingTransport:
     """Checks and records every request the plugin sends."""
@@ -103,18 +85,6 @@ async def source(
         yield made
     finally:
         await made.aclose()
-
-
-def person(world: OverseerrWorld, account: str, user_id: int = 50) -> Principal:
-    """A hub person signed in with the Plex world's account ``account``."""
-    plex = world.plex.accounts[account]
-    return Principal(
-        user_id=user_id,
-        username=plex.username,
-        email=plex.email or None,
-        identities={"plex": str(plex.id)},
-        permissions=frozenset({str(Permission.REQUEST)}),
-    )
 
 
 @pytest.fixture
@@ -181,8 +151,3 @@ async def scaled() -> AsyncIterator[dict[str, Any]]:
     """Settings overrides of the scaled mode (replicas share its PostgreSQL and Redis)."""
     async with scaled_settings() as settings:
         yield settings
-
-
-def unique() -> str:
-    """A short unique text."""
-    return uuid.uuid4().hex[:8]

@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import instance_for
-from overseerr_testkit import SpecCheckingTransport
+from overseerr_testkit import SpecCheckingTransport, instance_for
 
 from medianest.sdk import (
     ExternalIds,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import person
+from overseerr_testkit import person
 
 from medianest.sdk import ExternalIds, MediaKind, MediaRequestCreate, Principal
 from medianest.sdk.testing.contract import MediaSourceContract

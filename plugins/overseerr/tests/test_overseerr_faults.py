@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import API_KEY
+from overseerr_testkit import API_KEY
 
 from medianest.sdk import ExternalIds, MediaKind, MediaRequestCreate, Principal, SearchQuery
 from medianest.sdk.errors import (

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import WEBHOOK_SECRET, instance_for
+from overseerr_testkit import WEBHOOK_SECRET, instance_for
 
 from medianest.core.db.models import User
 from medianest.core.requests.views import RequestAsk

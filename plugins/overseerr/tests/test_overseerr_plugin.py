@@ -9,7 +9,7 @@ import logging
 from pathlib import Path
 
 import pytest
-from conftest import instance_for
+from overseerr_testkit import instance_for
 
 from medianest.sdk.testing import HubHarness
 from medianest_overseerr import plugin
