@@ -90,9 +90,12 @@ class Control:
         """Decline as the admin (status 3); sends the webhook."""
         return self.world.decline(request_id)
 
-    def available(self, request_id: int) -> MediaRequest:
-        """The requested title arrived (media status 5); sends the webhook."""
-        return self.world.make_available(request_id)
+    def available(
+        self, request_id: int, *, plex: bool = True, server: str | int = 0
+    ) -> MediaRequest:
+        """The requested title arrived: added to the Plex world's ``server`` (unless ``plex``
+        is false), media status 5; sends the webhook."""
+        return self.world.make_available(request_id, plex=plex, server=server)
 
     def failed(self, request_id: int) -> MediaRequest:
         """The download service refused it (request status 4); sends the webhook."""
@@ -219,8 +222,8 @@ def build_control_blueprint(world: OverseerrWorld, control: Control | None = Non
     ctl = control or Control(world)
     bp = Blueprint("overseerr_control", __name__, url_prefix=CONTROL_PREFIX)
 
-    @bp.errorhandler(WorldError)
-    async def unknown(error: WorldError) -> Response:
+    @bp.errorhandler(LookupError)
+    async def unknown(error: LookupError) -> Response:
         return _problem(404, str(error))
 
     @bp.errorhandler(BadRequest)
@@ -251,7 +254,7 @@ def build_control_blueprint(world: OverseerrWorld, control: Control | None = Non
 
     @bp.post("/requests/<request_id>/<action>")
     async def act(request_id: str, action: str) -> Response:
-        actions = {
+        actions: dict[str, Callable[[str], MediaRequest]] = {
             "approve": world.approve,
             "decline": world.decline,
             "available": world.make_available,
@@ -259,7 +262,16 @@ def build_control_blueprint(world: OverseerrWorld, control: Control | None = Non
         }
         if action not in actions:
             raise BadRequest(f"action must be one of {', '.join(actions)}")
-        req = actions[action](request_id)
+        if action == "available":
+            body = await _body()
+            server = body.get("server", 0)
+            if not isinstance(server, (str, int)) or isinstance(server, bool):
+                raise BadRequest("server must be a Plex server slug or index")
+            req = world.make_available(
+                request_id, plex=body.get("plex", True) is not False, server=server
+            )
+        else:
+            req = actions[action](request_id)
         return _ok(render.request_json(world, req))
 
     @bp.post("/media/available")

@@ -23,11 +23,15 @@ from dataclasses import dataclass, field
 from enum import IntEnum, IntFlag
 from typing import Any
 
-from medianest_overseerr.simulator.catalogue import MOVIE, TV, Catalogue, Title
+from medianest_overseerr.simulator.catalogue import MOVIE, TV, Catalogue, PlexCopy, Title
 from medianest_overseerr.simulator.webhooks import Notification, Notifier, WebhookSettings
 from medianest_plex.simulator import PlexWorld
 from medianest_plex.simulator.accounts import Account
+from medianest_plex.simulator.editing import add_next_episode, add_season
 from medianest_plex.simulator.faults import FaultInjector
+from medianest_plex.simulator.generate import MOVIES_SECTION, SHOWS_SECTION
+from medianest_plex.simulator.items import Agent, Item, Kind
+from medianest_plex.simulator.library import make_item
 
 DAY = 86400
 
@@ -649,11 +653,16 @@ class OverseerrWorld:
         self.notify(Notification.MEDIA_FAILED, req)
         return req
 
-    def make_available(self, request_id: int | str) -> MediaRequest:
-        """The title arrived: media status 5 (seasons of the request available) and notify
-        every approved request of it."""
+    def make_available(
+        self, request_id: int | str, *, plex: bool = True, server: str | int = 0
+    ) -> MediaRequest:
+        """The title arrived: it is added to the Plex world (unless ``plex`` is false, see
+        :meth:`add_to_plex`), then media status 5 (the request's seasons available) and every
+        approved request of it is notified."""
         req = self.request(request_id)
         self._check_open(req)
+        if plex:
+            self.add_to_plex(req.media, server=server, seasons=req.seasons or None)
         self.media_available(req.media, seasons=req.seasons or None)
         return req
 
@@ -708,6 +717,67 @@ class OverseerrWorld:
         del self.media[media.id]
         self.media_by_key.pop((media.media_type, media.title.tmdb), None)
         self.version += 1
+
+    def add_to_plex(
+        self, media: Media, *, server: str | int = 0, seasons: list[int] | None = None
+    ) -> Item:
+        """Put ``media``'s title in a Plex server of the world, as the download service and a
+        Plex scan would: a movie, or a show with ``seasons`` (default all) and their
+        episodes, with the title's identity — so Plex reports the same TMDB/IMDb/TVDB ids and
+        a sync of the served Plex world finds it. Returns the Plex item (movie or show)."""
+        title = media.title
+        srv = self.plex.server(server)
+        now = self.plex.now()
+        if title.media_type == MOVIE:
+            found = next(
+                (
+                    i
+                    for i in srv.library.of_kind(MOVIES_SECTION, Kind.MOVIE)
+                    if i.ident == title.ident
+                ),
+                None,
+            )
+            item = found or self.plex.add_movie(
+                srv, title=title.title, year=title.year, ident=title.ident
+            )
+            held: frozenset[int] = frozenset()
+        else:
+            show = next(
+                (
+                    i
+                    for i in srv.library.of_kind(SHOWS_SECTION, Kind.SHOW)
+                    if i.ident == title.ident
+                ),
+                None,
+            )
+            if show is None:
+                show = make_item(
+                    srv.library,
+                    kind=Kind.SHOW,
+                    section_key=SHOWS_SECTION,
+                    ident=title.ident,
+                    title=title.title,
+                    year=title.year,
+                    index=1,
+                    parent=None,
+                    added_at=now,
+                    updated_at=now,
+                    agent=Agent.MODERN,
+                )
+                srv.library.add(show)
+            episodes = dict(title.seasons)
+            present = {s.index for s in show.children or ()}
+            for number in seasons or title.season_numbers():
+                if number in present or number not in episodes:
+                    continue
+                season = add_season(srv, show, number, now)
+                for _ in range(episodes[number]):
+                    add_next_episode(srv, season, None, now)
+            item = show
+            held = frozenset(s.index for s in show.children or ())
+        title.plex = PlexCopy(srv.slug, item.rating_key, item.added_at, held)
+        media.rating_key = str(item.rating_key)
+        return item
 
     def delete_request(self, request_id: int | str) -> MediaRequest:
         """``DELETE /request/{id}``: the request goes; media with no request left returns to

@@ -204,3 +204,60 @@ async def test_a_simulator_in_its_own_process() -> None:
             assert await sim.control.webhooks() == []
             await sim.control.reset()
             assert (await sim.control.state())["requests"] == 0
+
+
+async def test_available_puts_the_title_in_the_served_plex_world() -> None:
+    from medianest_plex.simulator import serve_world
+
+    plex = PlexWorld(seed=31, items=150)
+    world = OverseerrWorld(plex, requestable=40)
+    friend = world.users[2]
+    movie = next(t for t in world.catalogue.requestable_only() if t.media_type == MOVIE)
+    show = next(
+        t
+        for t in world.catalogue.requestable_only()
+        if t.media_type == TV and len(t.season_numbers()) >= 2
+    )
+    async with serve_world(plex) as plex_sim, serve_simulator(world) as sim:
+        asked = world.create_request(friend, MOVIE, movie.tmdb)
+        sim.control.approve(asked.id)
+        sim.control.available(asked.id)
+        item = plex.item(0, int(asked.media.rating_key or 0))
+        assert item.ident == movie.ident and external_ids(item).tmdb == movie.tmdb
+        assert movie.plex is not None and movie not in list(world.catalogue.requestable_only())
+        # the served Plex server lists it, with the same TMDB id in its Guid
+        async with httpx.AsyncClient(base_url=plex_sim.url(0)) as client:
+            found = await client.get(
+                f"/library/metadata/{item.rating_key}",
+                headers={"X-Plex-Token": plex.owner.token, "Accept": "application/json"},
+            )
+        guids = [g["id"] for g in found.json()["MediaContainer"]["Metadata"][0].get("Guid", [])]
+        assert f"tmdb://{movie.tmdb}" in guids
+        first = world.create_request(friend, TV, show.tmdb, [1])
+        sim.control.approve(first.id)
+        sim.control.available(first.id)
+        plex_show = plex.item(0, int(first.media.rating_key or 0))
+        assert [s.index for s in plex_show.children or ()] == [1]
+        assert int(first.media.status) == 4
+        second = world.create_request(friend, TV, show.tmdb, [2])
+        sim.control.approve(second.id)
+        async with httpx.AsyncClient(base_url=sim.control_url) as control:
+            answer = await control.post(f"/requests/{second.id}/available", json={"server": 0})
+            assert answer.status_code == 200
+            bad = await control.post(f"/requests/{second.id}/available", json={"server": "nowhere"})
+            assert bad.status_code == 404
+        assert [s.index for s in plex_show.children or ()] == [1, 2]
+        episodes = dict(show.seasons)
+        assert [len(s.children or ()) for s in plex_show.children or ()] == [
+            episodes[1],
+            episodes[2],
+        ]
+        # without plex=False nothing else changes in Plex
+        third = world.create_request(
+            friend,
+            MOVIE,
+            next(t for t in world.catalogue.requestable_only() if t.media_type == MOVIE).tmdb,
+        )
+        before = len(plex.servers[0].library.items)
+        sim.control.available(third.id, plex=False)
+        assert len(plex.servers[0].library.items) == before
