@@ -189,3 +189,25 @@ async def test_replicas_share_the_directory_of_overseerr_users(
         assert reads >= 1
         assert await second.users.find(friend) == 2
         assert len(user_reads) == reads, "the other replica used the shared directory"
+
+
+async def test_the_requests_api_answers_overseerrs_refusals_and_failures(
+    medianest_hub: HubHarness, overseerr_sim: RunningOverseerr, overseerr_world: OverseerrWorld
+) -> None:
+    title = next(t for t in overseerr_world.catalogue.requestable_only() if t.media_type == "movie")
+    plugins = {"overseerr": section(overseerr_sim)}
+    async with medianest_hub.run({"overseerr": plugin}, plugins=plugins) as running:
+        headers = await running.sign_in(username="nobody-in-overseerr")
+        body = {"kind": "movie", "tmdb_id": title.tmdb}
+        overseerr_sim.control.down()
+        down = await running.client.post("/api/v1/requests", json=body, headers=headers)
+        assert down.status_code in (502, 503), await down.get_data()
+        assert "Overseerr 'home'" in (await down.get_json())["detail"]
+
+        overseerr_sim.control.up()
+        refused = await running.client.post("/api/v1/requests", json=body, headers=headers)
+        assert refused.status_code == 409, await refused.get_data()
+        problem = await refused.get_json()
+        assert problem["code"] == "account_not_linked"
+        assert "has no account in Overseerr 'home'" in problem["detail"]
+        assert not overseerr_world.requests, "nothing was filed as the admin"
