@@ -13,6 +13,8 @@ from pydantic_core import to_jsonable_python
 from medianest.core.cli._common import Context, handles_errors, out, run
 from medianest.core.hub import build_hub
 from medianest.core.logging import REDACTED, redact_value
+from medianest.core.web.health import check_sources
+from medianest.core.web.schemas import ComponentHealth
 from medianest.sdk.errors import ConfigurationError
 from medianest.sdk.models import HealthStatus
 
@@ -63,8 +65,9 @@ def config_show(obj: Context) -> None:
 @click.pass_obj
 @handles_errors
 def config_check(obj: Context, offline: bool) -> None:
-    """Validate the settings and plugins, then check the database and Redis answer, and the
-    services of notifiers that can check theirs (the mail server)."""
+    """Validate the settings and plugins, then check the database, Redis and every media
+    source answer (a source's health check: its service is there and takes the credentials),
+    and the services of notifiers that can check theirs (the mail server)."""
     settings = obj.settings()
     hub = build_hub(settings)
     out.print(
@@ -74,22 +77,25 @@ def config_check(obj: Context, offline: bool) -> None:
     if offline:
         return
 
-    async def reach() -> list[tuple[str, HealthStatus]]:
+    async def reach() -> tuple[list[ComponentHealth], list[tuple[str, HealthStatus]]]:
         await hub.start(services_only=True, migrate=settings.mode == "embedded")
         try:
-            return await notifier_health(hub.registry.all("notifiers"))
+            return await check_sources(hub), await notifier_health(hub.registry.all("notifiers"))
         finally:
             await hub.close()
 
-    notifiers = run(reach())
+    sources, notifiers = run(reach())
     out.print("database" + (" and Redis" if settings.redis_url else "") + " answer")
+    for source in sources:
+        out.print(f"{source.name}: " + ("ok" if source.ok else f"failing: {source.detail}"))
     # "<id> says" keeps an id such as notify:email from reading as an emoji code.
-    problems = [f"{name} says {status.detail}" for name, status in notifiers if not status.ok]
     for name, status in notifiers:
         if status.ok:
             out.print(f"notifier {name} is ready ({status.detail or 'checked'})")
+    problems = [f"media source {s.name} fails its check" for s in sources if not s.ok]
+    problems += [f"{name} says {status.detail}" for name, status in notifiers if not status.ok]
     if problems:
-        raise ConfigurationError("notifiers that cannot deliver:\n  - " + "\n  - ".join(problems))
+        raise ConfigurationError("not ready:\n  - " + "\n  - ".join(problems))
 
 
 NOTIFIER_CHECK_SECONDS = 10.0

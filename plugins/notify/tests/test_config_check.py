@@ -42,7 +42,7 @@ async def test_config_check_fails_when_the_mail_server_is_away(tmp_path: Path) -
         medianest, tmp_path, "config", "check", MEDIANEST_PLUGINS__NOTIFY__EMAIL=_email(port)
     )
     assert result.returncode == 2
-    assert "notifiers that cannot deliver" in result.stderr
+    assert "notify:email says" in result.stderr
     assert f"notify:email says could not reach the mail server 127.0.0.1:{port}" in result.stderr
     assert "Traceback" not in result.stderr
 
