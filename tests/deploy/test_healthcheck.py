@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import urllib.request
 from urllib.parse import urlsplit
+
+import httpx
 
 from medianest.core.serving import bind_socket
 from tests.deploy.deploy_files import DOCKER, kubernetes_objects, pod_spec
@@ -40,9 +41,11 @@ def test_the_healthcheck_passes_on_a_serving_hub_and_its_probe_paths_answer(tmp_
         assert result.returncode == 0, result.stderr
         paths = _http_probe_paths()
         assert paths == {"/health/live", "/health/ready"}
+        # The kubelet probes the pod's address: a Host the hub serves nothing else to.
+        pod_address = {"Host": "10.1.2.3:8080"}
         for path in sorted(paths):
-            with urllib.request.urlopen(hub.url + path, timeout=10) as answer:  # noqa: S310
-                assert answer.status == 200, path
+            assert httpx.get(hub.url + path, headers=pod_address, timeout=10).status_code == 200
+        assert httpx.get(hub.url + "/sign-in", headers=pod_address, timeout=10).status_code == 400
 
 
 def test_the_healthcheck_fails_when_nothing_answers() -> None:
