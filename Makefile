@@ -9,7 +9,7 @@ REQUIREMENTS := pyproject.toml setup.py constraints.txt plugins/plex/pyproject.t
 	plugins/overseerr/pyproject.toml plugins/notify/pyproject.toml \
 	tests/fixtures/medianest-hello/pyproject.toml
 
-.PHONY: install demo test lint bench clean messages
+.PHONY: install demo test lint validate-deploy bench clean messages
 
 install: $(STAMP)
 
@@ -46,7 +46,7 @@ LINT_DIR := build/lint-packages
 TYPECHECK_DIR := build/typecheck/medianest
 TYPED_PACKAGES := -p medianest.sdk -p medianest.core -p medianest.config -p medianest.workers \
 	-p medianest_plex -p medianest_overseerr -p medianest_notify -p medianest_hello
-lint: $(STAMP)
+lint: $(STAMP) validate-deploy
 	$(BIN)/ruff check .
 	rm -rf $(LINT_DIR) build/lib build/bdist.* plugins/*/build
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation \
@@ -55,6 +55,19 @@ lint: $(STAMP)
 	mkdir -p $(TYPECHECK_DIR)
 	for part in core sdk config workers; do ln -sfn ../../../$$part $(TYPECHECK_DIR)/$$part; done
 	$(BIN)/mypy $(TYPED_PACKAGES)
+
+# The deployment files (docker/): the Dockerfile through hadolint (no finding allowed; a rule
+# ignored inline says why), the Compose file against the Compose specification's schema, the
+# Kubernetes manifests against the API schemas of KUBERNETES_VERSION, strictly (an unknown
+# field fails). kustomization.yaml is kustomize's, not a Kubernetes object: tests/deploy checks
+# it lists every manifest.
+KUBERNETES_VERSION ?= 1.30.0
+KUBERNETES_MANIFESTS := $(filter-out %/kustomization.yaml,$(wildcard docker/kubernetes/*.yaml))
+validate-deploy: $(STAMP)
+	$(BIN)/hadolint docker/Dockerfile
+	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec docker/compose.yaml
+	$(BIN)/kubernetes-validate --kubernetes-version $(KUBERNETES_VERSION) --strict --quiet \
+		$(KUBERNETES_MANIFESTS)
 
 # The pages' messages: extract them and add the new ones, untranslated, to every catalogue
 # (core/web/locale/<locale>/LC_MESSAGES/messages.po); then translate those. The catalogues
