@@ -304,6 +304,19 @@ class LiveBroker:
         """The channels this replica follows now (for tests and diagnostics)."""
         return sorted(self._feeds)
 
+    def stats(self) -> dict[str, int]:
+        """How much this replica holds now: channels followed, sockets following them, and
+        frames waiting in their queues (for diagnostics and benchmarks)."""
+        clients = {client for feed in self._feeds.values() for client in feed.clients}
+        return {
+            "channels": len(self._feeds),
+            "sockets": len(clients),
+            "queued": sum(client.queue.qsize() for client in clients),
+            "held": sum(
+                len(f.held or ()) for feed in self._feeds.values() for f in feed.clients.values()
+            ),
+        }
+
     def cursor(self, channel: str, client: _Client) -> int | None:
         """The last id ``client`` was given on ``channel``; ``None`` when not following it."""
         feed = self._feeds.get(channel)
