@@ -68,6 +68,7 @@ from pydantic import BaseModel, Field
 from quart import Blueprint, Quart, current_app, g, websocket
 from quart_schema import hide, tag, validate_response
 
+from medianest.core.auth.errors import InvalidCredentialsError
 from medianest.core.auth.principals import principal_for
 from medianest.core.db.models import ApiKey, User
 from medianest.core.state import HistoryRead, Sequenced, SequencedPubSub
@@ -541,6 +542,8 @@ async def live_ticket() -> tuple[LiveTicket, int, dict[str, str]]:
     without headers or cookies, e.g. from a program; it carries the caller's permissions and
     is checked again against the person when the socket opens."""
     principal = current_principal()
+    if principal is None:  # the guard lets only signed-in callers through
+        raise InvalidCredentialsError("no credentials")
     broker = broker_of(current_app)
     by_key = g.get("authenticated_by") == "api_key"
     ticket = Ticket(
