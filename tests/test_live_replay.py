@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from medianest.core.web.live import LIVE_PATH, person_channel, publish_to_person
+from medianest.core.web.live import LIVE_PATH, broker_of, person_channel, publish_to_person
+from medianest.sdk import LiveTopic, PluginError, hookimpl
 from medianest.sdk.access import Permission
 from medianest.sdk.events import REQUESTS_CHANNEL
 from tests.cli_helpers import medianest
@@ -292,3 +293,54 @@ async def test_what_a_worker_publishes_reaches_a_socket_on_another_replica(
     assert [frame["id"] for frame in runs] == list(range(1, len(runs) + 1))
     assert runs[-1]["data"]["run"]["status"] == "succeeded"
     assert runs[-1]["data"]["run"]["source"] == "hello:main"
+
+
+async def test_a_replay_too_big_for_the_socket_s_queue_becomes_a_gap(running, monkeypatch) -> None:
+    monkeypatch.setattr("medianest.core.web.live.REPLAY_ROOM", 4)
+    broker_of(running.app).queue_size = 5
+    headers = await running.sign_in(role="admin")
+    for number in range(1, 11):
+        await running.hub.pubsub.publish("sync", {"n": number})
+    async with running.app.test_client().websocket(LIVE_PATH, headers=headers) as socket:
+        assert (await subscribe(socket, "sync", since={"sync": 0}))["ids"] == {"sync": 10}
+        assert await receive(socket) == {"type": "gap", "topic": "sync", "id": 10}
+        await running.hub.pubsub.publish("sync", {"n": 11})
+        assert (await receive(socket))["id"] == 11
+        await socket.send(json.dumps({"type": "unsubscribe", "topics": ["sync"]}))
+        await receive(socket)
+        await subscribe(socket, "sync", since={"sync": 3})  # 8 fit in 5 + 4
+        assert [(await receive(socket))["id"] for _ in range(8)] == list(range(4, 12))
+
+
+class TopicsPlugin:
+    def __init__(self, *topics: LiveTopic) -> None:
+        self.topics = list(topics)
+
+    @hookimpl
+    def register_live_topics(self) -> list[LiveTopic]:
+        return self.topics
+
+
+@pytest.mark.parametrize(
+    ("topic", "named"),
+    [
+        (LiveTopic("other.news", "mine.news"), "topic names look like 'mine.<topic>'"),
+        (LiveTopic("mine", "mine.news"), "topic names look like 'mine.<topic>'"),
+        (LiveTopic("mine.news", "sync"), "that channel belongs to core"),
+        (LiveTopic("mine.news", "person:1"), "channel names are lower-case"),
+    ],
+)
+async def test_a_plugin_topic_declared_wrongly_stops_the_hub_naming_it(
+    medianest_hub, topic: LiveTopic, named: str
+) -> None:
+    with pytest.raises(PluginError) as refused:
+        async with medianest_hub.run({"mine": TopicsPlugin(topic)}):
+            pass
+    assert named in str(refused.value) and "mine" in str(refused.value)
+
+
+async def test_a_plugin_topic_declared_twice_stops_the_hub(medianest_hub) -> None:
+    twice = TopicsPlugin(LiveTopic("mine.news", "mine.news"), LiveTopic("mine.news", "mine.x"))
+    with pytest.raises(PluginError, match=r"duplicate live topic 'mine\.news'"):
+        async with medianest_hub.run({"mine": twice}):
+            pass

@@ -211,25 +211,45 @@ def plugin_topics(hub: Hub) -> list[Topic]:
     return list(topics.values())
 
 
+REPLAY_ROOM = 2000
+"""Frames a socket may have waiting beyond ``queue_size`` because of replays; a replay that
+would not fit is replaced by a gap frame (the page reloads that topic instead)."""
+
+
 @dataclass(eq=False)
 class _Client:
     """One open socket's outgoing queue; ``too_slow`` is set when it overflows.
 
-    The queue holds at most ``limit`` live frames; a replay (bounded by the history) may
-    add to it once.
+    The queue holds at most ``limit`` frames, plus the replayed frames still waiting
+    (``replayed``, at most :data:`REPLAY_ROOM`).
     """
 
     queue: asyncio.Queue[str]
     limit: int
     too_slow: asyncio.Event = field(default_factory=asyncio.Event)
+    replayed: int = 0
 
-    def offer(self, frame: str, *, bounded: bool = True) -> None:
+    def offer(self, frame: str) -> None:
         if self.too_slow.is_set():
             return
-        if bounded and self.queue.qsize() >= self.limit:
+        if self.queue.qsize() >= self.limit + self.replayed:
             self.too_slow.set()
             return
         self.queue.put_nowait(frame)
+
+    def replay(self, frames: list[str]) -> bool:
+        """Queue ``frames`` beyond the usual limit; false when they do not fit."""
+        if self.queue.qsize() + len(frames) > self.limit + REPLAY_ROOM:
+            return False
+        self.replayed = min(REPLAY_ROOM, self.replayed + len(frames))
+        for frame in frames:
+            self.queue.put_nowait(frame)
+        return True
+
+    def sent(self) -> None:
+        """One frame left the queue."""
+        if self.replayed:
+            self.replayed -= 1
 
 
 @dataclass(eq=False)
@@ -261,6 +281,7 @@ class Join:
 
     channel: str
     client: _Client
+    topic: str
     last_id: int
     frames: list[str]
 
@@ -355,12 +376,13 @@ class LiveBroker:
             self.detach(channel, client)
             raise
         follower.cursor = read.last_id
-        return Join(channel, client, read.last_id, _replay(topic, since, read))
+        return Join(channel, client, topic, read.last_id, _replay(topic, since, read))
 
     def start(self, join: Join) -> None:
-        """Send ``join``'s replay, then what arrived meanwhile, then live messages."""
-        for frame in join.frames:
-            join.client.offer(frame, bounded=False)
+        """Send ``join``'s replay, then what arrived meanwhile, then live messages (a gap
+        frame instead of a replay that does not fit in the socket's queue)."""
+        if not join.client.replay(join.frames):
+            join.client.offer(_frame("gap", topic=join.topic, id=join.last_id))
         feed = self._feeds.get(join.channel)
         follower = None if feed is None else feed.clients.get(join.client)
         if follower is None or follower.held is None:
@@ -707,6 +729,7 @@ class _Session:
     async def _write(self) -> None:
         while True:
             await websocket.send(await self.client.queue.get())
+            self.client.sent()
 
     async def _watch_slow(self) -> int:
         await self.client.too_slow.wait()
@@ -820,7 +843,7 @@ class _Session:
         self._send(_frame("unsubscribed", topics=done))
 
     def _send(self, frame: str) -> None:
-        self.client.offer(frame, bounded=False)
+        self.client.offer(frame)
 
 
 def _since(raw: Any, topics: list[str]) -> dict[str, int] | str:
