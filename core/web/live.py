@@ -260,6 +260,8 @@ class _Follower:
     topic: str
     cursor: int = 0
     held: list[Sequenced] | None = field(default_factory=list)
+    gap: bool = False
+    """Messages were lost while it joined: it gets a gap frame after its replay."""
 
 
 @dataclass(eq=False)
@@ -388,6 +390,8 @@ class LiveBroker:
         if follower is None or follower.held is None:
             return
         held, follower.held = follower.held, None
+        if follower.gap:
+            join.client.offer(_frame("gap", topic=join.topic, id=follower.cursor))
         for entry in held:
             self._deliver_one(join.client, follower, entry, {})
 
@@ -460,7 +464,7 @@ class LiveBroker:
         for client, follower in list(feed.clients.items()):
             if follower.held is not None:
                 follower.held.clear()
-                follower.cursor = last_id
+                follower.cursor, follower.gap = last_id, True
                 continue
             follower.cursor = last_id
             client.offer(_frame("gap", topic=follower.topic, id=last_id))
