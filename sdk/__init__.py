@@ -27,6 +27,7 @@ from medianest.sdk.errors import (
     UpstreamTimeoutError,
     UpstreamUnreachableError,
 )
+from medianest.sdk.events import LiveTopic
 from medianest.sdk.flags import Flag
 from medianest.sdk.jobs import Cron, Job, JobContext, RetryJob
 from medianest.sdk.markers import hookimpl
@@ -134,6 +135,7 @@ __all__ = [
     "JobQueue",
     "LibrarySource",
     "LiveSearchSource",
+    "LiveTopic",
     "MediaItem",
     "MediaKind",
     "MediaNestError",

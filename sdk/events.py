@@ -8,7 +8,10 @@ mirrors this module.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Final
+
+from medianest.sdk.access import Permission
 
 # Channels ----------------------------------------------------------------------------------
 
@@ -90,3 +93,26 @@ CORE_EVENT_TYPES: Final = frozenset(
     {SEARCH_PERFORMED, SYNC_SUCCEEDED, SYNC_FAILED, *REQUEST_EVENTS}
 )
 """Every event type core itself emits."""
+
+
+# Live topics -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LiveTopic:
+    """A topic of the live socket (``/api/v1/live``) a plugin adds (``register_live_topics``).
+
+    Pages and programs subscribe to it by ``name``; what the plugin publishes on ``channel``
+    with ``hub.publish(channel, message)`` reaches them, numbered and kept in the channel's
+    bounded history like core's topics, so a client that reconnects catches up.
+
+    :param name: ``<plugin key>.<topic>`` (lower-case letters, digits, ``.``, ``_``, ``-``).
+    :param channel: the plugin's own pub/sub channel (not one of :data:`CORE_CHANNELS`).
+    :param permission: who may subscribe; ``None``: anyone signed in.
+    :param description: one line for the docs and error messages.
+    """
+
+    name: str
+    channel: str
+    permission: Permission | None = None
+    description: str = ""

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from quart import Blueprint
 
     from medianest.sdk.demo import Demo
+    from medianest.sdk.events import LiveTopic
     from medianest.sdk.flags import Flag
     from medianest.sdk.jobs import Job
     from medianest.sdk.pages import PluginPage, Widget
@@ -89,6 +90,12 @@ def register_pages(settings: PluginSettings | None, hub: HubContext) -> list[Plu
 @hookspec
 def register_widgets(settings: PluginSettings | None, hub: HubContext) -> list[Widget]:
     """Return ``Widget`` objects: a template and an async loader shown on Home or the dashboard."""
+
+
+@hookspec
+def register_live_topics(settings: PluginSettings | None, hub: HubContext) -> list[LiveTopic]:
+    """Return ``LiveTopic`` objects: topics of the live socket fed by the plugin's channels
+    (names ``<key>.<topic>``). Since SDK 1.1."""
 
 
 @hookspec

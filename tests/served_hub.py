@@ -42,14 +42,14 @@ class ServedHub:
         self.app = app
         self.hub = hub_of(app)
 
-    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        """Run ``coroutine`` in the server's loop and wait for its result."""
+    def run(self, coroutine: Coroutine[Any, Any, T], timeout: float = START_TIMEOUT) -> T:
+        """Run ``coroutine`` in the server's loop and wait for its result (``timeout`` s)."""
 
         async def active() -> T:
             with self.hub.database.activate():
                 return await coroutine
 
-        return asyncio.run_coroutine_threadsafe(active(), self.loop).result(START_TIMEOUT)
+        return asyncio.run_coroutine_threadsafe(active(), self.loop).result(timeout)
 
     def caller(
         self, role: Literal["admin", "user"], *, permissions: list[str] | None = None

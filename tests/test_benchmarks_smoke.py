@@ -139,3 +139,14 @@ def test_quick_pages_benchmark_reads_server_times_of_every_page(tmp_path: Path) 
         assert figures[f"{page}_paced.server_p99_ms"] > 0, page
     assert 0 < figures["cold_search.median_server_ms"] <= figures["cold_search.max_server_ms"]
     assert result["params"]["items"] == 10_000
+
+
+def test_quick_live_socket_benchmark_measures_delivery_and_memory(tmp_path: Path) -> None:
+    run_quick("live_socket", tmp_path)
+
+    figures = json.loads((tmp_path / "live_socket.json").read_text())["figures"]
+    assert figures["broadcast.deliveries"]["value"] == 100 * 5  # every socket, every message
+    for key in ("broadcast.p99_ms", "memory.rss_with_all_mib", "rate.rss_after_mib"):
+        assert figures[key]["value"] > 0, key
+    assert figures["rate.published"]["value"] > 0
+    assert figures["rate.queued_after"]["value"] == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 import re
 import sys
 from pathlib import Path
@@ -184,6 +185,30 @@ async def test_hook_register_jobs(medianest_hub) -> None:
                 break
             await asyncio.sleep(0.02)
         assert await running.hub.cache.get("hello:visits") == 1
+
+
+async def test_hook_register_live_topics(medianest_hub) -> None:
+    async with medianest_hub.run(autoload=True, **HELLO) as running:
+        reader = await running.sign_in(permissions=["search"])
+        outsider = await running.sign_in(permissions=["request"])
+        client = running.app.test_client()
+        async with (
+            client.websocket("/api/v1/live", headers=reader) as socket,
+            client.websocket("/api/v1/live", headers=outsider) as refused,
+        ):
+            await socket.send(json.dumps({"type": "subscribe", "topics": ["hello.greetings"]}))
+            subscribed = json.loads(await asyncio.wait_for(socket.receive(), 5))
+            assert subscribed["topics"] == ["hello.greetings"]
+            await refused.send(json.dumps({"type": "subscribe", "topics": ["hello.greetings"]}))
+            error = json.loads(await asyncio.wait_for(refused.receive(), 5))
+            assert error["code"] == "forbidden" and error["permission"] == "search"
+            response = await running.client.post(
+                "/api/v1/plugins/hello/greetings", json={"name": "Ann"}, headers=reader
+            )
+            assert response.status_code == 201
+            event = json.loads(await asyncio.wait_for(socket.receive(), 5))
+        assert event["topic"] == "hello.greetings" and event["id"] == 1
+        assert event["data"]["greeting"] == "hello, Ann"
 
 
 async def test_hook_register_flags(medianest_hub) -> None:

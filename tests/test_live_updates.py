@@ -79,21 +79,31 @@ async def test_a_session_cookie_from_another_origin_closes_4403(running) -> None
         async with browser.websocket(LIVE_PATH, headers=headers) as socket:
             assert await closed_with(socket) == CLOSE_FORBIDDEN_ORIGIN
     async with browser.websocket(LIVE_PATH, headers={"Origin": "http://localhost"}) as socket:
-        assert await subscribe(socket, "me") == {"type": "subscribed", "topics": ["me"]}
+        assert await subscribe(socket, "me") == {
+            "type": "subscribed",
+            "topics": ["me"],
+            "ids": {"me": 0},
+        }
 
 
 async def test_sync_progress_reaches_a_subscriber_to_the_end(running) -> None:
     headers = await running.sign_in(permissions=[Permission.RUN_SYNCS])
     async with running.app.test_client().websocket(LIVE_PATH, headers=headers) as socket:
-        assert await subscribe(socket, "sync") == {"type": "subscribed", "topics": ["sync"]}
+        assert await subscribe(socket, "sync") == {
+            "type": "subscribed",
+            "topics": ["sync"],
+            "ids": {"sync": 0},
+        }
         with running.hub.database.activate():
             run, _ = await running.hub.sync.claim_slot("fake", RunKind.FULL, Trigger.CLI)
             await running.hub.sync.execute(run.id)
-        seen = []
+        seen, ids = [], []
         while not seen or seen[-1]["status"] not in ("succeeded", "failed"):
             event = await receive(socket)
             assert event["type"] == "event" and event["topic"] == "sync"
             seen.append(event["data"]["run"])
+            ids.append(event["id"])
+    assert ids == list(range(1, len(ids) + 1))
     assert seen[0]["status"] == "running" and seen[-1]["status"] == "succeeded"
     assert all(view["id"] == run.id for view in seen)
     assert [view["items_seen"] for view in seen] == sorted(view["items_seen"] for view in seen)
@@ -108,7 +118,7 @@ async def test_topics_need_their_permission_and_unknown_ones_are_named(running) 
         assert forbidden["code"] == "forbidden" and forbidden["permission"] == "run_syncs"
         assert unknown["code"] == "unknown_topic" and unknown["topic"] == "nope"
         assert "nope" in unknown["message"] and "sync" in unknown["message"]
-        assert subscribed == {"type": "subscribed", "topics": ["me"]}
+        assert subscribed == {"type": "subscribed", "topics": ["me"], "ids": {"me": 0}}
         await running.hub.pubsub.publish("sync", {"run": {"id": 1}})
         await socket.send("not json")
         bad = await receive(socket)  # nothing of the sync topic came before it
@@ -133,6 +143,7 @@ async def test_a_person_receives_only_their_own_topic(running) -> None:
         assert await receive(ann_socket) == {
             "type": "event",
             "topic": "me",
+            "id": 1,
             "data": {"hello": "ann"},
         }
         await bob_socket.send(json.dumps({"type": "unsubscribe", "topics": ["me"]}))
@@ -187,7 +198,7 @@ async def test_one_subscription_per_replica_whatever_the_number_of_sockets(runni
 async def test_a_follower_that_does_not_read_is_marked_too_slow(running) -> None:
     broker = LiveBroker(lambda: running.hub.pubsub, queue_size=5)
     client = broker.client()
-    await broker.attach("sync", client, "sync")
+    broker.start(await broker.attach("sync", client, "sync"))
     try:
         for number in range(20):
             await running.hub.pubsub.publish("sync", {"n": number})

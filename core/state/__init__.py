@@ -7,17 +7,21 @@ mode they live in Redis (:mod:`medianest.core.state.redis`) so every replica see
 
 from medianest.core.state.backends import StateBackends, open_state
 from medianest.core.state.errors import StateUnavailableError
+from medianest.core.state.history import HistoryRead, Sequenced, SequencedPubSub
 from medianest.core.state.memory import MemoryCache, MemoryPubSub, MemoryRateLimiter
 from medianest.core.state.redis import DEFAULT_PREFIX, RedisCache, RedisPubSub, RedisRateLimiter
 
 __all__ = [
     "DEFAULT_PREFIX",
+    "HistoryRead",
     "MemoryCache",
     "MemoryPubSub",
     "MemoryRateLimiter",
     "RedisCache",
     "RedisPubSub",
     "RedisRateLimiter",
+    "Sequenced",
+    "SequencedPubSub",
     "StateBackends",
     "StateUnavailableError",
     "open_state",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -19,6 +19,12 @@ from typing import Any
 import structlog
 
 from medianest.core.state.codec import decode, encode
+from medianest.core.state.history import (
+    DEFAULT_HISTORY_SIZE,
+    HistoryRead,
+    Sequenced,
+    read_after,
+)
 from medianest.core.state.limits import check_hit, check_ttl
 from medianest.core.state.singleflight import SingleFlight
 from medianest.sdk.services import RateLimitResult
@@ -197,14 +203,19 @@ _CLOSED = object()
 
 
 class _Subscription:
-    """The messages of one ``subscribe()``; iteration ends when the pub/sub is closed."""
+    """The messages of one ``subscribe()``; iteration ends when the pub/sub is closed.
 
-    def __init__(self, channel: str, max_pending: int) -> None:
+    :param sequenced: deliver :class:`Sequenced` pairs rather than bare messages.
+    """
+
+    def __init__(self, channel: str, max_pending: int, *, sequenced: bool = False) -> None:
         self.channel = channel
+        self.sequenced = sequenced
         self._queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=max_pending)
         self._dropped = 0
 
-    def deliver(self, message: Any) -> None:
+    def deliver(self, message_id: int, text: str) -> None:
+        message = decode(text)
         if self._queue.full():
             self._queue.get_nowait()
             self._dropped += 1
@@ -214,7 +225,7 @@ class _Subscription:
                     channel=self.channel,
                     max_pending=self._queue.maxsize,
                 )
-        self._queue.put_nowait(message)
+        self._queue.put_nowait(Sequenced(message_id, message) if self.sequenced else message)
 
     def end(self) -> None:
         if self._queue.full():
@@ -232,26 +243,49 @@ class _Subscription:
         return message
 
 
+@dataclass(slots=True)
+class _ChannelLog:
+    """A channel's last sequence id and its latest messages (as JSON text)."""
+
+    last_id: int
+    kept: deque[tuple[int, str]]
+
+
 class MemoryPubSub:
-    """A :class:`~medianest.sdk.services.PubSub` within one process.
+    """A :class:`~medianest.sdk.services.PubSub` within one process, with sequence ids and a
+    bounded history per channel (:class:`~medianest.core.state.history.SequencedPubSub`).
 
     :param max_pending: messages kept per subscriber that has not read them yet; beyond that
         the oldest are dropped (and a warning is logged once per subscription).
+    :param history_size: messages kept per channel for readers catching up (a ring buffer:
+        at most this many per channel ever published on).
     """
 
-    def __init__(self, *, max_pending: int = 1000) -> None:
+    def __init__(
+        self, *, max_pending: int = 1000, history_size: int = DEFAULT_HISTORY_SIZE
+    ) -> None:
+        if history_size < 1:
+            raise ValueError("history_size must be positive")
         self._subscriptions: dict[str, set[_Subscription]] = {}
+        self._logs: dict[str, _ChannelLog] = {}
         self._max_pending = max_pending
+        self.history_size = history_size
         self._closed = False
 
     async def publish(self, channel: str, message: Any) -> None:
-        """Send a JSON copy of ``message`` to every current subscriber of ``channel``.
+        """Send a JSON copy of ``message`` to every current subscriber of ``channel``, with
+        the channel's next sequence id, and keep it in the channel's history.
 
         :raises TypeError: ``message`` is not JSON-able.
         """
         text = encode(message, what=f"message for channel {channel!r}")
+        log = self._logs.get(channel)
+        if log is None:
+            log = self._logs[channel] = _ChannelLog(0, deque(maxlen=self.history_size))
+        log.last_id += 1
+        log.kept.append((log.last_id, text))
         for subscription in list(self._subscriptions.get(channel, ())):
-            subscription.deliver(decode(text))
+            subscription.deliver(log.last_id, text)
 
     @asynccontextmanager
     async def subscribe(self, channel: str) -> AsyncIterator[AsyncIterator[Any]]:
@@ -262,9 +296,36 @@ class MemoryPubSub:
 
         :raises RuntimeError: the pub/sub is closed.
         """
+        async with self._subscribed(channel, sequenced=False) as subscription:
+            yield subscription
+
+    @asynccontextmanager
+    async def subscribe_sequenced(self, channel: str) -> AsyncIterator[AsyncIterator[Sequenced]]:
+        """Like :meth:`subscribe`, delivering ``Sequenced(id, message)`` pairs."""
+        async with self._subscribed(channel, sequenced=True) as subscription:
+            yield subscription
+
+    async def history(self, channel: str, after: int | None) -> HistoryRead:
+        """The messages of ``channel`` after id ``after`` still kept (see
+        :class:`~medianest.core.state.history.HistoryRead`)."""
+        log = self._logs.get(channel)
+        last_id = 0 if log is None else log.last_id
+        kept = (
+            []
+            if log is None or after is None
+            else [
+                Sequenced(message_id, decode(text))
+                for message_id, text in log.kept
+                if message_id > after
+            ]
+        )
+        return read_after(after, last_id, kept)
+
+    @asynccontextmanager
+    async def _subscribed(self, channel: str, *, sequenced: bool) -> AsyncIterator[_Subscription]:
         if self._closed:
             raise RuntimeError("pubsub is closed")
-        subscription = _Subscription(channel, self._max_pending)
+        subscription = _Subscription(channel, self._max_pending, sequenced=sequenced)
         self._subscriptions.setdefault(channel, set()).add(subscription)
         try:
             yield subscription

@@ -1,8 +1,9 @@
 """Redis cache, rate limiter and pub/sub for scaled mode (every replica shares them).
 
 Keys and channels are namespaced by a prefix (``medianest:`` by default): ``<prefix>cache:<key>``,
-``<prefix>ratelimit:<key>``, channel ``<prefix>pubsub:<channel>``. Values and messages are
-JSON. Connection failures that outlast the client's retries raise
+``<prefix>ratelimit:<key>``, channel ``<prefix>pubsub:<channel>``, its sequence counter
+``<prefix>pubsub-seq:<channel>`` and its history ``<prefix>pubsub-history:<channel>`` (a
+stream). Values and messages are JSON. Connection failures that outlast the client's retries raise
 :class:`~medianest.core.state.errors.StateUnavailableError`.
 """
 
@@ -25,6 +26,13 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from medianest.core.backoff import RetryPolicy
 from medianest.core.state.codec import decode, encode
 from medianest.core.state.errors import StateUnavailableError
+from medianest.core.state.history import (
+    DEFAULT_HISTORY_SECONDS,
+    DEFAULT_HISTORY_SIZE,
+    HistoryRead,
+    Sequenced,
+    read_after,
+)
 from medianest.core.state.limits import check_hit, check_ttl
 from medianest.core.state.singleflight import SingleFlight
 from medianest.sdk.services import RateLimitResult
@@ -184,10 +192,18 @@ class _RedisSubscription:
     closed.
     """
 
-    def __init__(self, owner: RedisPubSub, connection: RedisPubSubConnection, channel: str) -> None:
+    def __init__(
+        self,
+        owner: RedisPubSub,
+        connection: RedisPubSubConnection,
+        channel: str,
+        *,
+        sequenced: bool = False,
+    ) -> None:
         self._owner = owner
         self._connection = connection
         self._channel = channel
+        self._sequenced = sequenced
         self._lost = False
 
     def __aiter__(self) -> _RedisSubscription:
@@ -218,10 +234,40 @@ class _RedisSubscription:
             if message is None or message["type"] != "message":
                 continue
             try:
-                return decode(message["data"])
+                received = _unwrap(message["data"])
             except ValueError:
                 logger.warning("pubsub message is not JSON, skipped", channel=self._channel)
+                continue
+            return received if self._sequenced else received.message
         raise StopAsyncIteration
+
+
+def _unwrap(data: str) -> Sequenced:
+    """A message as published: ``<id>:<JSON>`` (an id of 0 when it carries none).
+
+    :raises ValueError: not JSON.
+    """
+    head, colon, rest = data.partition(":")
+    if colon and head.isdigit():
+        return Sequenced(int(head), decode(rest))
+    return Sequenced(0, decode(data))
+
+
+_PUBLISH_SCRIPT = """
+local id = redis.call('INCR', KEYS[1])
+local added = redis.pcall('XADD', KEYS[2], 'MAXLEN', ARGV[2], id .. '-0', 'm', ARGV[1])
+if type(added) == 'table' and added.err then
+  redis.call('DEL', KEYS[2])
+  redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[2], id .. '-0', 'm', ARGV[1])
+end
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+redis.call('PUBLISH', KEYS[3], id .. ':' .. ARGV[1])
+return id
+"""
+"""Atomic numbered publish: the next id of the channel, the message kept in its history
+(a stream whose entry ids are ``<id>-0``, trimmed to the history size) and published as
+``<id>:<JSON>``. A history whose ids run ahead of the counter (the counter was lost) starts
+again."""
 
 
 class RedisPubSub:
@@ -244,22 +290,39 @@ class RedisPubSub:
         poll_interval: float = 1.0,
         reconnect_initial: float = 0.05,
         reconnect_max: float = 5.0,
+        history_size: int = DEFAULT_HISTORY_SIZE,
+        history_seconds: float = DEFAULT_HISTORY_SECONDS,
     ) -> None:
+        if history_size < 1:
+            raise ValueError("history_size must be positive")
         self._client = client
         self._prefix = f"{prefix}pubsub:"
+        self._seq_prefix = f"{prefix}pubsub-seq:"
+        self._history_prefix = f"{prefix}pubsub-history:"
         self.poll_interval = poll_interval
         self.reconnect = RetryPolicy(base_seconds=reconnect_initial, max_seconds=reconnect_max)
+        self.history_size = history_size
+        self._history_ms = check_ttl(history_seconds)
+        self._publish = client.register_script(_PUBLISH_SCRIPT)
         self.closed = False
 
     async def publish(self, channel: str, message: Any) -> None:
-        """Send ``message`` as JSON to every subscriber of ``channel`` on every replica.
+        """Send ``message`` as JSON to every subscriber of ``channel`` on every replica, with
+        the channel's next sequence id, and keep it in the channel's history.
 
         :raises TypeError: ``message`` is not JSON-able.
         :raises StateUnavailableError: Redis cannot be reached.
         """
         text = encode(message, what=f"message for channel {channel!r}")
         with unavailable_as_state_error("publish"):
-            await self._client.publish(self._prefix + channel, text)
+            await self._publish(
+                keys=[
+                    self._seq_prefix + channel,
+                    self._history_prefix + channel,
+                    self._prefix + channel,
+                ],
+                args=[text, self.history_size, self._history_ms],
+            )
 
     @asynccontextmanager
     async def subscribe(self, channel: str) -> AsyncIterator[AsyncIterator[Any]]:
@@ -271,6 +334,43 @@ class RedisPubSub:
         :raises StateUnavailableError: Redis cannot be reached when subscribing.
         :raises RuntimeError: the pub/sub is closed.
         """
+        async with self._subscribed(channel, sequenced=False) as subscription:
+            yield subscription
+
+    @asynccontextmanager
+    async def subscribe_sequenced(self, channel: str) -> AsyncIterator[AsyncIterator[Sequenced]]:
+        """Like :meth:`subscribe`, delivering ``Sequenced(id, message)`` pairs; messages lost
+        while the connection was down show as a jump in the ids (read them with
+        :meth:`history`)."""
+        async with self._subscribed(channel, sequenced=True) as subscription:
+            yield subscription
+
+    async def history(self, channel: str, after: int | None) -> HistoryRead:
+        """The messages of ``channel`` after id ``after`` still kept (see
+        :class:`~medianest.core.state.history.HistoryRead`).
+
+        :raises StateUnavailableError: Redis cannot be reached.
+        """
+        with unavailable_as_state_error(f"history of {channel!r}"):
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.get(self._seq_prefix + channel)
+                if after is not None:
+                    pipe.xrange(self._history_prefix + channel, min=f"{after + 1}-0", max="+")
+                answers = await pipe.execute()
+        last_id = int(answers[0] or 0)
+        kept = []
+        if after is not None:
+            for entry_id, fields in answers[1]:
+                try:
+                    kept.append(Sequenced(int(entry_id.partition("-")[0]), decode(fields["m"])))
+                except (KeyError, ValueError):
+                    logger.warning("pubsub history entry unreadable, skipped", channel=channel)
+        return read_after(after, last_id, kept)
+
+    @asynccontextmanager
+    async def _subscribed(
+        self, channel: str, *, sequenced: bool
+    ) -> AsyncIterator[_RedisSubscription]:
         if self.closed:
             raise RuntimeError("pubsub is closed")
         key = self._prefix + channel
@@ -279,7 +379,7 @@ class RedisPubSub:
             with unavailable_as_state_error(f"subscribe to {channel!r}"):
                 await connection.subscribe(key)
                 await self._confirmed(connection, key)
-            yield _RedisSubscription(self, connection, channel)
+            yield _RedisSubscription(self, connection, channel, sequenced=sequenced)
         finally:
             await connection.aclose()  # type: ignore[no-untyped-call]  # untyped in redis-py
 

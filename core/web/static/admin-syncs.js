@@ -67,5 +67,6 @@ async function catchUp() {
 
 if (table) {
   document.addEventListener("live:subscribed", catchUp);
+  document.addEventListener("live:gap", catchUp);
   follow(["sync"], (_topic, data) => { if (data && data.run) { show(data.run); } });
 }

@@ -6,12 +6,17 @@
 // The socket authenticates with the session cookie (the hub checks its Origin). When the
 // connection is lost the page shows a quiet banner and reconnects with a growing pause; once
 // back, it subscribes again. A close meaning "sign in again" (4401) first refreshes the
-// session, and stops trying when that fails. Error frames are logged to the console. Each
-// (re)subscription fires a "live:subscribed" event on the document, so a page can fetch what
-// it may have missed while it was not connected.
+// session, and stops trying when that fails. Error frames are logged to the console.
+//
+// Every event carries its topic's sequence id. The page remembers the last id of each topic
+// and, when it subscribes again after a lost connection, asks for what followed it: the hub
+// replays exactly the missed events before the live ones. When the hub no longer holds them
+// all it sends a "gap" frame instead, and the document gets a "live:gap" event (detail: the
+// topic) so the page reloads its state. Each (re)subscription also fires "live:subscribed".
 import { refreshSession } from "./net.js";
 
 const handlers = new Map(); // topic -> Set of callbacks
+const lastIds = new Map(); // topic -> last id seen
 let socket = null;
 let delay = 1000;
 let stopped = false;
@@ -30,10 +35,19 @@ function lostText() {
     : "Connection lost: reconnecting…";
 }
 
-function subscribeAll() {
-  if (socket && socket.readyState === WebSocket.OPEN && handlers.size) {
-    socket.send(JSON.stringify({ type: "subscribe", topics: [...handlers.keys()] }));
+function subscribe(topics) {
+  if (!socket || socket.readyState !== WebSocket.OPEN || !topics.length) { return; }
+  const since = {};
+  for (const topic of topics) {
+    if (lastIds.has(topic)) { since[topic] = lastIds.get(topic); }
   }
+  const frame = { type: "subscribe", topics };
+  if (Object.keys(since).length) { frame.since = since; }
+  socket.send(JSON.stringify(frame));
+}
+
+function subscribeAll() {
+  subscribe([...handlers.keys()]);
 }
 
 function connect() {
@@ -44,10 +58,17 @@ function connect() {
     let frame;
     try { frame = JSON.parse(event.data); } catch { return; }
     if (frame.type === "event") {
+      if (Number.isInteger(frame.id)) { lastIds.set(frame.topic, frame.id); }
       for (const callback of handlers.get(frame.topic) || []) { callback(frame.topic, frame.data); }
+    } else if (frame.type === "gap") {
+      lastIds.set(frame.topic, frame.id);
+      document.dispatchEvent(new CustomEvent("live:gap", { detail: frame.topic }));
     } else if (frame.type === "error") {
       console.warn("live updates:", frame.message);
     } else if (frame.type === "subscribed") {
+      for (const [topic, id] of Object.entries(frame.ids || {})) {
+        if (!lastIds.has(topic)) { lastIds.set(topic, id); }
+      }
       document.documentElement.dataset.live = "on";
       document.dispatchEvent(new CustomEvent("live:subscribed", { detail: frame.topics }));
     }
@@ -65,11 +86,17 @@ function connect() {
 
 /** Call `callback(topic, data)` for every event of `topics` from now on. */
 export function follow(topics, callback) {
+  const added = [];
   for (const topic of topics) {
-    if (!handlers.has(topic)) { handlers.set(topic, new Set()); }
+    if (!handlers.has(topic)) { handlers.set(topic, new Set()); added.push(topic); }
     handlers.get(topic).add(callback);
   }
-  if (!socket) { connect(); } else { subscribeAll(); }
+  if (!socket) { connect(); } else { subscribe(added); }
+}
+
+/** The last sequence id seen of `topic` (undefined before its first subscription). */
+export function lastId(topic) {
+  return lastIds.get(topic);
 }
 
 window.addEventListener("pagehide", () => { stopped = true; if (socket) { socket.close(1000); } });
