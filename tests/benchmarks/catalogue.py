@@ -12,6 +12,7 @@ from tests.benchmarks import (
     pages_http,
     plex_library_read,
     plex_simulator_pages,
+    request_create,
     search_http,
     token_verify,
     web_pages,
@@ -32,4 +33,5 @@ BENCHMARKS: dict[str, Benchmark] = {
     "search_http": search_http.run,
     "pages_http": pages_http.run,
     "web_pages": web_pages.run,
+    "request_create": request_create.run,
 }
