@@ -112,6 +112,11 @@ _EVENT_BY_STATUS = {
     RequestStatus.FAILED.value: events.REQUEST_FAILED,
     DELETED: events.REQUEST_DELETED,
 }
+_EVENT_OF_ACTION = {
+    "approve": events.REQUEST_APPROVED,
+    "decline": events.REQUEST_DECLINED,
+    "delete": events.REQUEST_DELETED,
+}
 _ACTED = {"approve": "approved", "decline": "declined", "retry": "retried", "delete": "deleted"}
 _FROM: dict[str, tuple[str, ...]] = {
     "approve": (RequestStatus.PENDING.value, RequestStatus.DECLINED.value),
@@ -241,6 +246,8 @@ class RequestService:
             ):
                 await self._check_quota(principal, ask.kind)
                 remote = await self._file(backend, principal, ask.kind, ids, title, seasons)
+                if remote.title is None and title is not None:
+                    remote = remote.model_copy(update={"title": title})
                 view = await self._keep(backend, principal, ask.kind, ids, seasons, remote)
             created = Created(request=view)
             await self._announce(view, events.REQUEST_CREATED)
@@ -478,7 +485,9 @@ class RequestService:
                 "the hub could not save the request (its database is not answering), so it "
                 f"was withdrawn from {backend.id}; try again shortly"
             ) from exc
-        return (await self._views([row]))[0]
+        # Just written: the requester is the one person on it (no need to read it back).
+        person = Person(principal.user_id, principal.username)
+        return self._view(row, {principal.user_id: principal.username}, {row.id: [person]})
 
     async def _compensate(
         self, backend: RequestBackend, principal: Principal, remote_id: str
@@ -726,6 +735,8 @@ class RequestService:
                 status,
                 reason=reason if action == "decline" else (remote.reason if remote else None),
                 decided_by=principal if action in ("approve", "decline") else None,
+                # Approving says "approved" even when the backend moved on at once (processing).
+                event=_EVENT_OF_ACTION.get(action),
             )
             await audit.record(
                 f"request.{_ACTED[action]}",
@@ -808,6 +819,7 @@ class RequestService:
         reason: str | None = None,
         decided_by: Principal | None = None,
         location: tuple[str, str] | None = None,
+        event: str | None = None,
     ) -> RequestView:
         now = _now()
         changed = status != row.status
@@ -818,7 +830,10 @@ class RequestService:
             RequestStatus.PENDING.value,
         ):
             row.reason = reason
-        if status in (RequestStatus.APPROVED.value, RequestStatus.DECLINED.value) and changed:
+        decided = event in (events.REQUEST_APPROVED, events.REQUEST_DECLINED)
+        if decided or (
+            status in (RequestStatus.APPROVED.value, RequestStatus.DECLINED.value) and changed
+        ):
             row.decided_at = now
             row.decided_by_id = decided_by.user_id if decided_by and decided_by.user_id else None
         if status == RequestStatus.AVAILABLE.value:
@@ -827,7 +842,8 @@ class RequestService:
             row.location_source, row.location_item_id = location
         await row.save()
         view = (await self._views([row]))[0]
-        event = _EVENT_BY_STATUS.get(status) if changed else None
+        if event is None and changed:
+            event = _EVENT_BY_STATUS.get(status)
         await self._announce(view, event)
         return view
 
@@ -949,37 +965,38 @@ class RequestService:
             interested.setdefault(i["request_id"], []).append(
                 Person(i["user_id"], names.get(i["user_id"], "?"))
             )
-        return [
-            RequestView(
-                id=row.id,
-                backend=row.backend,
-                remote_id=row.remote_id,
-                kind=row.kind,
-                title=row.title,
-                year=row.year,
-                ids=ExternalIds(tmdb=row.tmdb_id, imdb=row.imdb_id, tvdb=row.tvdb_id),
-                seasons=_shown_seasons(row.seasons),
-                status=row.status,
-                reason=row.reason,
-                requested_by=Person(row.requested_by_id, names.get(row.requested_by_id, "?")),
-                decided_by=(
-                    Person(row.decided_by_id, names.get(row.decided_by_id, "?"))
-                    if row.decided_by_id
-                    else None
-                ),
-                interested=interested.get(row.id, []),
-                created_at=row.created_at,
-                updated_at=row.updated_at,
-                decided_at=row.decided_at,
-                available_at=row.available_at,
-                location=(
-                    (row.location_source, row.location_item_id)
-                    if row.location_source and row.location_item_id
-                    else None
-                ),
-            )
-            for row in rows
-        ]
+        return [self._view(row, names, interested) for row in rows]
+
+    @staticmethod
+    def _view(row: RequestRow, names: dict[int, str], interested: dict[int, People]) -> RequestView:
+        return RequestView(
+            id=row.id,
+            backend=row.backend,
+            remote_id=row.remote_id,
+            kind=row.kind,
+            title=row.title,
+            year=row.year,
+            ids=ExternalIds(tmdb=row.tmdb_id, imdb=row.imdb_id, tvdb=row.tvdb_id),
+            seasons=_shown_seasons(row.seasons),
+            status=row.status,
+            reason=row.reason,
+            requested_by=Person(row.requested_by_id, names.get(row.requested_by_id, "?")),
+            decided_by=(
+                Person(row.decided_by_id, names.get(row.decided_by_id, "?"))
+                if row.decided_by_id
+                else None
+            ),
+            interested=interested.get(row.id, []),
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            decided_at=row.decided_at,
+            available_at=row.available_at,
+            location=(
+                (row.location_source, row.location_item_id)
+                if row.location_source and row.location_item_id
+                else None
+            ),
+        )
 
 
 _DECIDED = (RequestStatus.APPROVED, RequestStatus.DECLINED)

@@ -13,6 +13,7 @@ from tests.benchmarks import (
     pages_http,
     plex_library_read,
     plex_simulator_pages,
+    request_create,
     search_http,
     token_verify,
     web_pages,
@@ -34,4 +35,5 @@ BENCHMARKS: dict[str, Benchmark] = {
     "pages_http": pages_http.run,
     "web_pages": web_pages.run,
     "live_socket": live_socket.run,
+    "request_create": request_create.run,
 }
