@@ -325,6 +325,40 @@ class EventSettings(_Section):
     )
 
 
+class RequestQuota(_Section):
+    """At most ``limit`` requests per ``days`` days for one person (``limit`` 0: unlimited)."""
+
+    limit: int = Field(default=0, ge=0, le=10_000, description="requests per period; 0: no limit")
+    days: int = Field(default=7, ge=1, le=365, description="the period, in days")
+
+
+def _default_quotas() -> dict[Literal["movie", "show"], RequestQuota]:
+    return {"movie": RequestQuota(), "show": RequestQuota()}
+
+
+class RequestSettings(_Section):
+    """Media requests: quotas and how long a request backend may take."""
+
+    quota: dict[Literal["movie", "show"], RequestQuota] = Field(
+        default_factory=_default_quotas,
+        description="each person's default quota per kind (an admin may set one per person)",
+    )
+    backend_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=120, description="longest wait for a request backend's answer"
+    )
+    default_backend: str | None = Field(
+        default=None,
+        description="the request backend used when a request names none (default: the only one)",
+    )
+
+    @field_validator("quota")
+    @classmethod
+    def _both_kinds(
+        cls, value: dict[Literal["movie", "show"], RequestQuota]
+    ) -> dict[Literal["movie", "show"], RequestQuota]:
+        return {"movie": RequestQuota(), "show": RequestQuota(), **value}
+
+
 class Settings(BaseSettings):
     """Every setting of the hub. Plugin sections are validated by their plugins at boot."""
 
@@ -364,6 +398,7 @@ class Settings(BaseSettings):
     sync: SyncSettings = SyncSettings()
     search: SearchSettings = SearchSettings()
     events: EventSettings = EventSettings()
+    requests: RequestSettings = RequestSettings()
     features: dict[str, bool] = Field(
         default_factory=dict,
         description="boot flags: plugin key → load it (bundled plugins default on, others off)",

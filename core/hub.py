@@ -28,10 +28,12 @@ from medianest.core.db import Database
 from medianest.core.events import EventBuffer
 from medianest.core.flags import FlagService
 from medianest.core.heap import freeze_startup_heap
+from medianest.core.media.reads import MediaReads
 from medianest.core.metrics import Metrics
 from medianest.core.notifications import resolve_recipients
 from medianest.core.plugins import PluginHost, PluginInfo, plugin_returned
 from medianest.core.registry import ProviderRegistry
+from medianest.core.requests import Locks, RequestService
 from medianest.core.search.catalogue import Catalogue
 from medianest.core.search.live import LiveSearch, live_search_flags
 from medianest.core.search.service import SearchService
@@ -39,11 +41,17 @@ from medianest.core.secrets import SecretBox, secret_box_for
 from medianest.core.state import StateBackends, open_state
 from medianest.core.sync import SyncEngine
 from medianest.core.sync import jobs as sync_jobs
-from medianest.sdk.errors import ConfigurationError, InvalidInputError, PluginError
+from medianest.sdk.errors import (
+    ConfigurationError,
+    InvalidInputError,
+    NotFoundError,
+    PluginError,
+    UpstreamTimeoutError,
+)
 from medianest.sdk.events import CORE_CHANNELS
 from medianest.sdk.flags import FLAG_KEY_PATTERN, Flag
 from medianest.sdk.jobs import JOB_NAME_PATTERN, Job, RetryJob
-from medianest.sdk.models import DomainEvent, Notification
+from medianest.sdk.models import DomainEvent, MediaItem, MediaRequest, Notification
 from medianest.sdk.persistence import DatabaseModels
 from medianest.sdk.providers import PROVIDER_KINDS, SourceCapability
 from medianest.sdk.services import Cache, FlagReader, JobHandle, JobQueue, PubSub, RateLimiter
@@ -96,6 +104,15 @@ class Hub:
             emit=self.emit,
         )
         self.flag_definitions += live_search_flags(self.registry, self.flag_definitions)
+        self.requests = RequestService(
+            settings.requests,
+            database=self.database,
+            registry=self.registry,
+            emit=self.emit,
+            pubsub=lambda: self.pubsub,
+            locks=Locks(lambda: self._state.redis if self._state is not None else None),
+            find_item=self._find_item,
+        )
         core: list[tuple[PluginInfo | None, Any]] = [
             (None, job)
             for job in [*core_jobs.jobs_for(self.registry), *sync_jobs.jobs_for(self.sync)]
@@ -213,6 +230,31 @@ class Hub:
                 job, source=source, trigger="plugin", job_id=f"{job}:{source}"
             )
 
+    async def request_changed(self, request: MediaRequest) -> bool:
+        """Apply a request backend's news about one of its requests (a webhook); False when
+        the hub keeps no such request."""
+        return await self.requests.request_changed(request)
+
+    async def _find_item(self, source: str, item_id: str) -> MediaItem | None:
+        """An item as the hub shows it: from the catalogue, else asked of its source."""
+        entry = await MediaReads(self.database).entry(source, item_id)
+        if entry is not None:
+            return entry.item
+        try:
+            media_source = self.registry.get("media_sources", source)
+        except NotFoundError:
+            return None
+        try:
+            async with asyncio.timeout(self.settings.requests.backend_timeout_seconds):
+                item: MediaItem | None = await media_source.get_item(item_id)
+        except NotFoundError:
+            return None
+        except TimeoutError:
+            raise UpstreamTimeoutError(
+                f"media source {source} did not answer in time", source=source
+            ) from None
+        return item
+
     # lifecycle -------------------------------------------------------------------------------
 
     async def start(
@@ -282,6 +324,7 @@ class Hub:
             await self._jobs.close()
             self._jobs = None
         await self.search.close()
+        await self.requests.close()
         await self.live.aclose()
         for info in reversed(self._started_plugins):
             try:

@@ -252,7 +252,8 @@ class RequestStatus(StrEnum):
 
 
 class MediaRequestCreate(_Frozen):
-    """What a person asks for."""
+    """What a person asks for. ``seasons`` lists the seasons of a show; empty asks for every
+    season (and is what films send)."""
 
     kind: Literal[MediaKind.MOVIE, MediaKind.SHOW]
     ids: ExternalIds
@@ -272,6 +273,13 @@ class MediaRequest(_Frozen):
     requested_by: str | None = None
     created_at: AwareDatetime | None = None
     updated_at: AwareDatetime | None = None
+    year: int | None = Field(default=None, ge=1870, le=2200, description="release year (1.1)")
+    seasons: tuple[int, ...] = Field(
+        default=(), description="the seasons asked for (shows; empty: every season) (1.1)"
+    )
+    reason: str | None = Field(
+        default=None, description="why it was declined or failed, when the backend says (1.1)"
+    )
 
 
 class DomainEvent(_Frozen):

@@ -12,7 +12,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from medianest.sdk.models import DomainEvent, Notification
+from medianest.sdk.models import DomainEvent, MediaRequest, Notification
 
 
 @runtime_checkable
@@ -169,6 +169,17 @@ class HubContext(Protocol):
         the jobs and their names: asking while a sync of that source is queued joins it.
 
         :raises NotFoundError: no media source ``source`` with the ``library`` capability.
+        """
+        ...
+
+    async def request_changed(self, request: MediaRequest) -> bool:
+        """Tell core that ``request`` changed on its backend's side (a webhook said so).
+
+        Core finds its own record by ``request.backend`` and ``request.request_id``, applies
+        the new status (with ``reason`` when declined), emits the matching ``request.*`` event
+        and tells the people who follow the request. Returns ``False`` when core keeps no such
+        request (the webhook then answers 202 and ignores it); a status core already holds is
+        accepted again without a second event.
         """
         ...
 

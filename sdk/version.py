@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Final
 
-SDK_VERSION: Final = "1.0.0"
+SDK_VERSION: Final = "1.1.0"
 """The version of the plugin contract (semantic versioning: a breaking change bumps the
 major version). Its history is in ``sdk/CHANGELOG.md``."""
 

@@ -274,6 +274,98 @@ class SyncRun(Model):
         indexes = (("source", "status", "finished_at"),)
 
 
+class MediaRequest(Model):
+    """A person's request for a film or a show, as the hub keeps it beside its backend's copy.
+
+    ``backend`` is the request backend's provider id (``overseerr:home``) and ``remote_id``
+    the request's id there; the pair is unique. The local row is written only once the backend
+    holds the request (and removed again if the backend's copy cannot be kept), so the two never
+    drift apart. External ids are indexed for lookups by id (search hits, media details, syncs
+    finding the title); a partial unique index (migration 0007) keeps one *open* request per
+    work (kind + TMDB id). ``seasons`` is a list of season numbers or ``"all"`` (shows), null
+    for films. ``status`` is ``pending``, ``approved``, ``declined``, ``processing``,
+    ``available``, ``failed`` or ``deleted`` (kept for history; no longer open).
+    ``location_source``/``location_item_id`` say where the title was found once available.
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    backend = fields.CharField(max_length=100)
+    remote_id = fields.CharField(max_length=100)
+    kind = fields.CharField(max_length=16)
+    tmdb_id = fields.IntField(null=True)
+    imdb_id = fields.CharField(max_length=16, null=True)
+    tvdb_id = fields.IntField(null=True)
+    title: fields.Field[str | None] = fields.TextField(null=True)  # type: ignore[assignment]  # nullable
+    year = fields.IntField(null=True)
+    seasons: list[int] | str | None = fields.JSONField(null=True)
+    status = fields.CharField(max_length=16, default="pending")
+    reason: fields.Field[str | None] = fields.TextField(null=True)  # type: ignore[assignment]  # nullable
+    requested_by: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "core.User", related_name="requests", on_delete=fields.CASCADE
+    )
+    requested_by_id: int
+    decided_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "core.User", related_name="decided_requests", null=True, on_delete=fields.SET_NULL
+    )
+    decided_by_id: int | None
+    created_at = fields.DatetimeField()
+    updated_at = fields.DatetimeField()
+    decided_at = fields.DatetimeField(null=True)
+    available_at = fields.DatetimeField(null=True)
+    location_source = fields.CharField(max_length=100, null=True)
+    location_item_id = fields.CharField(max_length=255, null=True)
+
+    interests: fields.ReverseRelation[MediaRequestInterest]
+
+    class Meta:
+        app = "core"
+        table = "core_request"
+        unique_together = (("backend", "remote_id"),)
+        indexes = (("requested_by_id", "kind", "created_at"), ("status", "id"))
+
+
+class MediaRequestInterest(Model):
+    """Someone who wants a requested title too (the requester, and whoever asked again):
+    everyone here hears about the request's changes."""
+
+    id = fields.BigIntField(primary_key=True)
+    request: fields.ForeignKeyRelation[MediaRequest] = fields.ForeignKeyField(
+        "core.MediaRequest", related_name="interests", on_delete=fields.CASCADE
+    )
+    request_id: int
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "core.User", related_name="request_interests", on_delete=fields.CASCADE
+    )
+    user_id: int
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        app = "core"
+        table = "core_request_interest"
+        unique_together = (("request", "user"),)
+
+
+class RequestQuotaOverride(Model):
+    """An admin's quota for one person and one kind (``movie`` or ``show``), in place of the
+    settings' default: at most ``limit`` requests per ``days`` days (``limit`` 0: unlimited)."""
+
+    id = fields.IntField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "core.User", related_name="request_quotas", on_delete=fields.CASCADE
+    )
+    user_id: int
+    kind = fields.CharField(max_length=16)
+    limit = fields.IntField()
+    days = fields.IntField()
+    updated_at = fields.DatetimeField()
+    updated_by = fields.CharField(max_length=200, null=True)
+
+    class Meta:
+        app = "core"
+        table = "core_request_quota"
+        unique_together = (("user", "kind"),)
+
+
 __models__ = [
     RuntimeFlagValue,
     User,
@@ -285,4 +377,7 @@ __models__ = [
     LibraryItem,
     MediaOverride,
     SyncRun,
+    MediaRequest,
+    MediaRequestInterest,
+    RequestQuotaOverride,
 ]
