@@ -20,7 +20,7 @@ from playwright.sync_api import Browser, Page, expect
 from medianest.core.auth.principals import principal_for
 from medianest.core.db.models import User
 from medianest.core.requests import RequestAsk
-from medianest.sdk.errors import AccountNotLinkedError, UpstreamUnavailableError
+from medianest.sdk.errors import AccountNotLinkedError, UpstreamUnreachableError
 from tests.served_hub import served_hub
 from tests.web.browser import Person, WebHub, check_accessibility, screenshot
 from tests.web.wishlist import SOURCE, WishlistPlugin
@@ -92,7 +92,7 @@ def test_asking_for_what_someone_asked_for_says_who_and_follows_it(web: WebHub) 
     button = request_button(second, "Wanted Film 12")
     if button.count():  # the page was made before it knew; the hub still refuses
         button.click()
-        expect(second.get_by_role("alert")).to_contain_text("first-asker")
+        expect(second.get_by_role("alert")).to_contain_text("requested already")
     expect(second.locator("[data-field=status]")).to_have_text("pending")
     expect(second.locator(".request-state")).to_contain_text("first-asker")
 
@@ -104,7 +104,8 @@ def test_a_show_s_seasons_are_picked_on_its_details(web: WebHub) -> None:
     picker = page.get_by_role("group", name="Seasons to request")
     every = picker.get_by_label("All seasons")
     expect(every).to_be_checked()
-    expect(picker.get_by_label(re.compile(r"^Season \d+$"))).to_have_count(3)  # no specials
+    seasons = picker.get_by_role("checkbox", name=re.compile(r"Season \d"))
+    expect(seasons).to_have_count(3)  # no specials
     check_accessibility(page, "details-requestable-show")
     screenshot(page, "details-season-picker")
     picker.get_by_label("Season 2").check()
@@ -141,7 +142,7 @@ def test_refusals_are_shown_where_the_person_asked(web: WebHub) -> None:
     page = web.page_as(friend)
 
     async def down(*_args: Any, **_kwargs: Any) -> Any:
-        raise UpstreamUnavailableError("Overseerr is not answering", source=BACKEND)
+        raise UpstreamUnreachableError("Overseerr is not answering", source=BACKEND)
 
     async def stranger(*_args: Any, **_kwargs: Any) -> Any:
         raise AccountNotLinkedError("refused has no account in Overseerr: ask an admin")
@@ -160,14 +161,15 @@ def test_refusals_are_shown_where_the_person_asked(web: WebHub) -> None:
         backend.create_request = original
 
     async def one_film_a_week() -> None:
-        await web.served.hub.requests.set_quota(friend.user_id, "movie", limit=1, days=7)
+        admin = principal_for(await User.create(username="quota-admin", role="admin"))
+        await web.served.hub.requests.set_quota(admin, friend.user_id, "movie", 1, 7)
 
     web.served.run(one_film_a_week())
     request_button(page, "Wanted Film 14").click()
     expect(page.get_by_role("status")).to_contain_text("Requested: pending")
     page.goto(f"/media/{SOURCE}/movie-15")
     request_button(page, "Wanted Film 15").click()
-    expect(page.get_by_role("alert")).to_contain_text("quota")
+    expect(page.get_by_role("alert")).to_contain_text("1 movie request(s) per 7 days")
     screenshot(page, "details-quota")
 
 
