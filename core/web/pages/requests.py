@@ -25,7 +25,6 @@ from quart.typing import ResponseTypes
 from medianest.core.db.models import MediaRequest as RequestRow
 from medianest.core.requests import (
     KINDS,
-    STATUSES,
     AlreadyRequestedError,
     Kind,
     RequestAsk,
@@ -187,7 +186,7 @@ async def _box(
         summary=summary,
         outcome=outcome,
         can_request=_me().has(Permission.REQUEST),
-        csrf=csrf_token(),
+        csrf_token=csrf_token(),
         seasons=seasons or None,
     )
     return Response(body, status=status, content_type="text/html; charset=utf-8")
@@ -291,7 +290,7 @@ async def decide() -> ResponseTypes:
     if not ids:
         return redirect(back + separator + urlencode({"picked": "none"}), 303)
     reason = form.get("reason", "").strip()[:500] or None
-    outcomes = await _service().bulk(_me(), ids, action, reason=reason)  # type: ignore[arg-type]
+    outcomes = await _service().bulk(_me(), ids, action, reason=reason)
     failed = sum(1 for _id, _view, problem in outcomes if problem is not None)
     query = urlencode({"done": action, "n": len(outcomes) - failed, "failed": failed})
     return redirect(back + separator + query, 303)
@@ -324,7 +323,7 @@ async def _listing(
             "total": page.total,
             "next_cursor": page.next_cursor,
         }
-    base = {k: v for k, v in filters.items() if v and k != "cursor"}
+    base: dict[str, Any] = {k: v for k, v in filters.items() if v and k != "cursor"}
     next_url = first_url = None
     if listing is not None and listing["next_cursor"]:
         next_url = url_for(endpoint, **base, cursor=listing["next_cursor"])
@@ -355,9 +354,7 @@ def _query_of(filters: dict[str, str], *, everyone: bool) -> RequestQuery:
     """The service's query of the page's filters (a bad one: 422 naming it)."""
     status = filters["status"]
     if status and status not in STATUS_NAMES:
-        raise InvalidInputError(
-            f"status must be one of {', '.join(STATUS_NAMES)}", field="status"
-        )
+        raise InvalidInputError(f"status must be one of {', '.join(STATUS_NAMES)}", field="status")
     kind = filters["kind"]
     if kind and kind not in KINDS:
         raise InvalidInputError(f"kind must be one of {', '.join(KINDS)}", field="kind")
