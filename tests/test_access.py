@@ -281,6 +281,9 @@ async def test_the_openapi_document_describes_access(medianest_hub) -> None:
         "api_keys": True,
         "description": "public",
     }
+    overseerr = paths["/api/v1/plugins/overseerr/webhook/{instance}"]["post"]
+    assert overseerr["x-medianest-access"]["kind"] == "public"
+    assert {"200", "202", "400", "401", "404"} <= set(overseerr["responses"])
     for path, operations in paths.items():
         for method, operation in operations.items():
             assert "x-medianest-access" in operation, f"{method.upper()} {path}"
