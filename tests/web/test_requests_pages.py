@@ -98,17 +98,29 @@ def test_a_friend_requests_a_film_from_search_without_leaving_it(web: WebHub) ->
     expect(request_button(hit, "Wanted Film 11")).to_have_count(0)
 
 
-def test_asking_for_what_someone_asked_for_says_who_and_follows_it(web: WebHub) -> None:
-    first = web.person("user", name="first-asker")
-    ask(web, first, "movie", "movie-12")
+def test_asking_for_what_someone_asked_for_joins_their_request(web: WebHub) -> None:
     second = web.page_as(web.person("user", name="second-asker"))
-    second.goto(f"/media/{SOURCE}/movie-12")
-    button = request_button(second, "Wanted Film 12")
-    if button.count():  # the page was made before it knew; the hub still refuses
-        button.click()
-        expect(second.get_by_role("alert")).to_contain_text("requested already")
+    second.goto(f"/media/{SOURCE}/movie-12")  # the page is made before the first asks
+    first = web.person("user", name="first-asker")
+    first_id = ask(web, first, "movie", "movie-12")
+    request_button(second, "Wanted Film 12").click()
+    expect(second.get_by_role("alert")).to_contain_text("requested already")
     expect(second.locator("[data-field=status]")).to_have_text("pending")
-    expect(second.locator(".request-state")).to_contain_text("first-asker")
+    expect(second.locator(".request-state")).not_to_contain_text("first-asker")  # not theirs
+    second.reload()  # the hub says so too, and the second person now follows the request
+    expect(second.locator("[data-field=status]")).to_have_text("pending")
+    expect(request_button(second, "Wanted Film 12")).to_have_count(0)
+
+    async def followers() -> list[str]:
+        view = await web.served.hub.requests.get(
+            principal_for(await User.get(username="first-asker")), first_id
+        )
+        return [person.username for person in view.interested]
+
+    assert "second-asker" in web.served.run(followers())
+    manager = web.page_as(web.person("user", permissions=["search", "manage_requests"]))
+    manager.goto(f"/media/{SOURCE}/movie-12")
+    expect(manager.locator(".request-state")).to_contain_text("by first-asker")
 
 
 def test_a_show_s_seasons_are_picked_on_its_details(web: WebHub) -> None:
@@ -277,8 +289,8 @@ def test_managers_decide_in_bulk_and_the_friend_sees_it_live(web: WebHub) -> Non
     shows_status(friend_page, decline_me, "declined", live=live)
     reason = friend_page.locator(f"#request-{decline_me} [data-field=reason]")
     expect(reason).to_have_text("Not in \u202ethis house")
-    manager.get_by_label("Select Wanted Film 2", exact=True).check()
-    manager.get_by_role("button", name="Approve").click()  # declined: no longer waiting
+    manager.get_by_label("Select Wanted Film 1", exact=True).check()
+    manager.get_by_role("button", name="Approve").click()  # approved already
     expect(manager.get_by_role("alert")).to_contain_text("could not be changed")
     manager.get_by_role("button", name="Approve").click()
     expect(manager.get_by_role("alert")).to_contain_text("Select at least one request")
@@ -290,7 +302,7 @@ def test_manage_page_hears_of_new_requests(web: WebHub) -> None:
     live = "requests" in TOPICS
     if live:
         expect(manager.locator("html[data-live=on]")).to_have_count(1)
-    ask(web, web.person("user", name="late-asker"), "show", "show-1", seasons=(1,))
+    ask(web, web.person("user", name="late-asker"), "show", "show-4", seasons=(1,))
     if live:
         news = manager.locator("#requests-news")
         expect(news).to_be_visible()
@@ -303,7 +315,7 @@ def test_manage_page_hears_of_new_requests(web: WebHub) -> None:
 def test_the_pages_speak_french(web: WebHub) -> None:
     me = web.person("user", name="francophone")
     page = web.page_as(me, locale="fr-FR")
-    page.goto(f"/media/{SOURCE}/show-3")
+    page.goto(f"/media/{SOURCE}/show-5")
     expect(page.get_by_role("group", name="Saisons à demander")).to_be_visible()
     page.goto("/requests")
     expect(page.get_by_role("heading", name="Mes demandes")).to_be_visible()

@@ -8,7 +8,7 @@ from medianest.sdk import HealthStatus, MediaItem, SearchQuery, SourceCapability
 
 SOURCE = "wishlist"
 FILMS = 30
-SHOWS = 3
+SHOWS = 5
 FILM_TMDB = 50_000
 SHOW_TMDB = 60_000
 

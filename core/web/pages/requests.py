@@ -124,16 +124,29 @@ async def ask() -> ResponseTypes:
             raise
         existing = exc.existing if isinstance(exc, AlreadyRequestedError) else None
         status = problems.from_medianest_error(exc).status_code
-        summary = shown(existing) if existing is not None else None
+        summary = _mark(existing) if existing is not None else None
         return await _box(item, summary, ("bad", exc.message), status=status, seasons=choices)
     if not partial:
         return redirect(url_for("requests_pages.requests", made=made.request.id), 303)
-    view = shown(made.request)
     message = i18n.gettext(
         "Requested: %(status)s. You will hear when it changes.",
-        status=request_status_name(view["status"]),
+        status=request_status_name(made.request.status),
     )
-    return await _box(item, view, ("ok", message), status=201)
+    return await _box(item, _mark(made.request), ("ok", message), status=201)
+
+
+def _mark(view: RequestView) -> dict[str, Any]:
+    """What the request box says of ``view``: what search hits and media details say of a
+    requested title (who asked only to that person and to those who manage requests), and
+    where it is once available."""
+    principal = _me()
+    allowed = view.requested_by.id == principal.user_id or principal.has(Permission.MANAGE_REQUESTS)
+    return {
+        "id": view.id,
+        "status": view.status,
+        "requested_by": shown(view)["requested_by"] if allowed else None,
+        "location": shown(view)["location"],
+    }
 
 
 def _ask_of(form: Any) -> RequestAsk:
