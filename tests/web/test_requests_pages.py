@@ -195,7 +195,10 @@ def test_refusals_are_shown_where_the_person_asked(web: WebHub) -> None:
     expect(page.get_by_role("status")).to_contain_text("Requested: pending")
     page.goto(f"/media/{SOURCE}/movie-15")
     request_button(page, "Wanted Film 15").click()
-    expect(page.get_by_role("alert")).to_contain_text("1 movie request(s) per 7 days")
+    expect(page.get_by_role("alert")).to_contain_text(
+        "You have used your requests: 1 every 7 days."
+    )
+    expect(page.get_by_role("alert")).to_contain_text("You can ask again from")
     screenshot(page, "details-quota")
 
 

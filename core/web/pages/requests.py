@@ -27,6 +27,7 @@ from medianest.core.requests import (
     KINDS,
     AlreadyRequestedError,
     Kind,
+    QuotaExceededError,
     RequestAsk,
     RequestQuery,
     RequestService,
@@ -125,7 +126,7 @@ async def ask() -> ResponseTypes:
         existing = exc.existing if isinstance(exc, AlreadyRequestedError) else None
         status = problems.from_medianest_error(exc).status_code
         summary = _mark(existing) if existing is not None else None
-        return await _box(item, summary, ("bad", exc.message), status=status, seasons=choices)
+        return await _box(item, summary, ("bad", _refusal(exc)), status=status, seasons=choices)
     if not partial:
         return redirect(url_for("requests_pages.requests", made=made.request.id), 303)
     message = i18n.gettext(
@@ -133,6 +134,23 @@ async def ask() -> ResponseTypes:
         status=request_status_name(made.request.status),
     )
     return await _box(item, _mark(made.request), ("ok", message), status=201)
+
+
+def _refusal(error: MediaNestError) -> str:
+    """What the request box says of a refusal: the problem's message, or for the hub's own
+    quota, when it is known, the same in the person's language and dates."""
+    if isinstance(error, QuotaExceededError) and error.limit and error.days:
+        text = i18n.gettext(
+            "You have used your requests: %(limit)s every %(days)s days.",
+            limit=error.limit,
+            days=error.days,
+        )
+        if error.reset_at is not None:
+            text += " " + i18n.gettext(
+                "You can ask again from %(when)s.", when=i18n.format_when(error.reset_at)
+            )
+        return text
+    return error.message
 
 
 def _mark(view: RequestView) -> dict[str, Any]:
