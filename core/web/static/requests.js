@@ -91,8 +91,6 @@ function show(request) {
   if (request.status !== "pending") {
     for (const form of row.querySelectorAll("form[data-confirm]")) { form.remove(); }
   }
-  const pick = row.querySelector('input[name="ids"]');
-  if (pick) { pick.toggleAttribute("data-settled", !["pending", "failed", "declined"].includes(request.status)); }
 }
 
 // Rows still moving when the page was made may have moved on before the socket was open.
