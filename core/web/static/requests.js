@@ -9,7 +9,7 @@
 // - table#requests[data-topic]: rows follow the topic ("me" on My requests, "requests" on
 //   Manage requests); a request the page does not show yet is announced.
 import { follow } from "./live.js";
-import { send } from "./net.js";
+import { problemText, send } from "./net.js";
 
 const FINAL = new Set(["available", "declined", "deleted"]);
 
@@ -40,7 +40,7 @@ document.addEventListener("submit", async (event) => {
     const note = document.createElement("p");
     note.className = "notice bad";
     note.setAttribute("role", "alert");
-    note.textContent = `${result.status}`;
+    note.textContent = problemText(result);
     form.after(note);
   }
 });
