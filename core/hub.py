@@ -36,6 +36,7 @@ from medianest.core.registry import ProviderRegistry
 from medianest.core.requests import SYSTEM, Locks, RequestService
 from medianest.core.requests import reconcile as request_reconcile
 from medianest.core.requests.availability import Availability
+from medianest.core.requests.marks import IndexedLookup
 from medianest.core.search.catalogue import Catalogue
 from medianest.core.search.live import LiveSearch, live_search_flags
 from medianest.core.search.service import SearchService
@@ -116,6 +117,8 @@ class Hub:
             find_item=self._find_item,
         )
         self.sync.watch(Availability(self.database, self.requests))
+        self.request_marks = IndexedLookup(self.database)
+        """What search hits and media details look their request marks up with."""
         self.reconciler = request_reconcile.Reconciler(
             self.database,
             backends=self.requests.backends,

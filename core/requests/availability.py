@@ -19,12 +19,11 @@ every other change: one event per change, published live to the people who follo
 """
 
 # Statements are assembled from this module's constant column names and placeholders; every
-# value is bound (as in core/search/catalogue.py).
+# value is bound (see medianest.core.requests.statements).
 # ruff: noqa: S608
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -33,6 +32,7 @@ import structlog
 
 from medianest.core.db import Database
 from medianest.core.db.records import COLUMNS, Record
+from medianest.core.requests.statements import Sql, fetch
 from medianest.core.requests.views import DELETED, OPEN_STATUSES, RequestView
 from medianest.sdk.models import RequestStatus
 
@@ -159,12 +159,12 @@ class Availability:
                 log.exception("request not updated after deletions", request_id=request_id)
 
     async def _orphans(self, source: str) -> list[tuple[Any, ...]]:
-        sql = _Sql(self._database.dialect == "postgres")
+        sql = Sql(self._database.dialect == "postgres")
         return await self._fetch(
             sql.done(
                 "SELECT r.id, r.kind, r.imdb_id, r.tmdb_id, r.tvdb_id FROM core_request r "
-                f"WHERE r.status = {sql('status', AVAILABLE)} "
-                f"AND r.location_source = {sql('source', source)} "
+                f"WHERE r.status = {sql(AVAILABLE)} "
+                f"AND r.location_source = {sql(source)} "
                 "AND NOT EXISTS (SELECT 1 FROM core_library_item m "
                 "WHERE m.source = r.location_source AND m.item_id = r.location_item_id) "
                 "ORDER BY r.id"
@@ -178,10 +178,10 @@ class Availability:
             by_scheme.setdefault(scheme, set()).add(value)
         if not by_scheme:
             return {}
-        sql = _Sql(self._database.dialect == "postgres")
+        sql = Sql(self._database.dialect == "postgres")
         arms = [
             f"SELECT id FROM core_library_item WHERE {scheme} IS NOT NULL "
-            f"AND {scheme} {sql.among(scheme, sorted(values))}"
+            f"AND {scheme} {sql.among(sorted(values))}"
             for scheme, values in by_scheme.items()
         ]
         rows = await self._fetch(
@@ -207,28 +207,22 @@ class Availability:
         by_column: dict[str, set[Any]] = {}
         for _, scheme, value in keys:
             by_column.setdefault(f"{scheme}_id", set()).add(value)
-        sql = _Sql(self._database.dialect == "postgres")
+        sql = Sql(self._database.dialect == "postgres")
         arms = [
             f"SELECT id FROM core_request WHERE {column} IS NOT NULL "
-            f"AND {column} {sql.among(column, sorted(values))}"
+            f"AND {column} {sql.among(sorted(values))}"
             for column, values in by_column.items()
         ]
         return await self._fetch(
             sql.done(
                 "SELECT id, kind, imdb_id, tmdb_id, tvdb_id FROM core_request "
                 f"WHERE id IN ({' UNION '.join(arms)}) "
-                f"AND status {sql.among('statuses', list(statuses))} ORDER BY id"
+                f"AND status {sql.among(list(statuses))} ORDER BY id"
             )
         )
 
     async def _fetch(self, statement: tuple[str, Any]) -> list[tuple[Any, ...]]:
-        text, args = statement
-        if self._database.dialect == "postgres":
-            async with self._database.connection.acquire_connection() as connection:
-                return [tuple(row) for row in await connection.fetch(text, *args)]
-        with self._database.activate():
-            _, rows = await self._database.connection.execute_query(text, args)
-        return [tuple(row) for row in rows]
+        return await fetch(self._database, statement)
 
 
 def _keys(kind: str, ids: Sequence[Any]) -> list[IdKey]:
@@ -248,29 +242,3 @@ def _located(
         if key in where:
             return where[key]
     return None
-
-
-class _Sql:
-    """Placeholders in the dialect's style: ``$n`` (asyncpg) or ``:pn`` (sqlite3, by name)."""
-
-    def __init__(self, postgres: bool) -> None:
-        self.postgres = postgres
-        self._values: list[Any] = []
-
-    def __call__(self, role: str, value: Any, cast: str = "") -> str:
-        self._values.append(value)
-        number = len(self._values)
-        return f"${number}{cast}" if self.postgres else f":p{number}"
-
-    def among(self, role: str, values: Sequence[Any]) -> str:
-        """Membership in ``values``: ``= ANY(array)`` on PostgreSQL, ``IN`` a JSON array's
-        values on SQLite (one parameter however many values)."""
-        if self.postgres:
-            cast = "::int[]" if isinstance(values[0], int) else "::varchar[]"
-            return f"= ANY({self(role, list(values), cast)})"
-        return f"IN (SELECT value FROM json_each({self(role, json.dumps(list(values)))}))"
-
-    def done(self, text: str) -> tuple[str, Any]:
-        if self.postgres:
-            return text, self._values
-        return text, {f"p{n}": value for n, value in enumerate(self._values, start=1)}

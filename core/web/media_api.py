@@ -322,5 +322,5 @@ async def _request_mark(details: Details) -> RequestMarkView | None:
     work = work_of([details.item, *details.copies])
     if not work:
         return None
-    mark = (await marks_for(context.hub().requests, caller(), [work]))[0]
+    mark = (await marks_for(context.hub().request_marks, caller(), [work]))[0]
     return RequestMarkView.model_validate(mark) if mark is not None else None

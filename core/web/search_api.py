@@ -113,7 +113,7 @@ async def _marked(kept: KeptAnswer, principal: Principal) -> bytes:
     """``kept``'s body with each hit's request mark as ``principal`` may see it."""
     if not any(kept.works):
         return kept.body
-    marks = await marks_for(context.hub().requests, principal, kept.works)
+    marks = await marks_for(context.hub().request_marks, principal, kept.works)
     if not any(marks):
         return kept.body
     parts = kept.body.split(_NO_REQUEST)

@@ -12,6 +12,9 @@ from tests.benchmarks import (
     pages_http,
     plex_library_read,
     plex_simulator_pages,
+    request_available,
+    request_marks,
+    request_reconcile,
     search_http,
     token_verify,
     web_pages,
@@ -32,4 +35,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "search_http": search_http.run,
     "pages_http": pages_http.run,
     "web_pages": web_pages.run,
+    "request_marks": request_marks.run,
+    "request_available": request_available.run,
+    "request_reconcile": request_reconcile.run,
 }

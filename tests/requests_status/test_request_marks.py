@@ -13,6 +13,7 @@ from medianest.core.db.models import MediaRequest as RequestRow
 from medianest.core.db.models import User
 from medianest.core.web.media_schemas import MediaDetails
 from medianest.core.web.search_schemas import SearchResponse
+from medianest.sdk import ExternalIds
 from medianest.sdk.access import Permission
 from medianest.sdk.testing import HubHarness, RunningHub
 from tests.requests_status.fake_backend import FakeBackend, FakeBackendPlugin, local_request
@@ -193,3 +194,27 @@ async def test_deleted_requests_mark_nothing(
     await requested(marks_hub, backend, 10_013, "deleted")
     body = await search(marks_hub, people.manager, "Film 13")
     assert hit_with(body, 10_013)["request"] is None
+
+
+async def test_the_indexed_lookup_answers_as_the_requests_service_does(
+    marks_hub: RunningHub, backend: FakeBackend, people: People
+) -> None:
+    hub = marks_hub.hub
+    with hub.database.activate():
+        asker = await User.get(username="asker")
+        await local_request(asker, backend.add("1", "movie", 777), status="declined")
+        await local_request(asker, backend.add("2", "movie", 777), status="pending")
+        await local_request(asker, backend.add("3", "show", 778), status="available")
+        await local_request(asker, backend.add("4", "movie", 779), status="deleted")
+        await local_request(asker, backend.add("5", "movie", 780), status="approved")
+        await local_request(asker, backend.add("6", "movie", 780), status="available")
+    ids = [ExternalIds(tmdb=n) for n in (777, 778, 779, 780, 781)]
+    for kind in (None, "movie", "show"):
+        expected = await hub.requests.lookup_by_ids(ids, kind=kind)
+        got = await hub.request_marks.lookup_by_ids(ids, kind=kind)
+        assert {k: (v.id, v.kind, v.status, v.requested_by) for k, v in got.items()} == {
+            k: (v.id, v.kind, v.status, v.requested_by) for k, v in expected.items()
+        }
+    answer = await hub.request_marks.lookup_by_ids(ids)
+    assert answer[ExternalIds(tmdb=777)].status == "pending"  # open before closed
+    assert ExternalIds(tmdb=779) not in answer  # deleted marks nothing
