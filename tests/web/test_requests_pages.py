@@ -168,7 +168,7 @@ def test_refusals_are_shown_where_the_person_asked(web: WebHub) -> None:
     page = web.page_as(friend)
 
     async def down(*_args: Any, **_kwargs: Any) -> Any:
-        raise UpstreamUnreachableError("Overseerr is not answering", source=BACKEND)
+        raise UpstreamUnreachableError("Overseerr is not answering")
 
     async def stranger(*_args: Any, **_kwargs: Any) -> Any:
         raise AccountNotLinkedError("refused has no account in Overseerr: ask an admin")
@@ -177,7 +177,9 @@ def test_refusals_are_shown_where_the_person_asked(web: WebHub) -> None:
         backend.create_request = down
         page.goto(f"/media/{SOURCE}/movie-14")
         request_button(page, "Wanted Film 14").click()
-        expect(page.get_by_role("alert")).to_contain_text("not answering")
+        expect(page.get_by_role("alert")).to_contain_text(
+            "The request backend hello:requests did not answer properly: Overseerr is not answering"
+        )
         expect(request_button(page, "Wanted Film 14")).to_be_enabled()  # try again later
         backend.create_request = stranger
         request_button(page, "Wanted Film 14").click()

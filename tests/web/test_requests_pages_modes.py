@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 from medianest.core.db.models import MediaRequest as RequestRow
+from medianest.sdk.errors import UpstreamUnreachableError
 from tests.web.wishlist import SOURCE, WishlistPlugin
 
 SETTINGS: dict[str, Any] = {"features": {"hello": True}, "rate_limits": {"enabled": False}}
@@ -97,5 +98,16 @@ async def test_bad_input_is_named_never_a_crash(medianest_hub) -> None:
             assert answer.status_code == 400, form
         none = await client.post("/requests/manage", headers=manager, form={"action": "approve"})
         assert none.status_code == 303 and "picked=none" in none.headers["Location"]
+        backend = running.hub.registry.get("request_backends", "hello:requests")
+
+        async def down(*_args: Any, **_kwargs: Any) -> Any:
+            raise UpstreamUnreachableError("connection refused")
+
+        backend.create_request = down
+        for partial in ("", "1"):
+            answer = await client.post("/requests", headers=ann, form=FILM | {"partial": partial})
+            text = await answer.get_data(as_text=True)
+            assert answer.status_code == 503, (partial, answer.status_code)  # as the API says
+            assert "hello:requests" in text and "connection refused" in text
         gone = await client.post("/requests/12345/delete", headers=ann)
         assert gone.status_code == 404

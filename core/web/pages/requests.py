@@ -27,8 +27,10 @@ from medianest.core.requests import (
     KINDS,
     AlreadyRequestedError,
     Kind,
+    NoRequestBackendError,
     QuotaExceededError,
     RequestAsk,
+    RequestNotSavedError,
     RequestQuery,
     RequestService,
     RequestView,
@@ -38,14 +40,21 @@ from medianest.core.web.pages import i18n
 from medianest.core.web.pages.i18n import N_
 from medianest.core.web.pages.shell import (
     csrf_token,
+    error_page,
     page_blueprint,
     render_page,
     render_template,
     safe_next,
 )
 from medianest.sdk.access import Permission, requires, signed_in
-from medianest.sdk.errors import InvalidInputError, MediaNestError
+from medianest.sdk.errors import (
+    InvalidInputError,
+    MediaNestError,
+    UpstreamError,
+    UpstreamTimeoutError,
+)
 from medianest.sdk.models import Principal
+from medianest.sdk.rate_limits import rate_limited
 from medianest.sdk.web import current_principal
 
 requests_pages = page_blueprint("requests_pages", __name__, template_folder="../templates")
@@ -62,6 +71,8 @@ STATUS_NAMES: dict[str, str] = {
 """A request's status as people read it (every status the service knows)."""
 SHOWN = 25
 """Requests per page."""
+SHOWN_BY_DEFAULT = tuple(status for status in STATUS_NAMES if status != "deleted")
+"""Without a status filter, lists leave deleted requests out (the filter shows them)."""
 PEOPLE_SHOWN = 200
 """People offered by the "asked by" filter of Manage requests."""
 MAX_SEASON = 1000
@@ -104,6 +115,7 @@ def shown(view: RequestView) -> dict[str, Any]:
 
 @requests_pages.post("/requests")
 @requires(Permission.REQUEST)
+@rate_limited("requests")
 async def ask() -> ResponseTypes:
     """Request the title of the form (a film, or a show's seasons); with ``partial=1`` the
     title's request box with the outcome, else My requests (a refusal: its error page)."""
@@ -121,10 +133,10 @@ async def ask() -> ResponseTypes:
     try:
         made = await _service().create(_me(), _ask_of(form))
     except MediaNestError as exc:
+        status = refusal_status(exc)
         if not partial:
-            raise
+            return await error_page(status, _refusal(exc))
         existing = exc.existing if isinstance(exc, AlreadyRequestedError) else None
-        status = problems.from_medianest_error(exc).status_code
         summary = _mark(existing) if existing is not None else None
         return await _box(item, summary, ("bad", _refusal(exc)), status=status, seasons=choices)
     if not partial:
@@ -134,6 +146,17 @@ async def ask() -> ResponseTypes:
         status=request_status_name(made.request.status),
     )
     return await _box(item, _mark(made.request), ("ok", message), status=201)
+
+
+def refusal_status(error: MediaNestError) -> int:
+    """The status ``POST /api/v1/requests`` answers ``error`` with: a backend that failed is
+    unavailable (503) or too slow (504); the hub without a backend, or unable to keep the
+    request, is unavailable too."""
+    if isinstance(error, UpstreamTimeoutError):
+        return 504
+    if isinstance(error, UpstreamError | NoRequestBackendError | RequestNotSavedError):
+        return 503
+    return problems.from_medianest_error(error).status_code
 
 
 def _refusal(error: MediaNestError) -> str:
@@ -150,6 +173,12 @@ def _refusal(error: MediaNestError) -> str:
                 "You can ask again from %(when)s.", when=i18n.format_when(error.reset_at)
             )
         return text
+    if isinstance(error, UpstreamError) and error.source and error.source not in error.message:
+        return i18n.gettext(
+            "The request backend %(backend)s did not answer properly: %(problem)s",
+            backend=error.source,
+            problem=error.message,
+        )
     return error.message
 
 
@@ -395,7 +424,7 @@ def _query_of(filters: dict[str, str], *, everyone: bool) -> RequestQuery:
     return RequestQuery(
         everyone=everyone and not user,
         user=int(user) if user else None,
-        status=(status,) if status else (),
+        status=(status,) if status else SHOWN_BY_DEFAULT,
         kind="movie" if kind == "movie" else ("show" if kind == "show" else None),
         limit=SHOWN,
         cursor=filters["cursor"] or None,
