@@ -63,7 +63,7 @@ document.addEventListener("change", (event) => {
 
 const table = document.querySelector("table#requests[data-topic]");
 const labels = table ? JSON.parse(table.dataset.labels || "{}") : {};
-const dates = new Intl.DateTimeFormat(document.documentElement.lang || undefined, { dateStyle: "medium", timeStyle: "short" });
+const dates = new Intl.DateTimeFormat(document.documentElement.lang || undefined, { dateStyle: "medium", timeStyle: "medium", timeZone: "UTC" });
 
 function show(request) {
   const row = document.getElementById(`request-${request.id}`);
@@ -82,7 +82,8 @@ function show(request) {
   const reason = row.querySelector('[data-field="reason"]');
   if (reason) { reason.textContent = request.reason || ""; }
   const updated = row.querySelector('[data-field="updated"]');
-  if (updated && request.updated_at) {
+  const shownAt = updated && updated.querySelector("time");
+  if (updated && request.updated_at && (!shownAt || shownAt.dateTime !== request.updated_at)) {
     const time = document.createElement("time");
     time.dateTime = request.updated_at;
     time.textContent = dates.format(new Date(request.updated_at));
