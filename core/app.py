@@ -27,6 +27,7 @@ from medianest.core.web import (
     flags_api,
     media_api,
     problems,
+    requests_api,
     search_api,
     sync_api,
     users_api,
@@ -35,7 +36,7 @@ from medianest.core.web.cors import install_cors
 from medianest.core.web.guard import check_declared, install_guard
 from medianest.core.web.hosts import install_host_check
 from medianest.core.web.keep_alive import install_keep_alive
-from medianest.core.web.live import install_live
+from medianest.core.web.live import install_live, publish_to_person
 from medianest.core.web.openapi import HubOpenAPIProvider
 from medianest.core.web.pages import install_pages
 from medianest.core.web.pages.shell import API_CSP, PAGE_CSP
@@ -125,10 +126,22 @@ def create_app(
     app.register_blueprint(api)
     app.register_blueprint(signin)
     app.register_blueprint(sessions_api)
-    for admin in (users_api, api_keys_api, audit_api, flags_api, sync_api, search_api, media_api):
+    for admin in (
+        users_api,
+        api_keys_api,
+        audit_api,
+        flags_api,
+        sync_api,
+        search_api,
+        media_api,
+        requests_api,
+    ):
         app.register_blueprint(admin.blueprint)
     install_pages(app, hub)
     install_live(app, hub)
+    hub.requests.tell_person = lambda user_id, message: publish_to_person(
+        hub.pubsub, user_id, message
+    )
     owners: dict[str, str] = {}
     for key, blueprint in hub.blueprints:
         name = f"plugin_{key}_{blueprint.name}"

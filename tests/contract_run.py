@@ -32,8 +32,14 @@ SCHEMATHESIS_CHECKS = (
 )
 DOCUMENTED_REFUSALS = {
     401: {"unauthenticated", "authentication_failed"},
-    403: {"permission_denied", "csrf_failed"},
-    409: {"conflict"},
+    403: {"permission_denied", "csrf_failed", "quota_exceeded"},
+    409: {
+        "conflict",
+        "already_requested",
+        "already_available",
+        "account_not_linked",
+        "invalid_transition",
+    },
     422: {"sync_unsupported"},
 }
 """Codes of the 4xx answers that a schema-valid request may get, by status: the reasons the

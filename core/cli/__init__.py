@@ -16,6 +16,7 @@ from medianest.core.cli.db import db_group
 from medianest.core.cli.demo import demo
 from medianest.core.cli.flags import flags_group
 from medianest.core.cli.plugins import plugins_group
+from medianest.core.cli.requests import requests_group
 from medianest.core.cli.secrets import secrets_group
 from medianest.core.cli.serve import serve, worker
 from medianest.core.cli.sync import sync_command
@@ -50,5 +51,6 @@ for _command in (
     users_group,
     secrets_group,
     sync_command,
+    requests_group,
 ):
     main.add_command(_command)

@@ -278,14 +278,15 @@ class MediaRequest(Model):
     """A person's request for a film or a show, as the hub keeps it beside its backend's copy.
 
     ``backend`` is the request backend's provider id (``overseerr:home``) and ``remote_id``
-    the request's id there; the pair is unique. The local row is written only once the backend
-    holds the request (and removed again if the backend's copy cannot be kept), so the two never
-    drift apart. External ids are indexed for lookups by id (search hits, media details, syncs
-    finding the title); a partial unique index (migration 0007) keeps one *open* request per
-    work (kind + TMDB id). ``seasons`` is a list of season numbers or ``"all"`` (shows), null
-    for films. ``status`` is ``pending``, ``approved``, ``declined``, ``processing``,
-    ``available``, ``failed`` or ``deleted`` (kept for history; no longer open).
-    ``location_source``/``location_item_id`` say where the title was found once available.
+    the request's id there; the pair is unique among requests not deleted (migration 0007).
+    The local row is written only once the backend holds the request (and removed again if
+    the backend's copy cannot be kept), so the two never drift apart. External ids are
+    indexed for lookups by id (search hits, media details, syncs finding the title); a partial
+    unique index keeps one *open* request per work (kind + TMDB id). ``seasons`` is a list of
+    season numbers (shows; empty: every season), null for films. ``status`` is ``pending``,
+    ``approved``, ``declined``, ``processing``, ``available``, ``failed`` or ``deleted``
+    (kept for history; no longer open). ``location_source``/``location_item_id`` say where
+    the title was found once available.
     """
 
     id = fields.BigIntField(primary_key=True)
@@ -297,7 +298,7 @@ class MediaRequest(Model):
     tvdb_id = fields.IntField(null=True)
     title: fields.Field[str | None] = fields.TextField(null=True)  # type: ignore[assignment]  # nullable
     year = fields.IntField(null=True)
-    seasons: list[int] | str | None = fields.JSONField(null=True)
+    seasons: list[int] | None = fields.JSONField(null=True)
     status = fields.CharField(max_length=16, default="pending")
     reason: fields.Field[str | None] = fields.TextField(null=True)  # type: ignore[assignment]  # nullable
     requested_by: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
@@ -320,7 +321,6 @@ class MediaRequest(Model):
     class Meta:
         app = "core"
         table = "core_request"
-        unique_together = (("backend", "remote_id"),)
         indexes = (("requested_by_id", "kind", "created_at"), ("status", "id"))
 
 

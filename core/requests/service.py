@@ -30,7 +30,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import structlog
 from tortoise.exceptions import IntegrityError
@@ -170,18 +170,18 @@ class RequestService:
     def backend(self, backend_id: str | None = None) -> RequestBackend:
         """The backend ``backend_id``, or the default one (settings, else the only one).
 
-        :raises InvalidInputError: naming ``backend``, when there is no such backend.
-        :raises NoRequestBackendError: none is configured, or several and no default.
+        :raises NotFoundError: there is no such backend (naming it).
+        :raises InvalidInputError: naming ``backend``: there are several and no default.
+        :raises NoRequestBackendError: none is configured.
         """
         backends = {backend.id: backend for backend in self.backends()}
         wanted = backend_id or self.settings.default_backend
         if wanted is not None:
             if wanted in backends:
                 return backends[wanted]
-            raise InvalidInputError(
+            raise NotFoundError(
                 f"no request backend {wanted!r} on this hub (there are: "
-                f"{', '.join(sorted(backends)) or 'none'})",
-                field="backend",
+                f"{', '.join(sorted(backends)) or 'none'})"
             )
         if len(backends) == 1:
             return next(iter(backends.values()))
@@ -411,8 +411,11 @@ class RequestService:
             ):
                 return  # someone filed it since: it is kept
             late = await self._look_for(backend, principal, ids)
-            if late is not None and not await RequestRow.exists(
-                backend=backend.id, remote_id=late.request_id
+            if (
+                late is not None
+                and not await RequestRow.filter(backend=backend.id, remote_id=late.request_id)
+                .exclude(status=DELETED)
+                .exists()
             ):
                 await self._compensate(backend, principal, late.request_id)
 
@@ -443,7 +446,7 @@ class RequestService:
                     tvdb_id=merged.tvdb,
                     title=remote.title,
                     year=remote.year,
-                    seasons=seasons,
+                    seasons=[] if seasons == "all" else seasons,
                     status=remote.status.value,
                     reason=remote.reason,
                     requested_by_id=principal.user_id,
@@ -475,7 +478,9 @@ class RequestService:
                 "the hub could not save the request (its database is not answering), so it "
                 f"was withdrawn from {backend.id}; try again shortly"
             ) from exc
-        return (await self._views([row]))[0]
+        # Just written: the requester is the one person on it (no need to read it back).
+        person = Person(principal.user_id, principal.username)
+        return self._view(row, {principal.user_id: principal.username}, {row.id: [person]})
 
     async def _compensate(
         self, backend: RequestBackend, principal: Principal, remote_id: str
@@ -770,13 +775,13 @@ class RequestService:
         False when the hub keeps no such request; a status it already holds changes nothing.
         """
         with self._database.activate():
-            row = await RequestRow.get_or_none(
-                backend=request.backend, remote_id=request.request_id
+            row = (
+                await RequestRow.filter(backend=request.backend, remote_id=request.request_id)
+                .exclude(status=DELETED)
+                .first()
             )
             if row is None:
                 return False
-            if row.status == DELETED:
-                return True
             status = request.status.value
             if status == row.status and (request.reason or None) == (row.reason or None):
                 return True
@@ -946,37 +951,38 @@ class RequestService:
             interested.setdefault(i["request_id"], []).append(
                 Person(i["user_id"], names.get(i["user_id"], "?"))
             )
-        return [
-            RequestView(
-                id=row.id,
-                backend=row.backend,
-                remote_id=row.remote_id,
-                kind=row.kind,
-                title=row.title,
-                year=row.year,
-                ids=ExternalIds(tmdb=row.tmdb_id, imdb=row.imdb_id, tvdb=row.tvdb_id),
-                seasons=row.seasons,  # type: ignore[arg-type]
-                status=row.status,
-                reason=row.reason,
-                requested_by=Person(row.requested_by_id, names.get(row.requested_by_id, "?")),
-                decided_by=(
-                    Person(row.decided_by_id, names.get(row.decided_by_id, "?"))
-                    if row.decided_by_id
-                    else None
-                ),
-                interested=interested.get(row.id, []),
-                created_at=row.created_at,
-                updated_at=row.updated_at,
-                decided_at=row.decided_at,
-                available_at=row.available_at,
-                location=(
-                    (row.location_source, row.location_item_id)
-                    if row.location_source and row.location_item_id
-                    else None
-                ),
-            )
-            for row in rows
-        ]
+        return [self._view(row, names, interested) for row in rows]
+
+    @staticmethod
+    def _view(row: RequestRow, names: dict[int, str], interested: dict[int, People]) -> RequestView:
+        return RequestView(
+            id=row.id,
+            backend=row.backend,
+            remote_id=row.remote_id,
+            kind=row.kind,
+            title=row.title,
+            year=row.year,
+            ids=ExternalIds(tmdb=row.tmdb_id, imdb=row.imdb_id, tvdb=row.tvdb_id),
+            seasons=_shown_seasons(row.seasons),
+            status=row.status,
+            reason=row.reason,
+            requested_by=Person(row.requested_by_id, names.get(row.requested_by_id, "?")),
+            decided_by=(
+                Person(row.decided_by_id, names.get(row.decided_by_id, "?"))
+                if row.decided_by_id
+                else None
+            ),
+            interested=interested.get(row.id, []),
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            decided_at=row.decided_at,
+            available_at=row.available_at,
+            location=(
+                (row.location_source, row.location_item_id)
+                if row.location_source and row.location_item_id
+                else None
+            ),
+        )
 
 
 _DECIDED = (RequestStatus.APPROVED, RequestStatus.DECLINED)
@@ -1011,6 +1017,13 @@ def _seasons(ask: RequestAsk) -> list[int] | str | None:
             'seasons is a list of season numbers (0 to 1000) or "all"', field="seasons"
         )
     return numbers
+
+
+def _shown_seasons(stored: Any) -> list[int] | Literal["all"] | None:
+    """Seasons as stored (a list; empty: every season; null: a film) as shown."""
+    if stored is None:
+        return None
+    return list(stored) or "all"
 
 
 def _id_match(ids: ExternalIds) -> Q | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import quote
 
@@ -100,7 +100,7 @@ class RequestView:
 
     def to_json(self) -> dict[str, Any]:
         """The request as ``GET /api/v1/requests/{id}`` answers it."""
-        links = {"self": f"/api/v1/requests/{self.id}"}
+        links: dict[str, str | None] = {"self": f"/api/v1/requests/{self.id}", "media": None}
         if self.location is not None:
             source, item_id = self.location
             links["media"] = f"/api/v1/media/{quote(source, safe=':')}/{quote(item_id, safe='')}"
@@ -118,10 +118,10 @@ class RequestView:
             "requested_by": _person(self.requested_by),
             "decided_by": _person(self.decided_by) if self.decided_by else None,
             "interested": [_person(person) for person in self.interested],
-            "created_at": self.created_at.isoformat(),
-            "updated_at": self.updated_at.isoformat(),
-            "decided_at": self.decided_at.isoformat() if self.decided_at else None,
-            "available_at": self.available_at.isoformat() if self.available_at else None,
+            "created_at": _iso(self.created_at),
+            "updated_at": _iso(self.updated_at),
+            "decided_at": _iso(self.decided_at) if self.decided_at else None,
+            "available_at": _iso(self.available_at) if self.available_at else None,
             "location": (
                 {"source": self.location[0], "item_id": self.location[1]} if self.location else None
             ),
@@ -146,6 +146,11 @@ class RequestView:
         if self.location:
             data["location"] = {"source": self.location[0], "item_id": self.location[1]}
         return data
+
+
+def _iso(moment: datetime) -> str:
+    """A time as the API writes it: UTC, ``Z``."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _person(person: Person) -> dict[str, Any]:

@@ -20,6 +20,10 @@ _BOTH = [
     ),
     "CREATE UNIQUE INDEX core_request_open_work ON core_request (kind, tmdb_id) "
     f"WHERE tmdb_id IS NOT NULL AND {_OPEN}",
+    # A backend's request is the hub's once; a backend may reuse the id of a request deleted
+    # on both sides (ids keyed by title), so deleted rows (kept for history) stand aside.
+    "CREATE UNIQUE INDEX core_request_remote ON core_request (backend, remote_id) "
+    "WHERE status <> 'deleted'",
 ]
 
 
@@ -101,7 +105,6 @@ class Migration(migrations.Migration):
             options={
                 "table": "core_request",
                 "app": "core",
-                "unique_together": (("backend", "remote_id"),),
                 "indexes": [
                     Index(fields=["requested_by_id", "kind", "created_at"]),
                     Index(fields=["status", "id"]),
