@@ -12,6 +12,9 @@ from pydantic_core import to_jsonable_python
 from medianest.core.cli._common import Context, handles_errors, out, run
 from medianest.core.hub import build_hub
 from medianest.core.logging import REDACTED, redact_value
+from medianest.core.web.health import check_sources
+from medianest.core.web.schemas import ComponentHealth
+from medianest.sdk.errors import ConfigurationError
 
 
 @click.group("config")
@@ -60,7 +63,8 @@ def config_show(obj: Context) -> None:
 @click.pass_obj
 @handles_errors
 def config_check(obj: Context, offline: bool) -> None:
-    """Validate the settings and plugins, then check the database and Redis answer."""
+    """Validate the settings and plugins, then check the database, Redis and every media
+    source answer (a source's health check: its service is there and takes the credentials)."""
     settings = obj.settings()
     hub = build_hub(settings)
     out.print(
@@ -70,9 +74,17 @@ def config_check(obj: Context, offline: bool) -> None:
     if offline:
         return
 
-    async def reach() -> None:
+    async def reach() -> list[ComponentHealth]:
         await hub.start(services_only=True, migrate=settings.mode == "embedded")
-        await hub.close()
+        try:
+            return await check_sources(hub)
+        finally:
+            await hub.close()
 
-    run(reach())
+    sources = run(reach())
     out.print("database" + (" and Redis" if settings.redis_url else "") + " answer")
+    for source in sources:
+        out.print(f"{source.name}: " + ("ok" if source.ok else f"failing: {source.detail}"))
+    failing = [source.name for source in sources if not source.ok]
+    if failing:
+        raise ConfigurationError(f"media sources failing their check: {', '.join(failing)}")

@@ -478,7 +478,9 @@ class RequestService:
                 "the hub could not save the request (its database is not answering), so it "
                 f"was withdrawn from {backend.id}; try again shortly"
             ) from exc
-        return (await self._views([row]))[0]
+        # Just written: the requester is the one person on it (no need to read it back).
+        person = Person(principal.user_id, principal.username)
+        return self._view(row, {principal.user_id: principal.username}, {row.id: [person]})
 
     async def _compensate(
         self, backend: RequestBackend, principal: Principal, remote_id: str
@@ -949,37 +951,38 @@ class RequestService:
             interested.setdefault(i["request_id"], []).append(
                 Person(i["user_id"], names.get(i["user_id"], "?"))
             )
-        return [
-            RequestView(
-                id=row.id,
-                backend=row.backend,
-                remote_id=row.remote_id,
-                kind=row.kind,
-                title=row.title,
-                year=row.year,
-                ids=ExternalIds(tmdb=row.tmdb_id, imdb=row.imdb_id, tvdb=row.tvdb_id),
-                seasons=_shown_seasons(row.seasons),
-                status=row.status,
-                reason=row.reason,
-                requested_by=Person(row.requested_by_id, names.get(row.requested_by_id, "?")),
-                decided_by=(
-                    Person(row.decided_by_id, names.get(row.decided_by_id, "?"))
-                    if row.decided_by_id
-                    else None
-                ),
-                interested=interested.get(row.id, []),
-                created_at=row.created_at,
-                updated_at=row.updated_at,
-                decided_at=row.decided_at,
-                available_at=row.available_at,
-                location=(
-                    (row.location_source, row.location_item_id)
-                    if row.location_source and row.location_item_id
-                    else None
-                ),
-            )
-            for row in rows
-        ]
+        return [self._view(row, names, interested) for row in rows]
+
+    @staticmethod
+    def _view(row: RequestRow, names: dict[int, str], interested: dict[int, People]) -> RequestView:
+        return RequestView(
+            id=row.id,
+            backend=row.backend,
+            remote_id=row.remote_id,
+            kind=row.kind,
+            title=row.title,
+            year=row.year,
+            ids=ExternalIds(tmdb=row.tmdb_id, imdb=row.imdb_id, tvdb=row.tvdb_id),
+            seasons=_shown_seasons(row.seasons),
+            status=row.status,
+            reason=row.reason,
+            requested_by=Person(row.requested_by_id, names.get(row.requested_by_id, "?")),
+            decided_by=(
+                Person(row.decided_by_id, names.get(row.decided_by_id, "?"))
+                if row.decided_by_id
+                else None
+            ),
+            interested=interested.get(row.id, []),
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            decided_at=row.decided_at,
+            available_at=row.available_at,
+            location=(
+                (row.location_source, row.location_item_id)
+                if row.location_source and row.location_item_id
+                else None
+            ),
+        )
 
 
 _DECIDED = (RequestStatus.APPROVED, RequestStatus.DECLINED)

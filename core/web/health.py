@@ -89,7 +89,7 @@ async def check_sources(hub: Hub) -> list[ComponentHealth]:
     replica's search circuit laid over it, as :func:`check_components` reports them."""
     timeout = hub.settings.health.check_timeout_seconds
     sources = hub.registry.all("media_sources")
-    results = await asyncio.gather(*(_check(s.id, s.health, timeout) for s in sources))
+    results = await asyncio.gather(*(_check(s.id, _probe(s), timeout) for s in sources))
     return [_with_circuit(hub, component) for component in results]
 
 

@@ -19,6 +19,7 @@ from quart import Blueprint
 
 from medianest.sdk import (
     ConfigurationError,
+    Demo,
     HubContext,
     MediaNestError,
     MediaSource,
@@ -130,3 +131,11 @@ async def startup(hub: HubContext) -> None:
         instances = []
     for problem in await check_instances(instances):
         log.warning("%s; requests to it fail until it answers", problem)
+
+
+@hookimpl
+def register_demo() -> Demo:
+    """A simulated Overseerr over the Plex demo's world, for ``medianest demo``."""
+    from medianest_overseerr.demo import run_demo  # the simulator loads only for the demo
+
+    return Demo(start=run_demo)

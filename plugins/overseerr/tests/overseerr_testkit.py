@@ -23,8 +23,14 @@ from openapi_core import OpenAPI
 from openapi_core.datatypes import RequestParameters
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
-from medianest.sdk import MediaRequest
+from medianest.sdk import MediaRequest, Permission, Principal
 from medianest.sdk.services import JobHandle, RateLimitResult
+from medianest_overseerr.settings import InstanceSettings
+from medianest_overseerr.simulator import OverseerrWorld, RunningOverseerr
+
+SEED = 23
+API_KEY = "plugin-tests-api-key-0123456789"
+WEBHOOK_SECRET = "plugin-tests-webhook-secret"
 
 SPEC_PATH = Path(__file__).resolve().parents[4] / "shared" / "specs" / "overseerr-api.yml"
 
@@ -277,3 +283,30 @@ class FakeHub:
 
     def provider(self, provider_id: str) -> Any:
         raise KeyError(provider_id)
+
+
+# -- the simulator ------------------------------------------------------------------------
+
+
+def instance_for(sim: RunningOverseerr, **overrides: Any) -> InstanceSettings:
+    """Settings of the instance ``home`` pointing at ``sim``."""
+    values: dict[str, Any] = {
+        "name": "home",
+        "url": sim.url,
+        "api_key": sim.api_key,
+        "webhook_secret": WEBHOOK_SECRET,
+        "timeout": 2.0,
+    }
+    return InstanceSettings(**(values | overrides))
+
+
+def person(world: OverseerrWorld, account: str, user_id: int = 50) -> Principal:
+    """A hub person signed in with the Plex world's account ``account``."""
+    plex = world.plex.accounts[account]
+    return Principal(
+        user_id=user_id,
+        username=plex.username,
+        email=plex.email or None,
+        identities={"plex": str(plex.id)},
+        permissions=frozenset({str(Permission.REQUEST)}),
+    )

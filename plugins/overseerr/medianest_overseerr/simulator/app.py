@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import inspect
 import json
 import math
 from collections.abc import Awaitable, Callable
@@ -27,6 +28,7 @@ from medianest_overseerr.simulator.spec import API_PREFIX, SpecValidator, Valida
 from medianest_overseerr.simulator.webhooks import Notification, WebhookSettings
 from medianest_overseerr.simulator.world import (
     Exchange,
+    Media,
     MediaStatus,
     OverseerrWorld,
     Permission,
@@ -76,6 +78,7 @@ class Routes:
     def __init__(self, world: OverseerrWorld) -> None:
         self.world = world
         self.table: dict[tuple[str, str], tuple[Handler, Any]] = {}
+        self._lists: dict[tuple[Any, ...], list[Any]] = {}
         any_user: tuple[Permission, ...] = ()
         add = self._add
         add("GET", "/status", self.status, PUBLIC)
@@ -97,7 +100,15 @@ class Routes:
         add("PUT", "/request/{requestId}", self.update_request, any_user)
         add("DELETE", "/request/{requestId}", self.delete_request, any_user)
         add("POST", "/request/{requestId}/{status}", self.decide, (Permission.MANAGE_REQUESTS,))
+        add("POST", "/request/{requestId}/retry", self.retry, (Permission.MANAGE_REQUESTS,))
         add("GET", "/media", self.list_media, any_user)
+        add(
+            "POST",
+            "/media/{mediaId}/{status}",
+            self.set_media_status,
+            (Permission.MANAGE_REQUESTS,),
+        )
+        add("DELETE", "/media/{mediaId}", self.delete_media, (Permission.MANAGE_REQUESTS,))
         add("GET", "/user", self.list_users, (Permission.MANAGE_USERS, Permission.MANAGE_REQUESTS))
         add("POST", "/user", self.create_user, (Permission.MANAGE_USERS,))
         add("GET", "/user/{userId}", self.get_user, any_user)
@@ -124,6 +135,14 @@ class Routes:
         add("GET", "/issue/count", self.issue_count, any_user)
         add("GET", "/issue", self.issues, any_user)
         add("GET", "/discover/watchlist", self.watchlist, any_user)
+
+    def _remember(self, key: tuple[Any, ...], rows: list[Any]) -> None:
+        """Keep a list answer's rows for paging, until the world changes."""
+        if any(k[0] != key[0] for k in self._lists):
+            self._lists.clear()
+        if len(self._lists) >= 32:
+            self._lists.pop(next(iter(self._lists)))
+        self._lists[key] = rows
 
     def _add(self, method: str, template: str, handler: Handler, access: Any) -> None:
         self.table[(method, template)] = (handler, access)
@@ -255,17 +274,21 @@ class Routes:
             owner = world.users.get(int(by))
             if owner is None:
                 return 200, {"pageInfo": render.page_info(0, take, skip), "results": []}
-        rows = [
-            r
-            for r in world.requests.values()
-            if (owner is None or r.requested_by is owner)
-            and (statuses is None or r.status in statuses)
-            and (media_statuses is None or r.media.status in media_statuses)
-        ]
-        if sort == "modified":
-            rows.sort(key=lambda r: (r.updated_at, r.id), reverse=True)
-        else:
-            rows.reverse()
+        key = (world.version, owner.id if owner else None, flt, sort)
+        rows = self._lists.get(key)
+        if rows is None:
+            rows = [
+                r
+                for r in world.requests.values()
+                if (owner is None or r.requested_by is owner)
+                and (statuses is None or r.status in statuses)
+                and (media_statuses is None or r.media.status in media_statuses)
+            ]
+            if sort == "modified":
+                rows.sort(key=lambda r: (r.updated_at, r.id), reverse=True)
+            else:
+                rows.reverse()
+            self._remember(key, rows)
         page = rows[skip : skip + take] if take > 0 else []
         return 200, {
             "pageInfo": render.page_info(len(rows), take, skip),
@@ -294,9 +317,18 @@ class Routes:
         return 201, render.request_json(self.world, created)
 
     async def request_count(self, call: Call) -> tuple[int, Any]:
+        key = (self.world.version, "count")
+        cached = self._lists.get(key)
+        if cached is not None:
+            return 200, cached[0]
+        counts = self._count()
+        self._remember(key, [counts])
+        return 200, counts
+
+    def _count(self) -> dict[str, int]:
         rows = list(self.world.requests.values())
         approved = [r for r in rows if r.status == RequestStatus.APPROVED]
-        return 200, {
+        return {
             "total": len(rows),
             "movie": sum(1 for r in rows if r.media_type == MOVIE),
             "tv": sum(1 for r in rows if r.media_type == TV),
@@ -369,6 +401,12 @@ class Routes:
             done = self.world.decline(req.id, by=call.user)
         return 200, render.request_json(self.world, done)
 
+    async def retry(self, call: Call) -> tuple[int, Any]:
+        req = self._visible_request(call)
+        if isinstance(req, tuple):
+            return req
+        return 200, render.request_json(self.world, self.world.approve(req.id, by=call.user))
+
     # -- media -------------------------------------------------------------------------------
 
     async def list_media(self, call: Call) -> tuple[int, Any]:
@@ -395,6 +433,40 @@ class Routes:
             "pageInfo": render.page_info(len(rows), take, skip),
             "results": [render.media_json(m) for m in page],
         }
+
+    def _media(self, call: Call) -> Media | None:
+        try:
+            return self.world.media.get(int(call.path["mediaId"]))
+        except ValueError:
+            return None
+
+    async def set_media_status(self, call: Call) -> tuple[int, Any]:
+        media = self._media(call)
+        if media is None:
+            return _error(404, "Media not found.")
+        status = call.path["status"]
+        if status == "partial" and media.media_type == MOVIE:
+            return _error(400, "Only series can be set to be partially available")
+        if status == "available":
+            self.world.media_available(media)
+        else:
+            self.world.set_media_status(
+                media,
+                {
+                    "partial": MediaStatus.PARTIALLY_AVAILABLE,
+                    "processing": MediaStatus.PROCESSING,
+                    "pending": MediaStatus.PENDING,
+                    "unknown": MediaStatus.UNKNOWN,
+                }[status],
+            )
+        return 200, render.media_json(media)
+
+    async def delete_media(self, call: Call) -> tuple[int, Any]:
+        media = self._media(call)
+        if media is None:
+            return _error(404, "Media not found.")
+        self.world.delete_media(media)
+        return 204, None
 
     # -- users -------------------------------------------------------------------------------
 
@@ -567,6 +639,7 @@ def _unknown_query(op_params: list[Any], query: dict[str, list[str]]) -> None:
 def create_app(world: OverseerrWorld, control: Control | None = None) -> Quart:
     """An ASGI app serving ``world`` (``/api/v1`` and the ``/_control`` API)."""
     app = Quart("medianest_overseerr.simulator")
+    app.url_map.strict_slashes = False
     app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
     validator = SpecValidator()
     anonymous = User(
@@ -622,6 +695,9 @@ def create_app(world: OverseerrWorld, control: Control | None = None) -> Quart:
     async def corrupt(response: Response) -> Response:
         if world.observers and request.path.startswith(API_PREFIX):
             sent = await request.get_data(as_text=False)
+            answered: Any = response.get_data()
+            if inspect.isawaitable(answered):
+                answered = await answered
             exchange = Exchange(
                 method=request.method,
                 path=request.path,
@@ -630,7 +706,7 @@ def create_app(world: OverseerrWorld, control: Control | None = None) -> Quart:
                 request_body=sent.encode() if isinstance(sent, str) else sent,
                 status=response.status_code,
                 content_type=response.content_type or "",
-                body=await response.get_data(as_text=False),
+                body=answered.encode() if isinstance(answered, str) else answered,
             )
             for observer in world.observers:
                 observer(exchange)
@@ -683,6 +759,7 @@ def create_app(world: OverseerrWorld, control: Control | None = None) -> Quart:
         status, payload = await handler(call)
         return json_response(status, payload)
 
+    @app.route(API_PREFIX + "/", methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
     @app.route(API_PREFIX, methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
     async def api_root() -> Response:
         return json_response(

@@ -246,11 +246,11 @@ class Catalogue:
     def search(self, text: str, year: int | None = None) -> list[Title]:
         """Titles whose name holds every word of ``text``, best matches first."""
         words = text.lower().split()
-        hits = [
-            t
-            for t in self.titles
-            if all(w in t.lower for w in words) and (year is None or t.year == year)
-        ]
+        hits = self.titles if year is None else [t for t in self.titles if t.year == year]
+        for word in sorted(words, key=len, reverse=True):
+            hits = [t for t in hits if word in t.lower]
+        if hits is self.titles:
+            hits = list(hits)
         needle = " ".join(words)
         hits.sort(
             key=lambda t: (t.lower != needle, not t.lower.startswith(needle), -t.popularity, t.tmdb)

@@ -9,7 +9,8 @@ POST     /_control/reset                         back to the generated state
 POST     /_control/clock                         ``{"advance": seconds}``
 GET      /_control/requests/{id}                 the request as the API shows it
 POST     /_control/requests/{id}/{action}        ``approve``, ``decline``, ``available``
-                                                 (media available, webhooks), ``failed``
+                                                 (media available, webhooks; ``{"plex":
+                                                 true}`` also adds it to Plex), ``failed``
 POST     /_control/media/available               ``{"mediaType", "tmdbId", "seasons"?}``
 POST     /_control/users                         ``{"email", "username"?, "permissions"?,
                                                  "plexId"?}`` or ``{"plexAccount": "friend2"}``
@@ -90,9 +91,12 @@ class Control:
         """Decline as the admin (status 3); sends the webhook."""
         return self.world.decline(request_id)
 
-    def available(self, request_id: int) -> MediaRequest:
-        """The requested title arrived (media status 5); sends the webhook."""
-        return self.world.make_available(request_id)
+    def available(
+        self, request_id: int, *, plex: bool = False, server: str | int = 0
+    ) -> MediaRequest:
+        """The requested title arrived: media status 5; sends the webhook. With ``plex``, the
+        title is also added to the Plex world's ``server`` with its own ids."""
+        return self.world.make_available(request_id, plex=plex, server=server)
 
     def failed(self, request_id: int) -> MediaRequest:
         """The download service refused it (request status 4); sends the webhook."""
@@ -219,8 +223,8 @@ def build_control_blueprint(world: OverseerrWorld, control: Control | None = Non
     ctl = control or Control(world)
     bp = Blueprint("overseerr_control", __name__, url_prefix=CONTROL_PREFIX)
 
-    @bp.errorhandler(WorldError)
-    async def unknown(error: WorldError) -> Response:
+    @bp.errorhandler(LookupError)
+    async def unknown(error: LookupError) -> Response:
         return _problem(404, str(error))
 
     @bp.errorhandler(BadRequest)
@@ -251,7 +255,7 @@ def build_control_blueprint(world: OverseerrWorld, control: Control | None = Non
 
     @bp.post("/requests/<request_id>/<action>")
     async def act(request_id: str, action: str) -> Response:
-        actions = {
+        actions: dict[str, Callable[[str], MediaRequest]] = {
             "approve": world.approve,
             "decline": world.decline,
             "available": world.make_available,
@@ -259,7 +263,14 @@ def build_control_blueprint(world: OverseerrWorld, control: Control | None = Non
         }
         if action not in actions:
             raise BadRequest(f"action must be one of {', '.join(actions)}")
-        req = actions[action](request_id)
+        if action == "available":
+            body = await _body()
+            server = body.get("server", 0)
+            if not isinstance(server, (str, int)) or isinstance(server, bool):
+                raise BadRequest("server must be a Plex server slug or index")
+            req = world.make_available(request_id, plex=body.get("plex") is True, server=server)
+        else:
+            req = actions[action](request_id)
         return _ok(render.request_json(world, req))
 
     @bp.post("/media/available")

@@ -115,7 +115,6 @@ class _Server:
             raise RuntimeError("the Overseerr simulator stopped while starting")
 
     async def shutdown(self) -> None:
-        self.world.faults.clear()
         if self.stop is not None:
             self.stop.set()
         if self.task is not None:
@@ -165,6 +164,7 @@ async def serve_simulator(
     try:
         yield RunningOverseerr(world=world, url=url, control=control)
     finally:
+        world.faults.clear()  # releases requests held by hang rules
         with contextlib.suppress(Exception):
             await world.notifier.close()
         await server.shutdown()

@@ -184,6 +184,7 @@ class SpecValidator:
             (dynamic if "{" in template else static).append((pattern, template, ops))
         # Like Express, a literal path segment wins over a parameter (``/request/count``
         # before ``/request/{requestId}``).
+        dynamic.sort(key=lambda entry: entry[1].count("{"))
         self.operations = static + dynamic
 
     def match(self, method: str, path: str) -> tuple[Operation, dict[str, str]]:

@@ -27,6 +27,8 @@ from typing import Any
 import httpx
 
 logger = logging.getLogger("medianest_overseerr.simulator.webhooks")
+MAX_DELIVERIES = 10_000
+"""Deliveries remembered (the oldest are forgotten first)."""
 
 
 class Notification(IntFlag):
@@ -199,9 +201,8 @@ class WebhookSettings:
         options: dict[str, Any] = {
             "webhookUrl": self.webhook_url,
             "jsonPayload": self.json_payload,
+            "authHeader": self.auth_header,
         }
-        if self.auth_header:
-            options["authHeader"] = self.auth_header
         return {"enabled": self.enabled, "types": self.types, "options": options}
 
     def update(self, body: dict[str, Any]) -> None:
@@ -282,6 +283,8 @@ class Notifier:
             at=time.time(),
         )
         self.deliveries.append(delivery)
+        if len(self.deliveries) > MAX_DELIVERIES:
+            del self.deliveries[: len(self.deliveries) - MAX_DELIVERIES]
         self._enqueue(delivery)
         return delivery
 

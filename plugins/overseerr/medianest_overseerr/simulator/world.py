@@ -23,11 +23,15 @@ from dataclasses import dataclass, field
 from enum import IntEnum, IntFlag
 from typing import Any
 
-from medianest_overseerr.simulator.catalogue import MOVIE, TV, Catalogue, Title
+from medianest_overseerr.simulator.catalogue import MOVIE, TV, Catalogue, PlexCopy, Title
 from medianest_overseerr.simulator.webhooks import Notification, Notifier, WebhookSettings
 from medianest_plex.simulator import PlexWorld
 from medianest_plex.simulator.accounts import Account
+from medianest_plex.simulator.editing import add_next_episode, add_season
 from medianest_plex.simulator.faults import FaultInjector
+from medianest_plex.simulator.generate import MOVIES_SECTION, SHOWS_SECTION
+from medianest_plex.simulator.items import Agent, Item, Kind
+from medianest_plex.simulator.library import make_item
 
 DAY = 86400
 
@@ -235,6 +239,9 @@ class OverseerrWorld:
         self.media: dict[int, Media] = {}
         self.media_by_key: dict[tuple[str, int], Media] = {}
         self.requests: dict[int, MediaRequest] = {}
+        self._request_counts: dict[int, int] | None = None
+        self.version = getattr(self, "version", 0) + 1
+        """Bumped by every change to requests or media (list answers are cached per version)."""
         self._next_user = 1
         self._next_media = 1
         self._next_request = 1
@@ -415,7 +422,12 @@ class OverseerrWorld:
 
     def request_count_of(self, user: User) -> int:
         """Number of live requests a user made."""
-        return sum(1 for r in self.requests.values() if r.requested_by is user)
+        if self._request_counts is None:
+            counts: dict[int, int] = {}
+            for req in self.requests.values():
+                counts[req.requested_by.id] = counts.get(req.requested_by.id, 0) + 1
+            self._request_counts = counts
+        return self._request_counts.get(user.id, 0)
 
     def quota(self, user: User, media_type: str) -> tuple[int | None, int | None, int]:
         """``(limit, days, used)`` for ``user`` and ``media_type`` (limit None: unlimited)."""
@@ -556,8 +568,10 @@ class OverseerrWorld:
         )
         self._next_request += 1
         self.requests[req.id] = req
+        self._request_counts = None
         media.requests.append(req)
         self._media_follows(media, req, now)
+        self.version += 1
         self.notify(Notification.MEDIA_AUTO_APPROVED if auto else Notification.MEDIA_PENDING, req)
         return req
 
@@ -608,6 +622,7 @@ class OverseerrWorld:
         req.modified_by = by or self.users[1]
         req.updated_at = now
         self._media_follows(req.media, req, now)
+        self.version += 1
         self.notify(Notification.MEDIA_APPROVED, req)
         return req
 
@@ -621,6 +636,7 @@ class OverseerrWorld:
         req.modified_by = by or self.users[1]
         req.updated_at = now
         self._media_follows(req.media, req, now)
+        self.version += 1
         self.notify(Notification.MEDIA_DECLINED, req)
         return req
 
@@ -633,14 +649,20 @@ class OverseerrWorld:
         req.season_status = {n: RequestStatus.FAILED for n in req.seasons}
         req.updated_at = now
         self._media_follows(req.media, req, now)
+        self.version += 1
         self.notify(Notification.MEDIA_FAILED, req)
         return req
 
-    def make_available(self, request_id: int | str) -> MediaRequest:
-        """The title arrived: media status 5 (seasons of the request available) and notify
-        every approved request of it."""
+    def make_available(
+        self, request_id: int | str, *, plex: bool = False, server: str | int = 0
+    ) -> MediaRequest:
+        """The title arrived: media status 5 (the request's seasons available) and every
+        approved request of it is notified; with ``plex``, it is first added to the Plex
+        world's ``server`` (see :meth:`add_to_plex`)."""
         req = self.request(request_id)
         self._check_open(req)
+        if plex:
+            self.add_to_plex(req.media, server=server, seasons=req.seasons or None)
         self.media_available(req.media, seasons=req.seasons or None)
         return req
 
@@ -663,6 +685,7 @@ class OverseerrWorld:
         if media.rating_key is None:
             media.rating_key = str(900_000 + media.id)
         media.updated_at = now
+        self.version += 1
         for req in media.requests:
             if req.status != RequestStatus.APPROVED:
                 continue
@@ -674,11 +697,95 @@ class OverseerrWorld:
             self.notify(Notification.MEDIA_AVAILABLE, req)
         return media
 
+    def set_media_status(self, media: Media, status: MediaStatus) -> Media:
+        """``POST /media/{id}/{status}`` for every status but available (see
+        :meth:`media_available`)."""
+        media.status = status
+        if media.media_type == TV and status == MediaStatus.UNKNOWN:
+            media.season_status = {n: MediaStatus.UNKNOWN for n in media.season_status}
+        media.updated_at = self.now()
+        self.version += 1
+        return media
+
+    def delete_media(self, media: Media) -> None:
+        """``DELETE /media/{id}``: Overseerr forgets the title and its requests (it becomes
+        requestable again)."""
+        for req in list(media.requests):
+            self.requests.pop(req.id, None)
+            req.deleted = True
+        self._request_counts = None
+        del self.media[media.id]
+        self.media_by_key.pop((media.media_type, media.title.tmdb), None)
+        self.version += 1
+
+    def add_to_plex(
+        self, media: Media, *, server: str | int = 0, seasons: list[int] | None = None
+    ) -> Item:
+        """Put ``media``'s title in a Plex server of the world, as the download service and a
+        Plex scan would: a movie, or a show with ``seasons`` (default all) and their
+        episodes, with the title's identity — so Plex reports the same TMDB/IMDb/TVDB ids and
+        a sync of the served Plex world finds it. Returns the Plex item (movie or show)."""
+        title = media.title
+        srv = self.plex.server(server)
+        now = self.plex.now()
+        if title.media_type == MOVIE:
+            found = next(
+                (
+                    i
+                    for i in srv.library.of_kind(MOVIES_SECTION, Kind.MOVIE)
+                    if i.ident == title.ident
+                ),
+                None,
+            )
+            item = found or self.plex.add_movie(
+                srv, title=title.title, year=title.year, ident=title.ident
+            )
+            held: frozenset[int] = frozenset()
+        else:
+            show = next(
+                (
+                    i
+                    for i in srv.library.of_kind(SHOWS_SECTION, Kind.SHOW)
+                    if i.ident == title.ident
+                ),
+                None,
+            )
+            if show is None:
+                show = make_item(
+                    srv.library,
+                    kind=Kind.SHOW,
+                    section_key=SHOWS_SECTION,
+                    ident=title.ident,
+                    title=title.title,
+                    year=title.year,
+                    index=1,
+                    parent=None,
+                    added_at=now,
+                    updated_at=now,
+                    agent=Agent.MODERN,
+                )
+                srv.library.add(show)
+            episodes = dict(title.seasons)
+            present = {s.index for s in show.children or ()}
+            for number in seasons or title.season_numbers():
+                if number in present or number not in episodes:
+                    continue
+                season = add_season(srv, show, number, now)
+                for _ in range(episodes[number]):
+                    add_next_episode(srv, season, None, now)
+            item = show
+            held = frozenset(s.index for s in show.children or ())
+        title.plex = PlexCopy(srv.slug, item.rating_key, item.added_at, held)
+        media.rating_key = str(item.rating_key)
+        return item
+
     def delete_request(self, request_id: int | str) -> MediaRequest:
         """``DELETE /request/{id}``: the request goes; media with no request left returns to
         unknown (unless some of it is available)."""
         req = self.request(request_id)
         del self.requests[req.id]
+        self._request_counts = None
+        self.version += 1
         req.deleted = True
         media = req.media
         media.requests = [r for r in media.requests if r is not req]
@@ -707,10 +814,11 @@ class OverseerrWorld:
             req.season_status = {n: req.status for n in req.seasons}
         if user is not None:
             req.requested_by = user
+            self._request_counts = None
         req.updated_at = self.now()
-        self.notify(Notification.MEDIA_PENDING_UPDATED, req) if (
-            req.status == RequestStatus.PENDING
-        ) else None
+        self.version += 1
+        if req.status == RequestStatus.PENDING:
+            self.notify(Notification.MEDIA_PENDING_UPDATED, req)
         return req
 
     # -- notifications -----------------------------------------------------------------------
@@ -725,8 +833,8 @@ class OverseerrWorld:
             Notification.MEDIA_AUTO_APPROVED: f"{media_word} Request Automatically Approved",
             Notification.MEDIA_APPROVED: f"{media_word} Request Approved",
             Notification.MEDIA_DECLINED: f"{media_word} Request Declined",
-            Notification.MEDIA_AVAILABLE: f"{media_word} Now Available",
-            Notification.MEDIA_FAILED: f"Failed {media_word} Request",
+            Notification.MEDIA_AVAILABLE: f"{media_word} Request Now Available",
+            Notification.MEDIA_FAILED: f"{media_word} Request Failed",
         }
         payload: dict[str, Any] = {
             "event": events.get(kind, ""),

@@ -1,4 +1,4 @@
-"""Helpers of the Overseerr simulator tests: the spec checker and a webhook receiver."""
+"""Helpers of the Overseerr simulator tests: a webhook receiver (and the spec checker)."""
 
 from __future__ import annotations
 
@@ -7,74 +7,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from openapi_core import OpenAPI
-from openapi_core.templating.paths.exceptions import PathNotFound
-from openapi_core.templating.responses.exceptions import ResponseNotFound
-from openapi_core.testing import MockRequest, MockResponse
+from medianest_overseerr.simulator.checking import SpecChecker
 
-from medianest_overseerr.simulator import Exchange, load_spec
-
-SERVER = "http://localhost:5055"
-
-
-class SpecChecker:
-    """Validates simulator answers with openapi-core against the spec's response schemas.
-
-    Answers whose status the spec does not declare for the operation (most error answers)
-    are counted but not validated; every declared one must validate.
-    """
-
-    def __init__(self) -> None:
-        self.api = OpenAPI.from_dict(load_spec())
-        self.checked = 0
-        self.undeclared = 0
-        self.failures: list[str] = []
-
-    def start(self) -> None:
-        self.checked = 0
-        self.undeclared = 0
-        self.failures = []
-
-    def check(
-        self,
-        method: str,
-        path: str,
-        query: str,
-        status: int,
-        body: bytes,
-        content_type: str = "application/json",
-    ) -> None:
-        args: dict[str, Any] = {}
-        request = MockRequest(SERVER, method.lower(), path, args=args)
-        response = MockResponse(
-            body, status_code=status, content_type=content_type or "application/json"
-        )
-        try:
-            self.api.validate_response(request, response)
-        except (ResponseNotFound, PathNotFound):
-            self.undeclared += 1
-            return
-        except Exception as exc:
-            cause = exc.__cause__ or exc
-            self.failures.append(f"{method} {path}?{query} -> {status}: {exc} ({cause})")
-            return
-        self.checked += 1
-
-    def observe(self, exchange: Exchange) -> None:
-        if exchange.status == 204 or not exchange.content_type.startswith("application/json"):
-            self.undeclared += 1
-            return
-        self.check(
-            exchange.method,
-            exchange.path,
-            exchange.query,
-            exchange.status,
-            exchange.body,
-            exchange.content_type.split(";")[0],
-        )
-
-    def assert_clean(self) -> None:
-        assert not self.failures, "answers that break the spec:\n" + "\n".join(self.failures)
+__all__ = ["Received", "SpecChecker", "WebhookReceiver"]
 
 
 @dataclass

@@ -3,10 +3,11 @@ simulator over real HTTP, for every call it makes that the simulator serves."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from urllib.parse import urlsplit
 
 import pytest
+from ovsim_support import SpecChecker, WebhookReceiver
 from python_overseerr import OverseerrClient
 from python_overseerr.exceptions import OverseerrAuthenticationError, OverseerrConnectionError
 from python_overseerr.models import (
@@ -24,6 +25,14 @@ from medianest_overseerr.simulator import (
     RunningOverseerr,
 )
 from medianest_overseerr.simulator.catalogue import MOVIE, TV, Title
+
+
+@pytest.fixture(autouse=True)
+def every_call_is_one_the_real_server_accepts(spec_checker: SpecChecker) -> Iterator[None]:
+    """Each request python-overseerr sends validates against the document too."""
+    yield
+    spec_checker.assert_requests_valid()
+    assert spec_checker.requests_checked > 0
 
 
 def _client(sim: RunningOverseerr, key: str | None = None) -> OverseerrClient:
@@ -120,7 +129,7 @@ async def test_movie_and_tv_details(client: OverseerrClient, ov_world: Overseerr
     assert [s.season_number for s in tv.seasons] == [n for n, _ in show.seasons]
 
 
-async def test_webhook_settings_round_trip(client: OverseerrClient, receiver: object) -> None:
+async def test_webhook_settings_round_trip(client: OverseerrClient) -> None:
     config = await client.get_webhook_notification_config()
     assert config.enabled is False
     assert config.options.json_payload == DEFAULT_JSON_PAYLOAD
@@ -136,10 +145,9 @@ async def test_webhook_settings_round_trip(client: OverseerrClient, receiver: ob
     assert config.options.webhook_url == "http://127.0.0.1:9/hook"
 
 
-async def test_webhook_test_notification(client: OverseerrClient, receiver: object) -> None:
-    from ovsim_support import WebhookReceiver
-
-    assert isinstance(receiver, WebhookReceiver)
+async def test_webhook_test_notification(
+    client: OverseerrClient, receiver: WebhookReceiver
+) -> None:
     assert await client.test_webhook_notification_config(receiver.url, DEFAULT_JSON_PAYLOAD)
     got = await receiver.wait_for(1)
     assert got[0].body["notification_type"] == "TEST_NOTIFICATION"
