@@ -3,9 +3,10 @@
 
 A friend finds a show only Overseerr knows, picks its seasons and requests it (filed in
 Overseerr as the friend, never as its admin); an admin approves it on Manage requests;
-Overseerr (its simulator) makes it available and says so by webhook; the show arrives in Plex
-and the admin's "Sync changes" finds it there; the friend sees the request available, and the
-show available in Plex, without having done anything since asking."""
+Overseerr (its simulator) makes it available, says so by webhook, and the show arrives in
+Plex with the title's own ids; the admin's "Sync changes" finds it there; the friend sees the
+request available, and the show available in Plex, without having done anything since
+asking."""
 
 from __future__ import annotations
 
@@ -29,10 +30,6 @@ from medianest_overseerr.simulator import Notification, serve_simulator
 from medianest_overseerr.simulator import Permission as OverseerrPermission
 from medianest_overseerr.simulator.catalogue import Title
 from medianest_plex.simulator import PlexWorld, serve_world
-from medianest_plex.simulator.editing import add_next_episode, add_season
-from medianest_plex.simulator.generate import SHOWS_SECTION
-from medianest_plex.simulator.items import Agent, Item, Kind
-from medianest_plex.simulator.library import make_item
 from tests.served_hub import ServedHub
 from tests.sync.sync_testing import sync
 from tests.web.browser import Person, WebHub, check_accessibility, screenshot
@@ -138,30 +135,6 @@ def requestable_show(overseerr: Any) -> Title:
     )
 
 
-def arrives_in_plex(world: PlexWorld, title: Title) -> Item:
-    """``title`` lands in the first Plex server, with its seasons, as if a downloader had
-    fetched it: the same work (so the same external ids) as Overseerr's title."""
-    server = world.servers[0]
-    now = world.now()
-    show = make_item(
-        server.library,
-        kind=Kind.SHOW,
-        section_key=SHOWS_SECTION,
-        ident=title.ident,
-        title=title.title,
-        year=title.year,
-        index=1,
-        parent=None,
-        added_at=now,
-        updated_at=now,
-        agent=Agent.MODERN,
-    )
-    server.library.add(show)
-    for number in title.season_numbers():
-        add_next_episode(server, add_season(server, show, number, now), None, now)
-    return show
-
-
 def test_a_friend_s_request_is_followed_until_the_show_is_in_plex(walk: dict[str, Any]) -> None:
     web: WebHub = walk["web"]
     overseerr = walk["overseerr"]
@@ -208,8 +181,7 @@ def test_a_friend_s_request_is_followed_until_the_show_is_in_plex(walk: dict[str
 
     # Overseerr makes it available (its webhook tells the hub); the show arrives in Plex and
     # the admin's "Sync changes" finds it there.
-    web.served.run(_in_loop(lambda: overseerr.control.available(filed.id)))
-    show = arrives_in_plex(walk["world"], wanted)
+    web.served.run(_in_loop(lambda: overseerr.control.available(filed.id, plex=True)))
     _sees(friend_page, row, "available")
     sent = [d for d in overseerr.world.notifier.deliveries if d.kind == "MEDIA_AVAILABLE"]
     assert sent and sent[-1].status == 200, sent
@@ -229,7 +201,8 @@ def test_a_friend_s_request_is_followed_until_the_show_is_in_plex(walk: dict[str
     expect(hit.locator(".pill").first).to_have_text("Available")
     expect(hit).to_contain_text(walk["plex_source"])
     hit.locator(".hit-title a").click()
-    expect(friend_page).to_have_url(re.compile(rf"/media/{walk['plex_source']}/{show.rating_key}$"))
+    expect(friend_page).to_have_url(re.compile(rf"/media/{walk['plex_source']}/\d+$"))
+    expect(friend_page.locator(".copies")).to_contain_text("in the library")
     check_accessibility(friend_page, "walk-available")
     screenshot(friend_page, "walk-available")
 
