@@ -112,6 +112,11 @@ _EVENT_BY_STATUS = {
     RequestStatus.FAILED.value: events.REQUEST_FAILED,
     DELETED: events.REQUEST_DELETED,
 }
+_EVENT_OF_ACTION = {
+    "approve": events.REQUEST_APPROVED,
+    "decline": events.REQUEST_DECLINED,
+    "delete": events.REQUEST_DELETED,
+}
 _ACTED = {"approve": "approved", "decline": "declined", "retry": "retried", "delete": "deleted"}
 _FROM: dict[str, tuple[str, ...]] = {
     "approve": (RequestStatus.PENDING.value, RequestStatus.DECLINED.value),
@@ -241,6 +246,8 @@ class RequestService:
             ):
                 await self._check_quota(principal, ask.kind)
                 remote = await self._file(backend, principal, ask.kind, ids, title, seasons)
+                if remote.title is None and title is not None:
+                    remote = remote.model_copy(update={"title": title})
                 view = await self._keep(backend, principal, ask.kind, ids, seasons, remote)
             created = Created(request=view)
             await self._announce(view, events.REQUEST_CREATED)
@@ -728,6 +735,8 @@ class RequestService:
                 status,
                 reason=reason if action == "decline" else (remote.reason if remote else None),
                 decided_by=principal if action in ("approve", "decline") else None,
+                # Approving says "approved" even when the backend moved on at once (processing).
+                event=_EVENT_OF_ACTION.get(action),
             )
             await audit.record(
                 f"request.{_ACTED[action]}",
@@ -810,6 +819,7 @@ class RequestService:
         reason: str | None = None,
         decided_by: Principal | None = None,
         location: tuple[str, str] | None = None,
+        event: str | None = None,
     ) -> RequestView:
         now = _now()
         changed = status != row.status
@@ -820,7 +830,10 @@ class RequestService:
             RequestStatus.PENDING.value,
         ):
             row.reason = reason
-        if status in (RequestStatus.APPROVED.value, RequestStatus.DECLINED.value) and changed:
+        decided = event in (events.REQUEST_APPROVED, events.REQUEST_DECLINED)
+        if decided or (
+            status in (RequestStatus.APPROVED.value, RequestStatus.DECLINED.value) and changed
+        ):
             row.decided_at = now
             row.decided_by_id = decided_by.user_id if decided_by and decided_by.user_id else None
         if status == RequestStatus.AVAILABLE.value:
@@ -829,7 +842,8 @@ class RequestService:
             row.location_source, row.location_item_id = location
         await row.save()
         view = (await self._views([row]))[0]
-        event = _EVENT_BY_STATUS.get(status) if changed else None
+        if event is None and changed:
+            event = _EVENT_BY_STATUS.get(status)
         await self._announce(view, event)
         return view
 

@@ -63,6 +63,8 @@ class FakeRequests:
     create_delay: float = 0.0
     unlinked: set[str] = field(default_factory=set)
     """Usernames with no account on the backend's service."""
+    approved_status: RequestStatus = RequestStatus.APPROVED
+    """What approving turns a request into (Overseerr moves on to processing at once)."""
     quota_left: int | None = None
     """Requests the backend still accepts (``None``: no quota of its own)."""
     after_create: Callable[[], Awaitable[None]] | None = None
@@ -154,7 +156,10 @@ class FakeRequests:
             del self.requests[request_id]
             return None
         changed = self.requests[request_id].model_copy(
-            update={"status": _AFTER[action], "updated_at": utcnow()}
+            update={
+                "status": self.approved_status if action == "approve" else _AFTER[action],
+                "updated_at": utcnow(),
+            }
         )
         self.requests[request_id] = changed
         return changed

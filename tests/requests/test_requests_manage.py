@@ -282,3 +282,17 @@ async def test_lookup_by_ids_answers_from_the_hubs_table_alone(requests_hub: Req
     shows_only = await service.lookup_by_ids(asked, kind="show")
     assert set(shows_only) == {asked[1]}
     assert len(requests_hub.backend.calls) == calls  # no backend call
+
+
+async def test_approving_into_processing_still_says_approved(embedded_hub: RequestsHub) -> None:
+    ann = await embedded_hub.person("ann")
+    boss = await embedded_hub.person("boss", permissions=MANAGER)
+    embedded_hub.backend.approved_status = RequestStatus.PROCESSING
+    filed = await _file(embedded_hub, ann, 551)
+    answer = await embedded_hub.client.post(
+        f"{REQUESTS}/{filed['id']}/approve", headers=boss.headers
+    )
+    body = await answer.get_json()
+    assert body["status"] == "processing" and body["decided_by"]["username"] == "boss"
+    (event,) = await embedded_hub.events.wait_for(events.REQUEST_APPROVED)
+    assert event.data["status"] == "processing"
