@@ -173,9 +173,9 @@ def test_a_friend_s_request_is_followed_until_the_show_is_in_plex(walk: dict[str
     admin_page = web.page_as(web.person("admin"))
     admin_page.goto("/requests/manage?status=pending")
     admin_page.get_by_label(f"Select {wanted.title}", exact=True).check()
+    screenshot(admin_page, "walk-manage")
     admin_page.get_by_role("button", name="Approve").click()
     expect(admin_page.get_by_role("status")).to_contain_text("1 request approved.")
-    screenshot(admin_page, "walk-manage")
     _sees(friend_page, row, "approved")
     assert overseerr.world.requests[filed.id].status == 2  # approved there too
 
