@@ -350,6 +350,13 @@ class RequestSettings(_Section):
         default=None,
         description="the request backend used when a request names none (default: the only one)",
     )
+    reconcile_minutes: int = Field(
+        default=5,
+        ge=0,
+        le=60,
+        description="how often every backend's requests are compared with the hub's, in "
+        "minutes past the hour (catches missed webhooks); 0: never",
+    )
 
     @field_validator("quota")
     @classmethod

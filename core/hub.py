@@ -33,7 +33,10 @@ from medianest.core.metrics import Metrics
 from medianest.core.notifications import resolve_recipients
 from medianest.core.plugins import PluginHost, PluginInfo, plugin_returned
 from medianest.core.registry import ProviderRegistry
-from medianest.core.requests import Locks, RequestService
+from medianest.core.requests import SYSTEM, Locks, RequestService
+from medianest.core.requests import reconcile as request_reconcile
+from medianest.core.requests.availability import Availability
+from medianest.core.requests.marks import IndexedLookup
 from medianest.core.search.catalogue import Catalogue
 from medianest.core.search.live import LiveSearch, live_search_flags
 from medianest.core.search.service import SearchService
@@ -113,9 +116,23 @@ class Hub:
             locks=Locks(lambda: self._state.redis if self._state is not None else None),
             find_item=self._find_item,
         )
+        self.sync.watch(Availability(self.database, self.requests))
+        self.request_marks = IndexedLookup(self.database)
+        """What search hits and media details look their request marks up with."""
+        self.reconciler = request_reconcile.Reconciler(
+            self.database,
+            backends=self.requests.backends,
+            apply=self.requests.request_changed,
+            principal=SYSTEM,
+            timeout_seconds=settings.requests.backend_timeout_seconds,
+        )
         core: list[tuple[PluginInfo | None, Any]] = [
             (None, job)
-            for job in [*core_jobs.jobs_for(self.registry), *sync_jobs.jobs_for(self.sync)]
+            for job in [
+                *core_jobs.jobs_for(self.registry),
+                *sync_jobs.jobs_for(self.sync),
+                *request_reconcile.jobs_for(self.reconciler, settings.requests.reconcile_minutes),
+            ]
         ]
         self.job_definitions = [
             _measured(job, self.metrics)

@@ -27,6 +27,8 @@ from tests.services import POSTGRES_URL, REDIS_URL, SECRET_KEY, service_missing
 # libraries when a test asks, not on the default schedule.
 os.environ.setdefault("MEDIANEST_SYNC__INCREMENTAL_MINUTES", "0")
 os.environ.setdefault("MEDIANEST_SYNC__FULL_DAILY_AT", "")
+# Requests are reconciled with their backends when a test asks, not every few minutes.
+os.environ.setdefault("MEDIANEST_REQUESTS__RECONCILE_MINUTES", "0")
 
 
 async def _postgres_admin() -> asyncpg.Connection:

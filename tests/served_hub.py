@@ -104,17 +104,21 @@ def contract_settings(data_dir: Path) -> dict[str, Any]:
 
 @contextmanager
 def served_hub(
-    data_dir: Path, *, items: int = 30, hello: dict[str, Any] | None = None
+    data_dir: Path,
+    *,
+    items: int = 30,
+    hello: dict[str, Any] | None = None,
+    plugins: dict[str, Any] | None = None,
 ) -> Iterator[ServedHub]:
     """Serve a hub until the block ends, its fake library of ``items`` films synced
-    (``hello``: more settings of the hello plugin)."""
+    (``hello``: more settings of the hello plugin; ``plugins``: more plugins by key)."""
     ready: dict[str, Any] = {}
     started = threading.Event()
     settings = contract_settings(data_dir)
     settings["plugins"]["hello"].update(hello or {})
     app = create_app(
         load_settings(**settings),
-        plugins={SOURCE: FakePlugin(FakeLibrary(SOURCE, items))},
+        plugins={SOURCE: FakePlugin(FakeLibrary(SOURCE, items)), **(plugins or {})},
         autoload=True,
         migrate=True,
     )

@@ -17,6 +17,7 @@ PLAUSIBLE = {
     "filename": "app.js",
     "session_id": "00000000-0000-4000-8000-000000000000",
     "key_id": "1",
+    "request_id": "1",
     "user_id": "1",
     "digest": "0" * 16,
     "name": "swagger-ui.css",
@@ -75,7 +76,8 @@ async def test_each_page_refuses_people_without_its_permission(medianest_hub) ->
             assert refused.status_code == 403, (method, path)
             assert access.permission in await refused.get_data(as_text=True)
             allowed = await running.client.open(path, method=method, headers=admin, form={})
-            assert allowed.status_code in (200, 303, 404), (method, path)
+            # allowed in: what remains is the form itself (an empty one is bad input)
+            assert allowed.status_code in (200, 303, 400, 404, 422), (method, path)
 
 
 async def test_signed_in_pages_open_for_anyone_signed_in(medianest_hub) -> None:

@@ -87,6 +87,10 @@ class KeptAnswer:
     body: bytes
     results: int
     statuses: dict[str, str]
+    works: tuple[Any, ...] = ()
+    """Per hit, in order, what the web layer looks its request mark up by (the body holds
+    ``"request":null`` in each hit, filled in per caller: marks change and depend on who
+    asks, so they are never kept)."""
 
 
 class ResponseCache:

@@ -17,6 +17,10 @@ changed since this checkpoint" (``list_changes``); everything else is here:
   lease while it runs, and a run whose lease lapsed is taken over and resumed.
 - Progress goes to pub/sub (``sync`` channel) after every batch; the end of a run is a
   domain event (``sync.succeeded`` or ``sync.failed``).
+- Watchers (:class:`CatalogueWatcher`, added with :meth:`SyncEngine.watch`) hear of every
+  committed batch and of every full sync that deleted items: the requests service marks
+  requested titles available, or requestable again, from there. A watcher that fails is
+  logged; the run goes on.
 """
 
 from __future__ import annotations
@@ -26,10 +30,10 @@ import contextlib
 import math
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
 import structlog
 
@@ -97,6 +101,18 @@ EventEmitter = Callable[[DomainEvent], Awaitable[None]]
 """Hands a domain event to analytics and subscribers (the hub's ``emit``)."""
 
 
+class CatalogueWatcher(Protocol):
+    """Told what syncs changed in the catalogue, once it is committed."""
+
+    async def items_synced(self, source: str, records: Sequence[Record]) -> None:
+        """A batch of ``source``'s items was committed (new, changed and unchanged alike)."""
+        ...
+
+    async def items_deleted(self, source: str) -> None:
+        """A full sync of ``source`` deleted the items its walk no longer found."""
+        ...
+
+
 class SyncEngine:
     """Requests, runs and resumes syncs of a hub's media sources.
 
@@ -119,6 +135,7 @@ class SyncEngine:
         self.metrics = metrics
         self._emit = emit
         self._writer: CatalogueWriter | None = None
+        self._watchers: list[CatalogueWatcher] = []
         self._jobs: JobQueue | None = None
         self._pubsub: PubSub | None = None
         self._page_backoff = RetryPolicy(
@@ -130,6 +147,10 @@ class SyncEngine:
         queued from here, as in admin commands)."""
         self._pubsub = pubsub
         self._jobs = jobs
+
+    def watch(self, watcher: CatalogueWatcher) -> None:
+        """Tell ``watcher`` of every committed batch and every full sync's deletions."""
+        self._watchers.append(watcher)
 
     @property
     def jobs(self) -> JobQueue:
@@ -307,6 +328,8 @@ class SyncEngine:
             except DeletionRefusedError as exc:
                 raise SyncFailedError(str(exc)) from exc
             await _uninterrupted(self.writer.forget_seen(run.id))
+            if run.deleted:
+                await self._tell(run, lambda watcher: watcher.items_deleted(run.source))
         elif not await _uninterrupted(runs.finish(run.id, owner, utcnow(), errors=run.errors)):
             raise LeaseLostError(f"run {run.id} is no longer ours")
 
@@ -470,10 +493,22 @@ class SyncEngine:
         run.checkpoint = last.checkpoint or run.checkpoint
         run.total = last.total if last.total is not None else run.total
         run.heartbeat_at = now
+        if records:
+            await self._tell(run, lambda watcher: watcher.items_synced(run.source, records))
         metrics = self.metrics.sync_items
         metrics.labels(run.source, "inserted").inc(result.inserted)
         metrics.labels(run.source, "updated").inc(result.updated)
         await self._publish(run)
+
+    async def _tell(
+        self, run: SyncRun, call: Callable[[CatalogueWatcher], Awaitable[None]]
+    ) -> None:
+        """``call`` every watcher; one that fails is logged and the run goes on."""
+        for watcher in self._watchers:
+            try:
+                await _uninterrupted(call(watcher))
+            except Exception:
+                log.exception("sync watcher failed", run=run.id, source=run.source)
 
     async def _fail(self, run: SyncRun, owner: str, reason: str) -> None:
         log.error("sync failed", run=run.id, source=run.source, reason=reason)

@@ -3,7 +3,9 @@
 - ``GET /api/v1/media/{source}/{item_id}`` (permission ``search``): one item of a media source
   (``plex:home``) with its children (a show's seasons, a season's episodes), its parent, its
   copies in other sources (sharing an external id), whether any of them is in a library, and
-  the admin's corrections. Items of the catalogue are read from it; a source searched live, or
+  the admin's corrections, and the request for it when someone asked for it (``request``, from
+  the hub's own records; who asked is shown to that person and to request managers). Items of
+  the catalogue are read from it; a source searched live, or
   without a library, is asked for the item under its search timeout (504 past it, 502 when it
   fails, naming the source). An unknown source, or an item that is not there, is a 404.
 - ``GET /api/v1/media/recent`` (``search``): items by time added, newest first, across sources.
@@ -30,6 +32,7 @@ from quart_schema import tag, validate_querystring, validate_request, validate_r
 from medianest.core.auth import audit
 from medianest.core.media.edits import set_override
 from medianest.core.media.reads import RECENT_KINDS, BrowseRequest, Details, MediaReads
+from medianest.core.requests.marks import marks_for, work_of
 from medianest.core.search.query import DEFAULT_KINDS
 from medianest.core.web import context
 from medianest.core.web.api_support import caller
@@ -42,6 +45,7 @@ from medianest.core.web.media_schemas import (
     OverrideView,
     RecentList,
     RecentQuery,
+    RequestMarkView,
 )
 from medianest.sdk import events
 from medianest.sdk.access import Permission, requires
@@ -163,7 +167,7 @@ async def details_of(source: str, item_id: str) -> MediaDetails:
             raise NotFoundError(f"{source} has no item {item_id[:100]!r}")
         item = await _fetch_item(media_source, item_id)
         details = await reads.details_of(item, sources=known)
-    return _details_view(details)
+    return await _details_view(details)
 
 
 @blueprint.patch("/media/<source>/<item_id>")
@@ -212,7 +216,7 @@ async def correct(
     details = await _reads().details(source, item_id, sources=_source_ids())
     if details is None:  # deleted by a sync in between
         raise NotFoundError(f"{source} has no item {item_id[:100]!r}")
-    return _details_view(details)
+    return await _details_view(details)
 
 
 def _reads() -> MediaReads:
@@ -292,7 +296,7 @@ async def _fetch_item(source: MediaSource, item_id: str) -> MediaItem:
     return item
 
 
-def _details_view(details: Details) -> MediaDetails:
+async def _details_view(details: Details) -> MediaDetails:
     libraries = {
         source.id
         for source in context.hub().registry.all("media_sources")
@@ -308,4 +312,15 @@ def _details_view(details: Details) -> MediaDetails:
         copies=[ItemView.of(copy) for copy in details.copies],
         available=any(source in libraries for source in held),
         overrides=OverrideView.of(details.override) if details.override is not None else None,
+        request=await _request_mark(details),
     )
+
+
+async def _request_mark(details: Details) -> RequestMarkView | None:
+    """The request for the item's work (its own ids and its copies'), as the caller may see
+    it; one lookup on the hub's records."""
+    work = work_of([details.item, *details.copies])
+    if not work:
+        return None
+    mark = (await marks_for(context.hub().request_marks, caller(), [work]))[0]
+    return RequestMarkView.model_validate(mark) if mark is not None else None

@@ -81,6 +81,31 @@ class ItemView(BaseModel):
         )
 
 
+# -- request marks -------------------------------------------------------------------------
+
+
+MarkStatus = Literal["pending", "approved", "declined", "processing", "available", "failed"]
+
+
+class RequesterView(BaseModel):
+    """Who asked for a title."""
+
+    id: int
+    username: str
+
+
+class RequestMarkView(BaseModel):
+    """The request for a work, when someone asked for it (``GET /api/v1/requests/{id}`` has
+    the whole request)."""
+
+    id: int = Field(description="the request's id on the hub")
+    status: MarkStatus = Field(description="where the request stands")
+    requested_by: RequesterView | None = Field(
+        default=None,
+        description="who asked: shown to that person and to those who manage requests only",
+    )
+
+
 # -- details -------------------------------------------------------------------------------
 
 
@@ -135,6 +160,10 @@ class MediaDetails(BaseModel):
         description="whether the item or a copy of it is in the library of one of the sources"
     )
     overrides: OverrideView | None = Field(description="the admin's corrections, if any")
+    request: RequestMarkView | None = Field(
+        default=None,
+        description="the request for this work (a film or show), null when nobody asked for it",
+    )
 
 
 # -- lists ---------------------------------------------------------------------------------

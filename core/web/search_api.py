@@ -3,9 +3,11 @@
 The synced libraries answer from the catalogue; live sources are asked at the same time, each
 under its own timeout, cache and circuit breaker. Hits are one per work (copies in several
 sources merged by external id), ranked, paged with an opaque cursor, and say whether and where
-they are available. ``sources`` in the answer says how each source took part: ``ok``,
-``timeout``, ``error`` (with the reason) or ``skipped`` (its flag is off or its circuit open);
-a failing source never fails the search.
+they are available, and whether someone requested them (``request``: one lookup on the
+hub's own request records per page, never a call to the request backend; who asked is shown
+to that person and to those who manage requests). ``sources`` in the answer says how each
+source took part: ``ok``, ``timeout``, ``error`` (with the reason) or ``skipped`` (its flag is
+off or its circuit open); a failing source never fails the search.
 
 Bad input is a problem naming the parameter: an empty or oversized ``q`` or a ``limit`` out of
 range (422), an unknown ``kind`` or source, or a cursor from another search (400). Every search
@@ -14,11 +16,15 @@ is recorded as a ``search.performed`` domain event.
 
 from __future__ import annotations
 
+import json
 import time
+from typing import Any
 
+import structlog
 from quart import Blueprint, Response
 from quart_schema import document_response, tag, validate_querystring
 
+from medianest.core.requests.marks import marks_for, work_of
 from medianest.core.search.merge import Hit
 from medianest.core.search.query import DEFAULT_KINDS, MAX_OFFSET, MatchTier, SearchRequest
 from medianest.core.search.service import KeptAnswer, SearchResult, SearchService
@@ -34,7 +40,9 @@ from medianest.core.web.search_schemas import (
 )
 from medianest.sdk.access import Permission, requires
 from medianest.sdk.errors import InvalidInputError
-from medianest.sdk.models import MediaKind, decode_cursor, encode_cursor
+from medianest.sdk.models import MediaKind, Principal, decode_cursor, encode_cursor
+
+log = structlog.get_logger(__name__)
 
 blueprint = Blueprint("search", __name__, url_prefix="/api/v1")
 
@@ -45,6 +53,9 @@ _MATCH = {
     MatchTier.SOURCE: "source",
 }
 _REQUESTABLE_KINDS = (MediaKind.MOVIE, MediaKind.SHOW)
+_NO_REQUEST = b'"request":null'
+"""How each hit of a kept answer says "not requested" (a key: never inside a JSON string,
+where its quotes would be escaped)."""
 
 
 @blueprint.get("/search")
@@ -81,8 +92,10 @@ async def answer(query_args: SearchArgs) -> tuple[bytes, bool]:
             body=_render(result, requestable=bool(hub.registry.all("request_backends"))),
             results=len(result.hits),
             statuses={s.source: s.status for s in result.statuses},
+            works=tuple(work_of(hit.members) for hit in result.hits),
         )
         service.responses.put(key, kept, result.ttl)
+    body = await _marked(kept, principal)
     elapsed = time.perf_counter() - started
     hub.metrics.searches.labels("yes" if cached else "no").observe(elapsed)
     service.record(
@@ -93,7 +106,29 @@ async def answer(query_args: SearchArgs) -> tuple[bytes, bool]:
         cached=cached,
         statuses=kept.statuses,
     )
-    return kept.body, cached
+    return body, cached
+
+
+async def _marked(kept: KeptAnswer, principal: Principal) -> bytes:
+    """``kept``'s body with each hit's request mark as ``principal`` may see it."""
+    if not any(kept.works):
+        return kept.body
+    marks = await marks_for(context.hub().request_marks, principal, kept.works)
+    if not any(marks):
+        return kept.body
+    parts = kept.body.split(_NO_REQUEST)
+    if len(parts) != len(marks) + 1:  # cannot happen: one per hit, see SearchHitView
+        log.error("search answer without one request mark per hit", hits=len(marks))
+        return kept.body
+    out = [parts[0]]
+    for mark, part in zip(marks, parts[1:], strict=True):
+        out.append(_NO_REQUEST if mark is None else b'"request":' + _json(mark))
+        out.append(part)
+    return b"".join(out)
+
+
+def _json(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def search_request(args: SearchArgs, service: SearchService) -> SearchRequest:

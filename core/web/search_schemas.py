@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from medianest.core.search.query import MAX_TEXT_LENGTH
 from medianest.core.web.api_support import CURSOR_PATTERN
-from medianest.core.web.media_schemas import ItemView
+from medianest.core.web.media_schemas import ItemView, RequestMarkView
 from medianest.sdk.models import MediaKind
 
 MAX_SEARCH_LIMIT = 50
@@ -80,6 +80,11 @@ class SearchHitView(ItemView):
     availability: Literal["available", "requestable", "unavailable"] = Field(
         description="available in a library; else requestable when a request backend can "
         "take it (a film or show with a TMDB id); else unavailable"
+    )
+    request: RequestMarkView | None = Field(
+        default=None,
+        description="the request for this work, null when nobody asked for it (read from "
+        "the hub's own records, never asked of the request backend)",
     )
     copies: list[CopyView] = Field(description="every copy, the one shown first")
 

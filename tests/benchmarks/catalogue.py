@@ -13,7 +13,10 @@ from tests.benchmarks import (
     pages_http,
     plex_library_read,
     plex_simulator_pages,
+    request_available,
     request_create,
+    request_marks,
+    request_reconcile,
     search_http,
     token_verify,
     web_pages,
@@ -36,4 +39,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "web_pages": web_pages.run,
     "live_socket": live_socket.run,
     "request_create": request_create.run,
+    "request_marks": request_marks.run,
+    "request_available": request_available.run,
+    "request_reconcile": request_reconcile.run,
 }

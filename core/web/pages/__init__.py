@@ -24,6 +24,7 @@ from medianest.core.web.pages.home import home_pages
 from medianest.core.web.pages.images import image_pages, poster_src
 from medianest.core.web.pages.media import library_pages, media_pages
 from medianest.core.web.pages.plugin_pages import install_plugin_pages
+from medianest.core.web.pages.requests import requests_pages
 from medianest.core.web.pages.search import search_pages
 from medianest.core.web.pages.shell import (
     ACCOUNT_MENU,
@@ -48,6 +49,7 @@ PAGE_BLUEPRINTS: tuple[Blueprint, ...] = (
     media_pages,
     image_pages,
     library_pages,
+    requests_pages,
     admin_pages,
 )
 """Core's page blueprints, in registration order."""

@@ -18,13 +18,13 @@ from quart import Response, redirect, request, url_for
 from quart.typing import ResponseTypes
 
 from medianest.core.web import context
-from medianest.core.web.media_api import browse, correct, details_of
+from medianest.core.web.media_api import _fetch_item, _media_source, browse, correct, details_of
 from medianest.core.web.media_schemas import LibraryQuery, MediaChange, MediaDetails
 from medianest.core.web.pages import i18n
 from medianest.core.web.pages.shell import page_blueprint, render_page
 from medianest.sdk.access import Permission, requires
-from medianest.sdk.errors import InvalidInputError
-from medianest.sdk.models import MediaKind
+from medianest.sdk.errors import InvalidInputError, MediaNestError
+from medianest.sdk.models import MediaKind, Principal
 from medianest.sdk.providers import SourceCapability
 from medianest.sdk.web import current_principal
 
@@ -79,6 +79,7 @@ async def _details_page(
     can_correct = principal is not None and principal.has(Permission.EDIT_METADATA)
     return await render_page(
         "media/details.html",
+        requesting=await requesting(found, principal),
         title=found.item.title,
         status=status,
         etag=status == 200 and not saved,
@@ -90,6 +91,63 @@ async def _details_page(
         error=error,
         saved=saved,
     )
+
+
+REQUESTABLE_KINDS = frozenset({MediaKind.MOVIE.value, MediaKind.SHOW.value})
+MAX_SEASON = 1000
+
+
+async def requesting(found: MediaDetails, principal: Principal | None) -> dict[str, Any]:
+    """What the details page's request box needs: the title as the box reads it (with its
+    ``availability``, as a search hit has it), its request (``None`` when not requested),
+    whether this person may ask, and a show's season numbers for the picker."""
+    item = found.item
+    summary = getattr(found, "request", None)
+    can_request = principal is not None and principal.has(Permission.REQUEST)
+    backends = bool(context.hub().registry.all("request_backends"))
+    if found.available:
+        availability = "available"
+    elif backends and item.kind in REQUESTABLE_KINDS and item.ids.tmdb:
+        availability = "requestable"
+    else:
+        availability = "unavailable"
+    seasons = None
+    if item.kind == MediaKind.SHOW.value and availability == "requestable" and can_request:
+        seasons = await _season_numbers(found) if summary is None else None
+    return {
+        "item": {
+            "source": item.source,
+            "item_id": item.item_id,
+            "kind": item.kind,
+            "title": item.title,
+            "ids": item.ids,
+            "availability": availability,
+        },
+        "summary": summary,
+        "can_request": can_request,
+        "seasons": seasons,
+    }
+
+
+async def _season_numbers(found: MediaDetails) -> list[int]:
+    """A show's season numbers (specials left out): its seasons in the catalogue, else those
+    its source tells in the item's ``extra["seasons"]`` (a request backend's search, which
+    knows titles no library holds). Nothing when the source cannot say."""
+    numbers = {
+        child.index
+        for child in found.children
+        if child.kind == MediaKind.SEASON.value and child.index is not None
+    }
+    if not numbers:
+        try:
+            item = await _fetch_item(_media_source(found.item.source), found.item.item_id)
+        except MediaNestError:
+            return []
+        for season in item.extra.get("seasons") or ():
+            number = season.get("number") if isinstance(season, dict) else season
+            if isinstance(number, int) and not isinstance(number, bool):
+                numbers.add(number)
+    return sorted(n for n in numbers if 0 < n <= MAX_SEASON)
 
 
 def _current_corrections(found: MediaDetails) -> dict[str, str]:

@@ -16,7 +16,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from pydantic import ValidationError
 from quart import Response, current_app, request, url_for
 
@@ -24,6 +24,7 @@ from medianest.core.web import context
 from medianest.core.web.pages import i18n
 from medianest.core.web.pages.shell import (
     TEMPLATES_EXTENSION,
+    csrf_token,
     page_blueprint,
     render_page,
     render_template,
@@ -33,6 +34,7 @@ from medianest.core.web.search_schemas import SearchArgs
 from medianest.sdk.access import Permission, requires
 from medianest.sdk.errors import InvalidInputError
 from medianest.sdk.models import MediaKind
+from medianest.sdk.web import current_principal
 
 search_pages = page_blueprint("search_pages", __name__, template_folder="../templates")
 
@@ -43,6 +45,8 @@ FRAGMENTS_KEPT = 512
 """Rendered hits kept per process (a few kilobytes each)."""
 PAGE_ONLY = ("partial", "page")
 """Query parameters of the page itself, not of the search."""
+CSRF_SLOT = "__medianest_csrf_slot__"
+"""Where the kept hits' request forms take the person's CSRF token (filled per page)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +66,8 @@ COMPILED_AT_START = (
     "search/hits.html",
     "media/details.html",
     "media/library.html",
+    "requests/mine.html",
+    "requests/manage.html",
     "admin/index.html",
     "admin/syncs.html",
 )
@@ -139,26 +145,33 @@ async def search() -> Response:
 
 async def _hits_html(body: bytes, values: dict[str, Any]) -> Markup:
     """The hits of an answer as HTML, kept for the next person who gets the same answer in
-    the same language (the fragment holds nothing about the person)."""
-    kept: OrderedDict[tuple[Any, ...], Markup] = current_app.extensions.setdefault(
+    the same language and may (or may not) request too: the fragment holds nothing else
+    about the person (their request forms' CSRF token is filled in afterwards)."""
+    kept: OrderedDict[tuple[Any, ...], str] = current_app.extensions.setdefault(
         FRAGMENTS_EXTENSION, OrderedDict()
     )
+    principal = current_principal()
+    can_request = principal is not None and principal.has(Permission.REQUEST)
     key = (
         hashlib.sha256(body).digest(),
         i18n.current_locale(),
         values["page_number"],
         values["next_url"],
         values["first_url"],
+        can_request,
     )
     html = kept.get(key)
     if html is not None:
         kept.move_to_end(key)
-        return html
-    html = Markup(await render_template("search/hits.html", **values))  # noqa: S704  (escaped by the template)
-    kept[key] = html
-    while len(kept) > FRAGMENTS_KEPT:
-        kept.popitem(last=False)
-    return html
+    else:
+        html = await render_template(
+            "search/hits.html", **values, can_request=can_request, csrf_slot=CSRF_SLOT
+        )
+        kept[key] = html
+        while len(kept) > FRAGMENTS_KEPT:
+            kept.popitem(last=False)
+    # The template escaped everything; the token is escaped here.
+    return Markup(html.replace(CSRF_SLOT, str(escape(csrf_token()))))  # noqa: S704
 
 
 def _page_number(raw: str | None) -> int:

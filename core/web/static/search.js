@@ -48,17 +48,28 @@ async function load(params, { push = false } = {}) {
   }
 }
 
+// The form's search as last asked for: a "change" event that changes nothing (the search box
+// losing focus when a paging link is clicked) must not bring the first page back.
+let asked = null;
+
 function changed() {
   clearTimeout(timer);
-  timer = setTimeout(() => load(formParams()), DEBOUNCE_MS);
+  timer = setTimeout(() => {
+    const params = formParams();
+    if (params.toString() === asked) { return; }
+    asked = params.toString();
+    load(params);
+  }, DEBOUNCE_MS);
 }
 
 if (form && results) {
+  asked = formParams().toString();
   form.addEventListener("input", changed);
   form.addEventListener("change", changed);
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     clearTimeout(timer);
+    asked = formParams().toString();
     load(formParams(), { push: true });
   });
   results.addEventListener("click", (event) => {
