@@ -26,6 +26,7 @@ from medianest.core.web import (
     audit_api,
     flags_api,
     media_api,
+    notifications_api,
     problems,
     search_api,
     sync_api,
@@ -125,7 +126,16 @@ def create_app(
     app.register_blueprint(api)
     app.register_blueprint(signin)
     app.register_blueprint(sessions_api)
-    for admin in (users_api, api_keys_api, audit_api, flags_api, sync_api, search_api, media_api):
+    for admin in (
+        users_api,
+        api_keys_api,
+        audit_api,
+        flags_api,
+        sync_api,
+        search_api,
+        media_api,
+        notifications_api,
+    ):
         app.register_blueprint(admin.blueprint)
     install_pages(app, hub)
     install_live(app, hub)
