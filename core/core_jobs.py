@@ -9,10 +9,11 @@ from typing import Any
 import structlog
 
 from medianest.core.backoff import RetryPolicy
-from medianest.core.notifications.delivery import DELIVER
+from medianest.core.notifications import delivery
+from medianest.core.notifications.delivery import DELIVER, SWEEP
 from medianest.core.registry import ProviderRegistry
 from medianest.sdk.errors import UpstreamError
-from medianest.sdk.jobs import Job, JobContext
+from medianest.sdk.jobs import Cron, Job, JobContext
 from medianest.sdk.models import Notification, Recipient
 from medianest.sdk.providers import Notifier
 
@@ -115,9 +116,23 @@ async def deliver(ctx: JobContext, *, delivery_id: int) -> str:
         return str(await hub.notifications.deliverer.run(delivery_id))
 
 
+async def sweep(ctx: JobContext) -> int:
+    """Queue again the deliveries whose job was lost or whose worker died mid-send."""
+    hub: Any = ctx.hub
+    with hub.database.activate():
+        return await delivery.sweep(hub.jobs)
+
+
 def jobs_for(registry: ProviderRegistry) -> list[Job]:
     """The jobs core registers besides the sync ones, delivering through ``registry``."""
     return [
         Job(name=NOTIFY, function=partial(notify, registry), max_tries=1, timeout_seconds=60),
         Job(name=DELIVER, function=deliver, max_tries=5, timeout_seconds=120),
+        Job(
+            name=SWEEP,
+            function=sweep,
+            max_tries=1,
+            timeout_seconds=60,
+            cron=Cron(second={0, 30}),
+        ),
     ]

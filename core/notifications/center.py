@@ -69,6 +69,11 @@ class NotificationCenter:
             rate_limiter=lambda: hub.rate_limiter,
         )
 
+    async def sweep(self) -> int:
+        """Queue again the deliveries whose job was lost or whose worker died mid-send."""
+        with self._hub.database.activate():
+            return await delivery.sweep(self._hub.jobs)
+
     def add_rule(self, event_type: str, rule: Rule) -> None:
         """Route ``event_type`` (or every type under ``prefix.*``) with ``rule``.
 

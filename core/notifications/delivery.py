@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import secrets as token_source
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -45,6 +46,9 @@ from medianest.sdk.services import JobQueue, RateLimiter
 log = structlog.get_logger(__name__)
 
 DELIVER = "core.notifications.deliver"
+SWEEP = "core.notifications.sweep"
+STALE_SECONDS = 30.0
+"""A pending delivery due this long without a job taking it is queued again by the sweep."""
 PENDING, SENDING, SENT, DEAD, DISCARDED = "pending", "sending", "sent", "dead", "discarded"
 FINAL_ERRORS = (InvalidInputError, PermissionDeniedError)
 
@@ -90,15 +94,20 @@ async def plan(
         raise
 
 
-async def enqueue(jobs: JobQueue, row_id: int, attempt: int, at: datetime | None) -> None:
-    """Queue the job of delivery ``row_id`` (once per try: the job id says which)."""
+async def enqueue(
+    jobs: JobQueue, row_id: int, attempt: int, at: datetime | None, *, wait: str = ""
+) -> None:
+    """Queue the job of delivery ``row_id`` (once per try: the job id says which; a wait
+    that is not a try, ``wait``, gets an id of its own, as the running job still holds the
+    try's)."""
     delay = None
     if at is not None:
         delay = max(0.0, (at - datetime.now(UTC)).total_seconds())
+    suffix = f":{wait}{time.monotonic_ns()}" if wait else ""
     await jobs.enqueue(
         DELIVER,
         delivery_id=row_id,
-        job_id=f"{DELIVER}:{row_id}:{attempt}",
+        job_id=f"{DELIVER}:{row_id}:{attempt}{suffix}",
         defer_seconds=delay or None,
     )
 
@@ -132,10 +141,10 @@ class Deliverer:
         if row.status in (SENT, DEAD, DISCARDED):
             return row.status
         if row.status == SENDING and row.lease_until and row.lease_until > now:
-            await enqueue(self._jobs(), row.id, row.attempts + 1, row.lease_until)
+            await enqueue(self._jobs(), row.id, row.attempts + 1, row.lease_until, wait="lease")
             return "leased"
         if row.not_before is not None and row.not_before > now:
-            await enqueue(self._jobs(), row.id, row.attempts + 1, row.not_before)
+            await enqueue(self._jobs(), row.id, row.attempts + 1, row.not_before, wait="due")
             return "waiting"
         lease = now + timedelta(seconds=self.settings.lease_seconds)
         claimed = await NotificationDelivery.filter(
@@ -159,7 +168,7 @@ class Deliverer:
         if not hit.allowed:
             wait = now + timedelta(seconds=max(hit.reset_after, 0.05))
             await self._settle(row, PENDING, attempts=row.attempts - 1, not_before=wait)
-            await enqueue(self._jobs(), row.id, row.attempts, wait)
+            await enqueue(self._jobs(), row.id, row.attempts, wait, wait="limit")
             return "rate_limited"
         return await self._send(row)
 
@@ -235,6 +244,24 @@ def describe(error: BaseException) -> str:
         return "TimeoutError: the notifier did not answer in time"
     text = str(error)
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+async def sweep(jobs: JobQueue) -> int:
+    """Queue again every delivery that should be going and is not: due and still pending
+    (its job was lost), or claimed by a worker whose lease lapsed (it died mid-send).
+    How many were queued. Core runs it every 30 seconds on the workers."""
+    now = datetime.now(UTC)
+    stale = now - timedelta(seconds=STALE_SECONDS)
+    rows = await NotificationDelivery.filter(
+        Q(status=PENDING, not_before__lte=stale)
+        | Q(status=PENDING, not_before=None, updated_at__lte=stale)
+        | Q(status=SENDING, lease_until__lt=now)
+    ).values_list("id", "attempts")
+    for row_id, attempts in rows:
+        await enqueue(jobs, int(row_id), int(attempts) + 1, None)
+    if rows:
+        log.info("notification deliveries queued again", deliveries=len(rows))
+    return len(rows)
 
 
 async def retry(jobs: JobQueue, delivery_id: int) -> NotificationDelivery:

@@ -139,7 +139,8 @@ def start_hub(medianest_hub: Any, mode: dict, receiver: Receiver) -> Start:
             running.notifier = plugin.notifier
             with running.hub.database.activate():
                 if running.hub.mode == "scaled":
-                    async with worker(running.hub):
+                    async with worker(running.hub) as task:
+                        running.worker = task
                         yield running
                 else:
                     yield running
