@@ -9,7 +9,7 @@ from typing import Any
 import structlog
 
 from medianest.core.backoff import RetryPolicy
-from medianest.core.notifications import delivery
+from medianest.core.notifications import delivery, health
 from medianest.core.notifications.delivery import DELIVER, SWEEP
 from medianest.core.registry import ProviderRegistry
 from medianest.sdk.errors import UpstreamError
@@ -123,11 +123,19 @@ async def sweep(ctx: JobContext) -> int:
         return await delivery.sweep(hub.jobs)
 
 
+async def source_check(ctx: JobContext, *, source: str, since: str) -> bool:
+    """Tell the admins a source is still down, if it is (see
+    :mod:`medianest.core.notifications.health`)."""
+    hub: Any = ctx.hub
+    return bool(await hub.notifications.health.check(source, since))
+
+
 def jobs_for(registry: ProviderRegistry) -> list[Job]:
     """The jobs core registers besides the sync ones, delivering through ``registry``."""
     return [
         Job(name=NOTIFY, function=partial(notify, registry), max_tries=1, timeout_seconds=60),
         Job(name=DELIVER, function=deliver, max_tries=5, timeout_seconds=120),
+        Job(name=health.CHECK, function=source_check, max_tries=3, timeout_seconds=60),
         Job(
             name=SWEEP,
             function=sweep,

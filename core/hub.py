@@ -255,6 +255,7 @@ class Hub:
             await self._jobs.start()
             self.sync.start(pubsub=self._state.pubsub, jobs=self._jobs)
             await self.search.start(self._state.pubsub)
+            self.notifications.health.start()
             for info in self.host.enabled():
                 for result in self.host.call(info, "startup", hub=self):
                     if inspect.isawaitable(result):
@@ -274,6 +275,7 @@ class Hub:
         if self._jobs is not None:
             await self._jobs.close()
             self._jobs = None
+        await self.notifications.health.close()
         await self.search.close()
         await self.live.aclose()
         for info in reversed(self._started_plugins):

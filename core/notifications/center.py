@@ -24,6 +24,7 @@ from medianest.core.auth.principals import effective_permissions
 from medianest.core.db.models import User
 from medianest.core.notifications import channels as person_channels
 from medianest.core.notifications import delivery, inbox, preferences
+from medianest.core.notifications.health import HealthWatch
 from medianest.core.notifications.recipients import person_channel, resolve_recipients
 from medianest.core.notifications.rules import Draft, Rule, core_rules, rule_for
 from medianest.sdk.errors import InvalidInputError, NotFoundError
@@ -61,6 +62,7 @@ class NotificationCenter:
         self._hub = hub
         self.rules: dict[str, Rule] = core_rules()
         self.sink = RoutingSink(self)
+        self.health = HealthWatch(hub)
         self.deliverer = delivery.Deliverer(
             settings,
             notifiers=self._notifier,
@@ -151,7 +153,7 @@ class NotificationCenter:
         own = await person_channels.of_users(self._hub.secrets, wanted)
         recipients = await resolve_recipients(
             [Recipient(user_id=u, addresses=(addresses or {}).get(u, {})) for u in wanted]
-            + [Recipient(role=r) for r in roles],  # type: ignore[arg-type]
+            + [Recipient(role=r) for r in roles],
             own,
         )
         now = datetime.now(UTC)
@@ -187,12 +189,12 @@ class NotificationCenter:
                 kind = getattr(notifier, "address_kind", None) or notifier.id
                 if kind not in kinds:
                     continue
+                at: datetime | None = held  # None: at once
                 if merged:  # one summary at the end of the window, whatever comes meanwhile
                     end = row.created_at + timedelta(seconds=self.settings.group_window_seconds)
                     at = max(end, held) if held else end
                     delivery_key = f"n:{row.id}:summary:{notifier.id}"
                 else:
-                    at = held
                     delivery_key = f"n:{row.id}:{notifier.id}"
                 await self._queue(
                     delivery_key,

@@ -139,9 +139,9 @@ def source_rule(event: DomainEvent) -> Draft:
     source = str(event.data.get("source") or event.source)
     minutes = event.data.get("minutes")
     if event.type == SOURCE_DOWN:
-        title = f"{source} has been down for {minutes} minutes"
+        title = f"{source} has been down for {minutes} min"
     else:
-        title = f"{source} is back" + (f" after {minutes} minutes" if minutes else "")
+        title = f"{source} is back" + (f" after {minutes} min" if minutes else "")
     return Draft(
         event_type=event.type,
         title=title,

@@ -167,10 +167,10 @@ async def person(
     return user
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 10) -> None:
+async def eventually(check: Callable[[], Awaitable[bool]], within: float = 10) -> None:
     """Wait until ``check()`` is true (polling), or fail naming the timeout."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while not await check():
         if time.monotonic() > deadline:
-            raise AssertionError(f"not true after {timeout} s")
+            raise AssertionError(f"not true after {within} s")
         await asyncio.sleep(0.02)

@@ -60,8 +60,8 @@ class Receiver:
                 seen.setdefault(r.key, r)
         return list(seen.values())
 
-    async def wait_for(self, count: int, path: str | None = None, timeout: float = 10) -> None:
-        async with asyncio.timeout(timeout):
+    async def wait_for(self, count: int, path: str | None = None, within: float = 10) -> None:
+        async with asyncio.timeout(within):
             async with self.arrived:
                 await self.arrived.wait_for(
                     lambda: len(self.received if path is None else self.at(path)) >= count

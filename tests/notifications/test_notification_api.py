@@ -54,7 +54,7 @@ async def test_the_inbox_pages_filters_counts_and_marks_read(start_hub) -> None:
         _, unread = await caller.get(f"{BASE}?unread=true")
         assert unread["total"] == 4 and newest not in [n["id"] for n in unread["items"]]
 
-        status, gone = await caller.delete(f"{BASE}/{newest}")
+        status, _gone = await caller.delete(f"{BASE}/{newest}")
         assert status == 204
         assert (await caller.get(f"{BASE}"))[1]["total"] == 4
         assert (await caller.post(f"{BASE}/read-all", None))[1] == {"changed": 4, "unread": 0}

@@ -61,7 +61,7 @@ async def test_a_new_request_reaches_those_who_manage_requests(start_hub, receiv
     async with start_hub() as running:
         hub = running.hub
         ann = await person("ann", hub=hub, webhook=receiver.url("/ann"))
-        mia = await person(
+        await person(
             "mia", permissions=[Permission.MANAGE_REQUESTS], hub=hub, webhook=receiver.url("/mia")
         )
         root = await person("root", role="admin", hub=hub)

@@ -1,27 +1,30 @@
 import functools
 import json
+from typing import Any
 
 from tortoise import fields, migrations
 from tortoise.indexes import Index
 from tortoise.migrations import operations as ops
 
 
-def _json() -> fields.JSONField:
+def _json() -> Any:
     return fields.JSONField(
         encoder=functools.partial(json.dumps, separators=(",", ":")), decoder=json.loads
     )
 
 
-def _int_id() -> fields.IntField:
+def _int_id() -> Any:
     return fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)
 
 
-def _big_id() -> fields.BigIntField:
+def _big_id() -> Any:
     return fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)
 
 
-def _when(null: bool = False) -> fields.DatetimeField:
-    return fields.DatetimeField(null=null, auto_now=False, auto_now_add=False)
+def _when(null: bool = False) -> Any:
+    if null:
+        return fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)
+    return fields.DatetimeField(auto_now=False, auto_now_add=False)
 
 
 class Migration(migrations.Migration):
