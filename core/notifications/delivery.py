@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
+from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q
 
 from medianest.config.settings import NotificationSettings
@@ -69,8 +70,6 @@ async def plan(
     not_before: datetime | None = None,
 ) -> NotificationDelivery | None:
     """The delivery row for ``key``, created unless it exists (then ``None``: already planned)."""
-    if await NotificationDelivery.filter(key=key).exists():
-        return None
     now = datetime.now(UTC)
     payload = message.model_copy(update={"recipients": (recipient,)}).model_dump(mode="json")
     try:
@@ -88,7 +87,7 @@ async def plan(
             created_at=now,
             updated_at=now,
         )
-    except Exception:  # the unique key: planned meanwhile by another process
+    except IntegrityError:  # the unique key: planned already (here or by another process)
         if await NotificationDelivery.filter(key=key).exists():
             return None
         raise
@@ -135,20 +134,12 @@ class Deliverer:
     async def run(self, delivery_id: int) -> str:
         """Try delivery ``delivery_id`` once; its status afterwards (or why nothing was done)."""
         now = datetime.now(UTC)
-        row = await NotificationDelivery.get_or_none(id=delivery_id)
-        if row is None:
-            return "missing"
-        if row.status in (SENT, DEAD, DISCARDED):
-            return row.status
-        if row.status == SENDING and row.lease_until and row.lease_until > now:
-            await enqueue(self._jobs(), row.id, row.attempts + 1, row.lease_until, wait="lease")
-            return "leased"
-        if row.not_before is not None and row.not_before > now:
-            await enqueue(self._jobs(), row.id, row.attempts + 1, row.not_before, wait="due")
-            return "waiting"
         lease = now + timedelta(seconds=self.settings.lease_seconds)
         claimed = await NotificationDelivery.filter(
-            Q(status=PENDING) | Q(status=SENDING, lease_until__lt=now), id=row.id
+            Q(status=PENDING, not_before=None)
+            | Q(status=PENDING, not_before__lte=now)
+            | Q(status=SENDING, lease_until__lt=now),
+            id=delivery_id,
         ).update(
             status=SENDING,
             lease_until=lease,
@@ -156,9 +147,11 @@ class Deliverer:
             attempts=F("attempts") + 1,
             updated_at=now,
         )
-        if claimed != 1:
-            return "taken"
-        await row.refresh_from_db()
+        row = await NotificationDelivery.get_or_none(id=delivery_id)
+        if row is None:
+            return "missing"
+        if claimed != 1 or row.owner != self.owner:
+            return await self._not_claimed(row, now)
         limits: RateLimiter = self._rate_limiter()
         hit = await limits.hit(
             f"notify:destination:{row.destination}",
@@ -171,6 +164,18 @@ class Deliverer:
             await enqueue(self._jobs(), row.id, row.attempts, wait, wait="limit")
             return "rate_limited"
         return await self._send(row)
+
+    async def _not_claimed(self, row: NotificationDelivery, now: datetime) -> str:
+        """Why ``row`` was not claimed; a try queued for when it may be."""
+        if row.status in (SENT, DEAD, DISCARDED):
+            return row.status
+        if row.status == SENDING and row.lease_until and row.lease_until > now:
+            await enqueue(self._jobs(), row.id, row.attempts + 1, row.lease_until, wait="lease")
+            return "leased"
+        if row.status == PENDING and row.not_before is not None and row.not_before > now:
+            await enqueue(self._jobs(), row.id, row.attempts + 1, row.not_before, wait="due")
+            return "waiting"
+        return "taken"
 
     async def _send(self, row: NotificationDelivery) -> str:
         try:

@@ -9,6 +9,7 @@ from tests.benchmarks import (
     cold_start,
     health_live_rate,
     library_sync,
+    notifications,
     pages_http,
     plex_library_read,
     plex_simulator_pages,
@@ -32,4 +33,5 @@ BENCHMARKS: dict[str, Benchmark] = {
     "search_http": search_http.run,
     "pages_http": pages_http.run,
     "web_pages": web_pages.run,
+    "notifications": notifications.run,
 }

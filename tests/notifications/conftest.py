@@ -11,17 +11,13 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
-from urllib.parse import urlsplit
 
-import httpx
 import pytest
 
 from medianest.core.db.models import User
-from medianest.sdk import hookimpl
 from medianest.sdk.access import USER_PERMISSIONS
-from medianest.sdk.errors import InvalidInputError, UpstreamError, UpstreamRateLimitedError
-from medianest.sdk.models import Notification, Recipient
 from medianest.workers.arq_worker import build_worker_settings, run_worker
+from tests.notifications.notifier import NotifierPlugin, WebhookNotifier
 from tests.notifications.receiver import Receiver
 
 KEY = "notifications-test-secret-key-0123456789"
@@ -31,57 +27,6 @@ FAST = {
     "lease_seconds": 1.0,
     "send_timeout_seconds": 5.0,
 }
-
-
-class WebhookNotifier:
-    """Posts JSON to the person's webhook URL (admins: to ``admin_url``), with the delivery id
-    as ``Idempotency-Key``; 429 → rate limited, 5xx → upstream error, other 4xx → final."""
-
-    id = "testhook:webhook"
-    name = "Test webhook"
-    address_kind = "webhook"
-
-    def __init__(self, admin_url: str) -> None:
-        self.admin_url = admin_url
-
-    async def check_address(self, address: str) -> str:
-        parts = urlsplit(address)
-        if parts.scheme not in {"http", "https"} or not parts.hostname:
-            raise InvalidInputError(
-                f"{address!r} is not an http(s) URL with a host", field="address"
-            )
-        return address
-
-    async def send(
-        self, notification: Notification, recipient: Recipient, address: str | None
-    ) -> None:
-        url = address or self.admin_url
-        async with httpx.AsyncClient(timeout=10) as client:
-            response = await client.post(
-                url,
-                json={
-                    "event": notification.event_type,
-                    "title": notification.title,
-                    "body": notification.body,
-                    "user": recipient.username or recipient.role,
-                },
-                headers={"Idempotency-Key": notification.delivery_id or ""},
-            )
-        if response.status_code == 429:
-            raise UpstreamRateLimitedError("slow down", source=self.id, retry_after=0.1)
-        if response.status_code >= 500:
-            raise UpstreamError(f"receiver answered {response.status_code}", source=self.id)
-        if response.status_code >= 400:
-            raise InvalidInputError(f"receiver refused: {response.status_code}")
-
-
-class NotifierPlugin:
-    def __init__(self, notifier: WebhookNotifier) -> None:
-        self.notifier = notifier
-
-    @hookimpl
-    def register_notifiers(self) -> list[WebhookNotifier]:
-        return [self.notifier]
 
 
 @pytest.fixture
