@@ -41,7 +41,7 @@ from medianest.core.web.api_support import PageQuery, caller, page_by_id
 from medianest.core.web.path_ids import INT8_MAX
 from medianest.sdk.access import Permission, requires, signed_in
 from medianest.sdk.errors import InvalidInputError, NotFoundError
-from medianest.sdk.models import Notification, Recipient
+from medianest.sdk.models import Notification, Principal, Recipient
 from medianest.sdk.web import PROBLEM_JSON, responds
 
 blueprint = Blueprint("notifications", __name__, url_prefix="/api/v1")
@@ -389,15 +389,23 @@ async def put_defaults(data: Preferences) -> Preferences:
 async def send_test(data: TestBody) -> TestResult:
     """Send yourself a test now on each of your channels (or the one named): the outcome of
     each, the notifier's error when it failed."""
-    principal = caller()
+    return TestResult(results=await send_test_to(caller(), data.channel))
+
+
+async def send_test_to(principal: Principal, channel: str | None) -> list[TestOutcome]:
+    """Send ``principal`` a test now on each of their channels (or ``channel``): how each
+    went. The settings page's button does the same.
+
+    :raises NotFoundError: they have no ``channel``.
+    """
     hub = context.hub()
     own = (await person_channels.of_users(hub.secrets, [principal.user_id])).get(
         principal.user_id, {}
     )
-    if data.channel is not None:
-        if data.channel not in own:
-            raise NotFoundError(f"you have no {data.channel!r} channel")
-        own = {data.channel: own[data.channel]}
+    if channel is not None:
+        if channel not in own:
+            raise NotFoundError(f"you have no {channel!r} channel")
+        own = {channel: own[channel]}
     recipient = Recipient(user_id=principal.user_id, username=principal.username, addresses=own)
     message = Notification(
         event_type=TEST_EVENT,
@@ -427,13 +435,11 @@ async def send_test(data: TestBody) -> TestResult:
     )
     results = []
     for (kind, notifier, _), outcome in zip(jobs, outcomes, strict=True):
-        error = None
-        if isinstance(outcome, BaseException):
-            error = delivery.describe(outcome)
+        error = delivery.describe(outcome) if isinstance(outcome, BaseException) else None
         results.append(
             TestOutcome(channel=kind, notifier=notifier.id, ok=error is None, error=error)
         )
-    return TestResult(results=results)
+    return results
 
 
 # dead letters ------------------------------------------------------------------------------
