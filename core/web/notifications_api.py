@@ -386,6 +386,7 @@ async def put_defaults(data: Preferences) -> Preferences:
 @tag(["notifications"])
 @validate_request(TestBody)
 @validate_response(TestResult)
+@responds(404, "You have no channel of the kind named", media_type=PROBLEM_JSON)
 async def send_test(data: TestBody) -> TestResult:
     """Send yourself a test now on each of your channels (or the one named): the outcome of
     each, the notifier's error when it failed."""
