@@ -32,7 +32,7 @@ API_VERSION = int(SDK_VERSION.split(".", 1)[0])
 log = structlog.get_logger(__name__)
 
 ENTRY_POINT_GROUP = "medianest.plugins"
-BUNDLED_PLUGINS = frozenset({"plex", "youtube", "overseerr"})
+BUNDLED_PLUGINS = frozenset({"plex", "youtube", "overseerr", "notify"})
 """Plugins shipped with MediaNest: on unless a boot flag turns them off."""
 PLUGIN_KEY = re.compile(r"^[a-z][a-z0-9_]*$")
 

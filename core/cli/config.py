@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -12,6 +13,8 @@ from pydantic_core import to_jsonable_python
 from medianest.core.cli._common import Context, handles_errors, out, run
 from medianest.core.hub import build_hub
 from medianest.core.logging import REDACTED, redact_value
+from medianest.sdk.errors import ConfigurationError
+from medianest.sdk.models import HealthStatus
 
 
 @click.group("config")
@@ -60,7 +63,8 @@ def config_show(obj: Context) -> None:
 @click.pass_obj
 @handles_errors
 def config_check(obj: Context, offline: bool) -> None:
-    """Validate the settings and plugins, then check the database and Redis answer."""
+    """Validate the settings and plugins, then check the database and Redis answer, and the
+    services of notifiers that can check theirs (the mail server)."""
     settings = obj.settings()
     hub = build_hub(settings)
     out.print(
@@ -70,9 +74,43 @@ def config_check(obj: Context, offline: bool) -> None:
     if offline:
         return
 
-    async def reach() -> None:
+    async def reach() -> list[tuple[str, HealthStatus]]:
         await hub.start(services_only=True, migrate=settings.mode == "embedded")
-        await hub.close()
+        try:
+            return await notifier_health(hub.registry.all("notifiers"))
+        finally:
+            await hub.close()
 
-    run(reach())
+    notifiers = run(reach())
     out.print("database" + (" and Redis" if settings.redis_url else "") + " answer")
+    # "<id> says" keeps an id such as notify:email from reading as an emoji code.
+    problems = [f"{name} says {status.detail}" for name, status in notifiers if not status.ok]
+    for name, status in notifiers:
+        if status.ok:
+            out.print(f"notifier {name} is ready ({status.detail or 'checked'})")
+    if problems:
+        raise ConfigurationError("notifiers that cannot deliver:\n  - " + "\n  - ".join(problems))
+
+
+NOTIFIER_CHECK_SECONDS = 10.0
+"""How long ``config check`` waits for one notifier's own check."""
+
+
+async def notifier_health(notifiers: list[Any]) -> list[tuple[str, HealthStatus]]:
+    """Each notifier that can check its settings against its service (an optional
+    ``async def health() -> HealthStatus``: the mail server answers and takes the credentials),
+    checked in parallel; a check that raises or takes too long counts as not ok."""
+
+    async def one(notifier: Any) -> tuple[str, HealthStatus]:
+        try:
+            status = await asyncio.wait_for(notifier.health(), NOTIFIER_CHECK_SECONDS)
+        except TimeoutError:
+            status = HealthStatus(ok=False, detail="its check did not finish in time")
+        except Exception as exc:
+            status = HealthStatus(ok=False, detail=f"its check failed: {type(exc).__name__}")
+        if not isinstance(status, HealthStatus):
+            status = HealthStatus(ok=False, detail="its check did not return a HealthStatus")
+        return str(notifier.id), status
+
+    checked = [n for n in notifiers if callable(getattr(n, "health", None))]
+    return list(await asyncio.gather(*(one(n) for n in checked)))
