@@ -13,7 +13,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, available_timezones
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
 from medianest.core.db.models import NotificationPreference
 
@@ -49,7 +49,7 @@ class QuietHours(BaseModel):
         default="UTC",
         max_length=64,
         description="an IANA time zone (Europe/Paris)",
-        json_schema_extra={"enum": ZONES},
+        json_schema_extra={"enum": list[JsonValue](ZONES)},
     )
 
     @field_validator("timezone")
