@@ -287,6 +287,7 @@ class Hub:
                 log.error("plugin shutdown failed", plugin=info.key, error=str(exc))
         self._started_plugins.clear()
         await self.events.close()  # before sinks and pub/sub close: deliver what is left
+        await self.notifications.sink.drain()
         await self._close_providers()
         try:
             if self._sessions is not None:

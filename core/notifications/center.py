@@ -12,7 +12,9 @@ way.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections import deque
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -34,15 +36,44 @@ log = structlog.get_logger(__name__)
 
 
 class RoutingSink:
-    """The center as the event buffer sees it: an analytics sink routing each batch."""
+    """The center as the event buffer sees it: an analytics sink routing each batch.
+
+    The buffer gives a batch again to a sink that failed or took too long; routing must not
+    tell anyone twice. So each event is routed once, in a task of its own that a timeout of
+    the buffer does not cancel (a batch given again waits for it), and the events routed
+    lately are remembered (held, so their identities cannot be reused meanwhile).
+    """
 
     id = "core:notifications"
     name = "Notifications"
+    REMEMBERED = 10_000
 
     def __init__(self, center: NotificationCenter) -> None:
         self._center = center
+        self._recent: deque[DomainEvent] = deque()
+        self._seen: set[int] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def record(self, events: Sequence[DomainEvent]) -> None:
+        fresh = [e for e in events if id(e) not in self._seen]
+        for event in fresh:
+            self._recent.append(event)
+            self._seen.add(id(event))
+            while len(self._recent) > self.REMEMBERED:
+                self._seen.discard(id(self._recent.popleft()))
+        if fresh:
+            task = asyncio.create_task(self._route_all(fresh))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        if self._tasks:
+            await asyncio.shield(asyncio.gather(*self._tasks))
+
+    async def drain(self) -> None:
+        """Wait for the routing still going (the hub stopping)."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _route_all(self, events: list[DomainEvent]) -> None:
         for event in events:
             try:
                 await self._center.route(event)

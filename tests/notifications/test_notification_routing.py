@@ -216,3 +216,17 @@ async def test_each_delivery_has_a_unique_key_and_is_sent_once(start_hub, receiv
         [row] = await NotificationDelivery.filter(user_id=ann.id)
         assert await hub.notifications.deliverer.run(row.id) == "sent", "never sent again"
         assert len(receiver.at("/ann")) == 1 and receiver.at("/ann")[0].key == row.key
+
+
+async def test_a_batch_given_again_after_a_timeout_tells_nobody_twice(start_hub) -> None:
+    import asyncio
+    import contextlib
+
+    async with start_hub() as running:
+        hub = running.hub
+        ann = await person("ann", hub=hub)
+        event = request_event(REQUEST_AVAILABLE, ann.id, [ann.id])
+        with contextlib.suppress(TimeoutError):  # the buffer gave up waiting for the sink
+            await asyncio.wait_for(hub.notifications.sink.record([event]), 0.0001)
+        await hub.notifications.sink.record([event])  # and gives it the batch again
+        assert [n.count for n in await inbox_of(ann.id)] == [1]
