@@ -80,7 +80,7 @@ async def test_a_refusal_is_dead_lettered_at_once(start_hub, receiver) -> None:
 
 
 async def test_a_busy_destination_waits_and_the_others_go_on(start_hub, receiver) -> None:
-    limits = {"destination_limit": 2, "destination_window_seconds": 1.0, "group_window_seconds": 0}
+    limits = {"destination_limit": 2, "destination_window_seconds": 3.0, "group_window_seconds": 0}
     async with start_hub(notifications=limits) as running:
         hub = running.hub
         ann = await person("ann", hub=hub, webhook=receiver.url("/ann"))
@@ -91,10 +91,10 @@ async def test_a_busy_destination_waits_and_the_others_go_on(start_hub, receiver
         await hub.emit(available([bob.id], request_id=99))
         await hub.events.flush()
         await receiver.wait_for(1, "/bob")
-        await receiver.wait_for(5, "/ann", within=15)
+        await receiver.wait_for(5, "/ann", within=30)
         arrivals = sorted(r.at - started for r in receiver.at("/ann"))
         assert len(arrivals) == 5, "none is dropped"
-        assert arrivals[2] - arrivals[0] >= 0.5, "beyond 2 per window, they wait for the next"
+        assert arrivals[2] - arrivals[0] >= 2.0, "beyond 2 per window, they wait for the next"
         bob_at = receiver.at("/bob")[0].at - started
         assert bob_at < arrivals[2], "another destination is not held up by the waiting ones"
 
