@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import redis.asyncio as aioredis
 
 from medianest.config import load_settings
 from medianest.core.db.models import User
@@ -41,6 +42,8 @@ from tests.notifications.receiver import Receiver
 from tests.services import POSTGRES_URL, REDIS_URL, SECRET_KEY
 
 KINDS = ("hook0", "hook1", "hook2")
+BENCH_REDIS_URL = REDIS_URL.rsplit("/", 1)[0] + "/13"
+"""A Redis database of its own: the tests empty theirs (14) before and after each test."""
 PEOPLE = 100
 
 
@@ -63,7 +66,8 @@ async def running_hub(mode: str, receiver: Receiver) -> AsyncIterator[Hub]:
         database = f"medianest_bench_{uuid.uuid4().hex[:10]}"
         await admin.execute(f'CREATE DATABASE "{database}"')
         overrides["database_url"] = POSTGRES_URL.rsplit("/", 1)[0] + f"/{database}"
-        overrides["redis_url"] = REDIS_URL
+        overrides["redis_url"] = BENCH_REDIS_URL
+        await _empty_redis()
     plugins = {
         f"bench{n}": NotifierPlugin(
             WebhookNotifier(receiver.url("/admin"), notifier_id=f"bench{n}:hook", kind=kind)
@@ -82,7 +86,7 @@ async def running_hub(mode: str, receiver: Receiver) -> AsyncIterator[Hub]:
 
             settings = build_worker_settings(
                 jobs=hub.job_definitions,
-                redis_url=REDIS_URL,
+                redis_url=BENCH_REDIS_URL,
                 on_startup=startup,
                 handle_signals=False,
                 max_jobs=50,
@@ -99,6 +103,14 @@ async def running_hub(mode: str, receiver: Receiver) -> AsyncIterator[Hub]:
         if admin is not None:
             await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
             await admin.close()
+
+
+async def _empty_redis() -> None:
+    client = aioredis.from_url(BENCH_REDIS_URL)
+    try:
+        await client.flushdb()
+    finally:
+        await client.aclose()
 
 
 async def people(hub: Hub, receiver: Receiver, count: int) -> list[int]:
