@@ -364,6 +364,43 @@ class RequestSettings(_Section):
         cls, value: dict[Literal["movie", "show"], RequestQuota]
     ) -> dict[Literal["movie", "show"], RequestQuota]:
         return {"movie": RequestQuota(), "show": RequestQuota(), **value}
+class NotificationSettings(_Section):
+    """Notifications: routing, grouping, delivery and its limits."""
+
+    group_window_seconds: float = Field(
+        default=600.0,
+        ge=0,
+        le=86_400,
+        description="notifications of one kind about one thing within this window merge into "
+        "one (0: never merge)",
+    )
+    source_down_minutes: float = Field(
+        default=5.0,
+        gt=0,
+        le=1440,
+        description="admins hear of a source down this long, and again when it is back",
+    )
+    delivery_attempts: int = Field(
+        default=5, ge=1, le=20, description="tries per delivery before it is dead-lettered"
+    )
+    retry_base_seconds: float = Field(
+        default=5.0, gt=0, le=3600, description="first back-off between tries; doubles each time"
+    )
+    retry_max_seconds: float = Field(default=600.0, gt=0, le=86_400)
+    lease_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="a delivery claimed by a worker that died is tried again after this",
+    )
+    send_timeout_seconds: float = Field(default=15.0, gt=0, le=300)
+    destination_limit: int = Field(
+        default=30,
+        ge=1,
+        le=100_000,
+        description="deliveries per destination per window; more wait, none is dropped",
+    )
+    destination_window_seconds: float = Field(default=60.0, gt=0, le=86_400)
 
 
 class Settings(BaseSettings):
@@ -406,6 +443,7 @@ class Settings(BaseSettings):
     search: SearchSettings = SearchSettings()
     events: EventSettings = EventSettings()
     requests: RequestSettings = RequestSettings()
+    notifications: NotificationSettings = NotificationSettings()
     features: dict[str, bool] = Field(
         default_factory=dict,
         description="boot flags: plugin key → load it (bundled plugins default on, others off)",

@@ -26,6 +26,7 @@ from medianest.core.web import (
     audit_api,
     flags_api,
     media_api,
+    notifications_api,
     problems,
     requests_api,
     search_api,
@@ -135,6 +136,7 @@ def create_app(
         search_api,
         media_api,
         requests_api,
+        notifications_api,
     ):
         app.register_blueprint(admin.blueprint)
     install_pages(app, hub)

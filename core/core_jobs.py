@@ -9,15 +9,18 @@ from typing import Any
 import structlog
 
 from medianest.core.backoff import RetryPolicy
+from medianest.core.notifications import delivery, health
+from medianest.core.notifications.delivery import DELIVER, SWEEP
 from medianest.core.registry import ProviderRegistry
 from medianest.sdk.errors import UpstreamError
-from medianest.sdk.jobs import Job, JobContext
+from medianest.sdk.jobs import Cron, Job, JobContext
 from medianest.sdk.models import Notification, Recipient
 from medianest.sdk.providers import Notifier
 
 log = structlog.get_logger(__name__)
 
 NOTIFY = "core.notify"
+"""Delivers a notification queued before per-delivery jobs existed (kept for queued jobs)."""
 NOTIFY_TIMEOUT_SECONDS = 15.0
 NOTIFY_ROUNDS = 5
 
@@ -101,6 +104,43 @@ async def notify(
     return sum(not isinstance(result, BaseException) for result in results)
 
 
+async def deliver(ctx: JobContext, *, delivery_id: int) -> str:
+    """Try one notification delivery (see :mod:`medianest.core.notifications.delivery`).
+
+    The job never fails for the delivery's sake: the row keeps its state and the job queues
+    the next try itself. A job cut short (its worker killed) is run again by the queue and
+    finds the row's lease, then takes it over once it lapsed.
+    """
+    hub: Any = ctx.hub
+    with hub.database.activate():
+        return str(await hub.notifications.deliverer.run(delivery_id))
+
+
+async def sweep(ctx: JobContext) -> int:
+    """Queue again the deliveries whose job was lost or whose worker died mid-send."""
+    hub: Any = ctx.hub
+    with hub.database.activate():
+        return await delivery.sweep(hub.jobs)
+
+
+async def source_check(ctx: JobContext, *, source: str, since: str) -> bool:
+    """Tell the admins a source is still down, if it is (see
+    :mod:`medianest.core.notifications.health`)."""
+    hub: Any = ctx.hub
+    return bool(await hub.notifications.health.check(source, since))
+
+
 def jobs_for(registry: ProviderRegistry) -> list[Job]:
     """The jobs core registers besides the sync ones, delivering through ``registry``."""
-    return [Job(name=NOTIFY, function=partial(notify, registry), max_tries=1, timeout_seconds=60)]
+    return [
+        Job(name=NOTIFY, function=partial(notify, registry), max_tries=1, timeout_seconds=60),
+        Job(name=DELIVER, function=deliver, max_tries=5, timeout_seconds=120),
+        Job(name=health.CHECK, function=source_check, max_tries=3, timeout_seconds=60),
+        Job(
+            name=SWEEP,
+            function=sweep,
+            max_tries=1,
+            timeout_seconds=60,
+            cron=Cron(second={0, 30}),
+        ),
+    ]

@@ -30,7 +30,7 @@ from medianest.core.flags import FlagService
 from medianest.core.heap import freeze_startup_heap
 from medianest.core.media.reads import MediaReads
 from medianest.core.metrics import Metrics
-from medianest.core.notifications import resolve_recipients
+from medianest.core.notifications.center import NotificationCenter
 from medianest.core.plugins import PluginHost, PluginInfo, plugin_returned
 from medianest.core.registry import ProviderRegistry
 from medianest.core.requests import SYSTEM, Locks, RequestService
@@ -78,9 +78,10 @@ class Hub:
             self.registry.add_all(kind, host.collect(f"register_{kind}", hub=self))
         self.registry.add_all("auth_providers", core_auth_providers())
         self.metrics = Metrics()
+        self.notifications = NotificationCenter(settings.notifications, self)
         self.events = EventBuffer(
             settings.events,
-            lambda: self.registry.all("analytics_sinks"),
+            lambda: [*self.registry.all("analytics_sinks"), self.notifications.sink],
             self._publish_event,
             on_drop=lambda sink, count: self.metrics.events_dropped.labels(sink).inc(count),
         )
@@ -206,20 +207,12 @@ class Hub:
         self.events.put(event)
 
     async def notify(self, notification: Notification) -> JobHandle:
-        """Resolve the recipients' addresses and queue ``notification`` for every notifier,
-        retried on failure (:data:`~medianest.core.core_jobs.NOTIFY`)."""
-        with self.database.activate():
-            resolved = await resolve_recipients(notification.recipients)
-        if not resolved:
-            log.warning(
-                "notification dropped: no recipient left", event_type=notification.event_type
-            )
-            return JobHandle(job_id="", queued=False)
-        message = notification.model_copy(update={"recipients": resolved})
-        with self.database.activate():  # jobs run in-process inherit it (embedded mode)
-            return await self.jobs.enqueue(
-                core_jobs.NOTIFY, notification=message.model_dump(mode="json")
-            )
+        """Route ``notification`` like an event's: each user's preferences, inbox and chosen
+        channels, each role through every notifier's shared channel; one delivery job per
+        notifier and recipient, retried on failure (see :mod:`medianest.core.notifications`).
+        The handle's ``job_id`` names this routing."""
+        routing = await self.notifications.notify(notification)
+        return JobHandle(job_id=routing, queued=True)
 
     async def publish(self, channel: str, message: Any) -> None:
         """Publish ``message`` on a plugin's own ``channel`` (core's channels are refused)."""
@@ -321,6 +314,7 @@ class Hub:
             await self._jobs.start()
             self.sync.start(pubsub=self._state.pubsub, jobs=self._jobs)
             await self.search.start(self._state.pubsub)
+            self.notifications.health.start()
             for info in self.host.enabled():
                 for result in self.host.call(info, "startup", hub=self):
                     if inspect.isawaitable(result):
@@ -340,6 +334,7 @@ class Hub:
         if self._jobs is not None:
             await self._jobs.close()
             self._jobs = None
+        await self.notifications.health.close()
         await self.search.close()
         await self.requests.close()
         await self.live.aclose()
@@ -352,6 +347,7 @@ class Hub:
                 log.error("plugin shutdown failed", plugin=info.key, error=str(exc))
         self._started_plugins.clear()
         await self.events.close()  # before sinks and pub/sub close: deliver what is left
+        await self.notifications.sink.drain()
         await self._close_providers()
         try:
             if self._sessions is not None:

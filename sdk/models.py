@@ -350,3 +350,9 @@ class Notification(_Frozen):
     media: SourceRef | None = None
     request: RequestRef | None = None
     recipients: tuple[Recipient, ...] = Field(min_length=1)
+    delivery_id: str | None = Field(
+        default=None,
+        max_length=255,
+        description="set by core on each delivery: stable across retries of that delivery, "
+        "so a receiver can drop a repeat (a webhook's Idempotency-Key)",
+    )

@@ -360,6 +360,17 @@ class Notifier(Provider, Protocol):
     their address of that kind (users without one are skipped by that notifier); for a
     role, and for every recipient of a notifier whose ``address_kind`` is ``None``, with
     ``address=None``.
+
+    Each ``notification`` a notifier receives carries a ``delivery_id``, the same for every
+    try of that delivery: pass it on (an ``Idempotency-Key`` header) so a receiver drops a
+    repeat. Errors say what to do: ``UpstreamError`` (``UpstreamRateLimitedError`` with its
+    ``retry_after``) or a timeout is tried again later; ``InvalidInputError`` and
+    ``PermissionDeniedError`` are final (the delivery goes to the dead letters at once).
+
+    Optional (SDK 1.1): ``async def check_address(self, address: str) -> str`` checks a
+    person's address of ``address_kind`` before core stores it, and returns it normalised, or
+    raises ``InvalidInputError(message, field=...)`` naming what is wrong. Core calls it when
+    the notifier has it.
     """
 
     address_kind: str | None

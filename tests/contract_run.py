@@ -40,11 +40,12 @@ DOCUMENTED_REFUSALS = {
         "account_not_linked",
         "invalid_transition",
     },
-    422: {"sync_unsupported"},
+    422: {"sync_unsupported", "invalid_address"},
 }
 """Codes of the 4xx answers that a schema-valid request may get, by status: the reasons the
 document gives (no sign-in, a missing permission, a state that forbids it); and a 404 where
-the document gives one (what the path names does not exist). Any other refusal of a
+the document gives one (what the path names does not exist); a destination its notifier
+refuses (only the notifier knows what it accepts). Any other refusal of a
 schema-valid request means the document misses a constraint the server enforces."""
 OPAQUE_FIELDS = {"cursor", "source", "sources", "expires_at"}
 """Fields whose valid values only the server knows (a page's ``next_cursor``, the ids of the

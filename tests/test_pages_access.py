@@ -21,6 +21,9 @@ PLAUSIBLE = {
     "user_id": "1",
     "digest": "0" * 16,
     "name": "swagger-ui.css",
+    "notification_id": "1",
+    "delivery_id": "1",
+    "kind": "webhook",
 }
 
 

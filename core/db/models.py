@@ -364,6 +364,100 @@ class RequestQuotaOverride(Model):
         app = "core"
         table = "core_request_quota"
         unique_together = (("user", "kind"),)
+class Notification(Model):
+    """One notification in a person's inbox (``core_notification``).
+
+    ``group_key`` joins notifications of one kind about one thing (an event type and its
+    request or parent item): within the grouping window a new one raises ``count`` of the
+    unread row instead of adding another. ``read_at`` is null while unread.
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    user_id = fields.IntField()
+    event_type = fields.CharField(max_length=200)
+    title = fields.CharField(max_length=300)
+    body = fields.TextField(default="")
+    link = fields.CharField(max_length=2000, null=True)
+    image = fields.CharField(max_length=2000, null=True)
+    data: dict[str, Any] = fields.JSONField(default=dict)
+    group_key = fields.CharField(max_length=400, null=True)
+    count = fields.IntField(default=1)
+    created_at = fields.DatetimeField()
+    updated_at = fields.DatetimeField()
+    read_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        app = "core"
+        table = "core_notification"
+        indexes = (("user_id", "read_at"), ("user_id", "group_key"))
+
+
+class NotificationDelivery(Model):
+    """One delivery of one notification by one notifier to one recipient.
+
+    ``key`` is unique: queuing the same delivery twice finds the row already there. A worker
+    claims a row (``status`` ``sending``, ``lease_until``) before sending; a row ``sent`` is
+    never sent again; a claim whose lease lapsed (its worker died) is taken over. ``status``:
+    ``pending`` → ``sending`` → ``sent``, or ``dead`` (tries exhausted or a permanent error,
+    ``last_error`` says which) → ``pending`` again when an admin retries it, or ``discarded``.
+    ``payload`` is the notification as the notifier gets it, ``address`` the destination,
+    encrypted at rest.
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    key = fields.CharField(max_length=255, unique=True)
+    notifier = fields.CharField(max_length=100)
+    user_id = fields.IntField(null=True)
+    role = fields.CharField(max_length=16, null=True)
+    event_type = fields.CharField(max_length=200)
+    address = fields.TextField(null=True)
+    destination = fields.CharField(max_length=64)
+    payload: dict[str, Any] = fields.JSONField()
+    status = fields.CharField(max_length=16, default="pending")
+    attempts = fields.IntField(default=0)
+    not_before = fields.DatetimeField(null=True)
+    lease_until = fields.DatetimeField(null=True)
+    owner = fields.CharField(max_length=64, null=True)
+    last_error = fields.TextField(null=True)
+    created_at = fields.DatetimeField()
+    updated_at = fields.DatetimeField()
+    sent_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        app = "core"
+        table = "core_notification_delivery"
+        indexes = (("status", "updated_at"),)
+
+
+class NotificationChannel(Model):
+    """A person's destination of one address kind (``apprise``, ``webhook``, ``email``...),
+    encrypted at rest; ``masked`` is what the pages show of it."""
+
+    id = fields.IntField(primary_key=True)
+    user_id = fields.IntField()
+    kind = fields.CharField(max_length=100)
+    address = fields.TextField()
+    masked = fields.CharField(max_length=300)
+    updated_at = fields.DatetimeField()
+
+    class Meta:
+        app = "core"
+        table = "core_notification_channel"
+        unique_together = (("user_id", "kind"),)
+
+
+class NotificationPreference(Model):
+    """What a person wants to hear of, where, and when not (``scope`` ``user:<id>``), or the
+    defaults admins set for everyone who chose nothing (``scope`` ``defaults``)."""
+
+    id = fields.IntField(primary_key=True)
+    scope = fields.CharField(max_length=50, unique=True)
+    settings: dict[str, Any] = fields.JSONField()
+    updated_at = fields.DatetimeField()
+
+    class Meta:
+        app = "core"
+        table = "core_notification_preference"
 
 
 __models__ = [
@@ -380,4 +474,8 @@ __models__ = [
     MediaRequest,
     MediaRequestInterest,
     RequestQuotaOverride,
+    Notification,
+    NotificationDelivery,
+    NotificationChannel,
+    NotificationPreference,
 ]

@@ -10,6 +10,7 @@ from tests.benchmarks import (
     health_live_rate,
     library_sync,
     live_socket,
+    notifications,
     pages_http,
     plex_library_read,
     plex_simulator_pages,
@@ -42,4 +43,5 @@ BENCHMARKS: dict[str, Benchmark] = {
     "request_marks": request_marks.run,
     "request_available": request_available.run,
     "request_reconcile": request_reconcile.run,
+    "notifications": notifications.run,
 }

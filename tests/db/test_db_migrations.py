@@ -22,6 +22,7 @@ CORE = [
     "core.0005_search_and_overrides",
     "core.0006_person_locale",
     "core.0007_requests",
+    "core.0008_notifications",
 ]
 SAMPLE = ["sample.0001_initial", "sample.0002_add_rating"]
 PLUGINS = {KEY: DATABASE_MODELS}

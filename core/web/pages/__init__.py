@@ -23,6 +23,7 @@ from medianest.core.web.pages.assets import ASSETS_EXTENSION, STATIC_DIR, AssetS
 from medianest.core.web.pages.home import home_pages
 from medianest.core.web.pages.images import image_pages, poster_src
 from medianest.core.web.pages.media import library_pages, media_pages
+from medianest.core.web.pages.notifications import notification_pages
 from medianest.core.web.pages.plugin_pages import install_plugin_pages
 from medianest.core.web.pages.requests import requests_pages
 from medianest.core.web.pages.search import search_pages
@@ -51,6 +52,7 @@ PAGE_BLUEPRINTS: tuple[Blueprint, ...] = (
     library_pages,
     requests_pages,
     admin_pages,
+    notification_pages,
 )
 """Core's page blueprints, in registration order."""
 

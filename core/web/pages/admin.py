@@ -87,6 +87,12 @@ SECTIONS: tuple[tuple[str, str, Permission, str], ...] = (
         N_("Schedules, last runs, start a sync and follow it."),
     ),
     ("admin_pages.audit", N_("Audit log"), Permission.VIEW_AUDIT, N_("Who did what, and when.")),
+    (
+        "notification_pages.admin",
+        N_("Notifications"),
+        Permission.MANAGE_SETTINGS,
+        N_("Defaults for everyone, notifiers, dead letters."),
+    ),
 )
 """The admin pages: endpoint, name, the permission it needs, what it is for."""
 RUN_WORDS = (

@@ -24,6 +24,7 @@ from quart_schema import hide
 from werkzeug.exceptions import HTTPException, NotFound
 
 from medianest.core.auth.errors import InvalidCredentialsError
+from medianest.core.db.models import Notification
 from medianest.core.db.outage import unavailable as database_outage
 from medianest.core.web import context, problems
 from medianest.core.web.pages import i18n
@@ -37,6 +38,7 @@ log = structlog.get_logger(__name__)
 
 SIGN_IN_PATH = "/sign-in"
 SEARCH_ENDPOINT = "search_pages.search"
+NOTIFICATIONS_ENDPOINT = "notification_pages.inbox_page"
 """The search page: the shell shows its search box on every page once this endpoint exists."""
 ADMIN_PERMISSIONS = frozenset(
     {
@@ -226,6 +228,7 @@ async def render_page(
         search_url=_url_if(SEARCH_ENDPOINT, views),
         csrf_token=csrf_token(),
         locale=i18n.current_locale(),
+        unread=await _unread(principal, views),
         **values,
     )
     response = Response(body, status=status, content_type="text/html; charset=utf-8")
@@ -235,6 +238,16 @@ async def render_page(
         response.set_etag(hashlib.sha256(body.encode("utf-8")).hexdigest()[:32])
         await response.make_conditional(request)
     return response
+
+
+async def _unread(principal: Principal | None, views: Any) -> int | None:
+    """The bell's count for a signed-in person (``None``: no bell)."""
+    if principal is None or NOTIFICATIONS_ENDPOINT not in views:
+        return None
+    try:
+        return await Notification.filter(user_id=principal.user_id, read_at=None).count()
+    except Exception:  # an error page while the database is away: no count, no bell
+        return None
 
 
 def csrf_token() -> str:

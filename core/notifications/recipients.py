@@ -3,13 +3,14 @@
 A plugin (or core) names recipients by user id or role (:class:`~medianest.sdk.Recipient`);
 before the notification is queued, core fills each user's username and addresses (their
 email under ``email``, each linked identity under its provider key) from the database and
-drops users that do not exist or are deactivated. Roles stay roles: each notifier delivers
-them to its own shared channel.
+drops users that do not exist or are deactivated. A person's own destinations (an Apprise
+URL, a webhook, an email override; see :mod:`.channels`) are added under their address kind.
+Roles stay roles: each notifier delivers them to its own shared channel.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import structlog
 
@@ -18,11 +19,27 @@ from medianest.sdk.models import Recipient
 
 log = structlog.get_logger(__name__)
 
+PERSON_CHANNEL_PREFIX = "person:"
+"""Where what is published for one person goes (the live socket's topic ``me`` reads it)."""
 
-async def resolve_recipients(recipients: Sequence[Recipient]) -> tuple[Recipient, ...]:
+
+def person_channel(user_id: int) -> str:
+    """The pub/sub channel of what is published for person ``user_id``."""
+    return f"{PERSON_CHANNEL_PREFIX}{user_id}"
+
+
+async def resolve_recipients(
+    recipients: Sequence[Recipient],
+    channels: Mapping[int, Mapping[str, str]] | None = None,
+) -> tuple[Recipient, ...]:
     """``recipients`` with every user's username and addresses filled in, in order, without
-    duplicates; unknown or deactivated users are left out (and logged)."""
+    duplicates; unknown or deactivated users are left out (and logged).
+
+    :param channels: each user's own destinations (address kind → address, decrypted): they
+        come before the addresses core knows (a person's email override wins).
+    """
     known = await addresses_of(r.user_id for r in recipients if r.user_id is not None)
+    own = channels or {}
     resolved: list[Recipient] = []
     seen: set[tuple[str, object]] = set()
     for recipient in recipients:
@@ -45,7 +62,14 @@ async def resolve_recipients(recipients: Sequence[Recipient]) -> tuple[Recipient
         username, addresses = known[recipient.user_id]
         resolved.append(
             recipient.model_copy(
-                update={"username": username, "addresses": {**addresses, **recipient.addresses}}
+                update={
+                    "username": username,
+                    "addresses": {
+                        **addresses,
+                        **own.get(recipient.user_id, {}),
+                        **recipient.addresses,
+                    },
+                }
             )
         )
     return tuple(resolved)
