@@ -37,7 +37,7 @@ from medianest.core.web.cors import install_cors
 from medianest.core.web.guard import check_declared, install_guard
 from medianest.core.web.hosts import install_host_check
 from medianest.core.web.keep_alive import install_keep_alive
-from medianest.core.web.live import install_live, publish_to_person
+from medianest.core.web.live import install_live
 from medianest.core.web.openapi import HubOpenAPIProvider
 from medianest.core.web.pages import install_pages
 from medianest.core.web.pages.shell import API_CSP, PAGE_CSP
@@ -141,9 +141,6 @@ def create_app(
         app.register_blueprint(admin.blueprint)
     install_pages(app, hub)
     install_live(app, hub)
-    hub.requests.tell_person = lambda user_id, message: publish_to_person(
-        hub.pubsub, user_id, message
-    )
     owners: dict[str, str] = {}
     for key, blueprint in hub.blueprints:
         name = f"plugin_{key}_{blueprint.name}"

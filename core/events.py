@@ -25,6 +25,7 @@ from medianest.config.settings import EventSettings
 from medianest.sdk.events import EVENTS_CHANNEL
 from medianest.sdk.models import DomainEvent
 from medianest.sdk.providers import AnalyticsSink
+from medianest.sdk.services import PubSub
 
 log = structlog.get_logger(__name__)
 
@@ -158,3 +159,19 @@ class EventBuffer:
         log.error(message, sink=where, events=count, dropped_total=self.dropped, **fields)
         if self._on_drop is not None:
             self._on_drop(where, count)
+
+
+PERSON_CHANNEL_PREFIX = "person:"
+"""Where what is published for one person goes (the live socket's topic ``me`` reads it)."""
+
+
+def person_channel(user_id: int) -> str:
+    """The pub/sub channel of what is published for person ``user_id`` (topic ``me``)."""
+    return f"{PERSON_CHANNEL_PREFIX}{user_id}"
+
+
+async def publish_to_person(pubsub: PubSub, user_id: int, message: Any) -> None:
+    """Send ``message`` to every open page of person ``user_id``, on every replica (numbered
+    and kept in the person's own history, like every live message); any process may call it,
+    a worker as well as a replica."""
+    await pubsub.publish(person_channel(user_id), message)

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from medianest.core.web.live import LIVE_PATH, broker_of, person_channel, publish_to_person
+from medianest.core.events import person_channel, publish_to_person
+from medianest.core.web.live import LIVE_PATH, broker_of
 from medianest.sdk import LiveTopic, PluginError, hookimpl
 from medianest.sdk.access import Permission
 from medianest.sdk.events import REQUESTS_CHANNEL

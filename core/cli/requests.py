@@ -19,9 +19,7 @@ from medianest.core.auth.principals import principal_for
 from medianest.core.cli._common import Context, handles_errors, out, plain_table, run
 from medianest.core.cli._hub import services
 from medianest.core.db.models import User
-from medianest.core.hub import Hub
 from medianest.core.requests import STATUSES, SYSTEM, RequestQuery, RequestView
-from medianest.core.web.live import publish_to_person
 from medianest.sdk.access import Permission
 from medianest.sdk.errors import NotFoundError, PermissionDeniedError
 from medianest.sdk.models import Principal
@@ -114,7 +112,6 @@ def _act(
 
     async def act() -> RequestView:
         async with services(settings) as hub:
-            _live(hub)
             with hub.database.activate():
                 principal = await _acting(as_user) if as_user else SYSTEM
                 view = await hub.requests.act(principal, request_id, action, reason=reason)
@@ -123,12 +120,6 @@ def _act(
 
     result: RequestView = run(act())
     return result
-
-
-def _live(hub: Hub) -> None:
-    hub.requests.tell_person = lambda user_id, message: publish_to_person(
-        hub.pubsub, user_id, message
-    )
 
 
 async def _user(username: str) -> User:

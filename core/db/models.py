@@ -364,6 +364,8 @@ class RequestQuotaOverride(Model):
         app = "core"
         table = "core_request_quota"
         unique_together = (("user", "kind"),)
+
+
 class Notification(Model):
     """One notification in a person's inbox (``core_notification``).
 

@@ -17,6 +17,6 @@
 
 from __future__ import annotations
 
-from medianest.core.notifications.recipients import person_channel, resolve_recipients
+from medianest.core.notifications.recipients import resolve_recipients
 
-__all__ = ["person_channel", "resolve_recipients"]
+__all__ = ["resolve_recipients"]

@@ -24,10 +24,11 @@ import structlog
 from medianest.config.settings import NotificationSettings
 from medianest.core.auth.principals import effective_permissions
 from medianest.core.db.models import User
+from medianest.core.events import person_channel
 from medianest.core.notifications import channels as person_channels
 from medianest.core.notifications import delivery, inbox, preferences
 from medianest.core.notifications.health import HealthWatch
-from medianest.core.notifications.recipients import person_channel, resolve_recipients
+from medianest.core.notifications.recipients import resolve_recipients
 from medianest.core.notifications.rules import Draft, Rule, core_rules, rule_for
 from medianest.sdk.errors import InvalidInputError, NotFoundError
 from medianest.sdk.models import DomainEvent, Notification, Recipient

@@ -19,14 +19,6 @@ from medianest.sdk.models import Recipient
 
 log = structlog.get_logger(__name__)
 
-PERSON_CHANNEL_PREFIX = "person:"
-"""Where what is published for one person goes (the live socket's topic ``me`` reads it)."""
-
-
-def person_channel(user_id: int) -> str:
-    """The pub/sub channel of what is published for person ``user_id``."""
-    return f"{PERSON_CHANNEL_PREFIX}{user_id}"
-
 
 async def resolve_recipients(
     recipients: Sequence[Recipient],

@@ -47,6 +47,7 @@ from medianest.core.db.models import (
     User,
 )
 from medianest.core.db.models import MediaRequest as RequestRow
+from medianest.core.events import publish_to_person
 from medianest.core.registry import ProviderRegistry
 from medianest.core.requests.errors import (
     AlreadyAvailableError,
@@ -131,7 +132,6 @@ People = list[Person]
 Quotas = list[Quota]
 Outcomes = list[tuple[int, RequestView | None, MediaNestError | None]]
 FindItem = Callable[[str, str], Awaitable[MediaItem | None]]
-TellPerson = Callable[[int, Any], Awaitable[None]]
 
 
 class RequestService:
@@ -141,7 +141,6 @@ class RequestService:
         (its catalogue, else the source live), or ``None``.
     :param pubsub: the hub's pub/sub, once started.
     :param locks: locks shared by the hub's replicas.
-    :param tell_person: sends a message to one person's open pages (the web app sets it).
     """
 
     def __init__(
@@ -154,7 +153,6 @@ class RequestService:
         pubsub: Callable[[], PubSub],
         locks: Locks,
         find_item: FindItem,
-        tell_person: TellPerson | None = None,
     ) -> None:
         self.settings = settings
         self._database = database
@@ -163,7 +161,6 @@ class RequestService:
         self._pubsub = pubsub
         self._locks = locks
         self._find_item = find_item
-        self.tell_person = tell_person
         self._background: set[asyncio.Task[None]] = set()
 
     # -- backends --------------------------------------------------------------------------
@@ -864,9 +861,10 @@ class RequestService:
         shown = view.to_json()
         try:
             await self._pubsub().publish(events.REQUESTS_CHANNEL, {"request": shown})
-            if self.tell_person is not None:
-                for user_id in view.people():
-                    await self.tell_person(user_id, {"type": "request", "request": shown})
+            for user_id in view.people():
+                await publish_to_person(
+                    self._pubsub(), user_id, {"type": "request", "request": shown}
+                )
         except Exception as exc:  # live news is best effort; the change itself is saved
             log.warning("could not publish a request change", request_id=view.id, error=str(exc))
 

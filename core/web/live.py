@@ -71,6 +71,7 @@ from quart_schema import hide, tag, validate_response
 from medianest.core.auth.errors import InvalidCredentialsError
 from medianest.core.auth.principals import principal_for
 from medianest.core.db.models import ApiKey, User
+from medianest.core.events import person_channel
 from medianest.core.state import HistoryRead, Sequenced, SequencedPubSub
 from medianest.core.web import context
 from medianest.core.web.guard import websocket_origin_allowed
@@ -113,23 +114,11 @@ _CLOSE_REASONS = {
     CLOSE_TOO_SLOW: "too slow",
     CLOSE_GOING_AWAY: "the hub is stopping",
 }
-PERSON_CHANNEL_PREFIX = "person:"
 EXTENSION = "medianest.live"
 MAX_FRAME_BYTES = 4096
 MAX_TOPICS_PER_FRAME = 16
 _PLUGIN_TOPIC = re.compile(r"^[a-z0-9][a-z0-9_-]*\.[a-z0-9][a-z0-9._-]{0,63}$")
 _PLUGIN_CHANNEL = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
-
-
-def person_channel(user_id: int) -> str:
-    """The pub/sub channel of what is published for person ``user_id`` (topic ``me``)."""
-    return f"{PERSON_CHANNEL_PREFIX}{user_id}"
-
-
-async def publish_to_person(pubsub: PubSub, user_id: int, message: Any) -> None:
-    """Send ``message`` to every open page of person ``user_id``, on every replica (numbered
-    and kept in the person's own history, like every live message)."""
-    await pubsub.publish(person_channel(user_id), message)
 
 
 @dataclass(frozen=True, slots=True)

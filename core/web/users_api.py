@@ -32,6 +32,7 @@ from tortoise.transactions import in_transaction
 from medianest.core.auth import api_keys, audit
 from medianest.core.auth.principals import effective_permissions
 from medianest.core.db.models import ApiKey, User
+from medianest.core.events import publish_to_person
 from medianest.core.users import ROLE_ADMIN, ROLE_USER
 from medianest.core.web import context
 from medianest.core.web.api_support import (
@@ -41,7 +42,6 @@ from medianest.core.web.api_support import (
     known_permission_list,
     page_by_id,
 )
-from medianest.core.web.live import publish_to_person
 from medianest.core.web.signin_schemas import SignedInUser
 from medianest.sdk.access import USER_PERMISSIONS, Permission, requires
 from medianest.sdk.errors import (

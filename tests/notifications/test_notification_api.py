@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from medianest.core.db.models import NotificationChannel, NotificationDelivery
-from medianest.core.notifications import person_channel
+from medianest.core.events import person_channel
 from medianest.sdk.events import REQUEST_AVAILABLE
 from medianest.sdk.models import DomainEvent
 from tests.admin_testing import with_key, with_session

@@ -20,7 +20,6 @@ from playwright.sync_api import Browser, Page, expect
 from medianest.core.auth.principals import principal_for
 from medianest.core.db.models import User
 from medianest.core.requests import RequestAsk
-from medianest.core.web.live import TOPICS
 from medianest.sdk.errors import AccountNotLinkedError, UpstreamUnreachableError
 from tests.served_hub import served_hub
 from tests.web.browser import Person, WebHub, check_accessibility, screenshot
@@ -59,16 +58,8 @@ def ask(web: WebHub, person: Person, kind: str, item_id: str, seasons: Any = Non
     return web.served.run(filed())
 
 
-def told_live(web: WebHub) -> bool:
-    """Whether the hub tells people's pages about their requests (topic ``me``)."""
-    return web.served.hub.requests.tell_person is not None
-
-
-def shows_status(page: Page, request_id: int, status: str, *, live: bool) -> None:
-    """The row of ``request_id`` says ``status``: live, else once the page is loaded again
-    (without live updates the page shows the status of when it was loaded)."""
-    if not live:
-        page.reload()
+def shows_status(page: Page, request_id: int, status: str) -> None:
+    """The row of ``request_id`` says ``status`` without the page being loaded again."""
     expect(page.locator(f"#request-{request_id} [data-field=status]")).to_have_text(status)
 
 
@@ -270,9 +261,7 @@ def test_managers_decide_in_bulk_and_the_friend_sees_it_live(web: WebHub) -> Non
     decline_me = ask(web, friend, "movie", "movie-2")
     friend_page = web.page_as(friend)
     friend_page.goto("/requests")
-    live = told_live(web)
-    if live:
-        expect(friend_page.locator("html[data-live=on]")).to_have_count(1)
+    expect(friend_page.locator("html[data-live=on]")).to_have_count(1)
     manager = web.page_as(web.person("user", permissions=["search", "manage_requests"]))
     manager.goto("/requests")
     manager.get_by_role("link", name="Manage everyone's requests").click()
@@ -286,12 +275,12 @@ def test_managers_decide_in_bulk_and_the_friend_sees_it_live(web: WebHub) -> Non
     manager.get_by_role("button", name="Approve").click()
     expect(manager.get_by_role("status")).to_contain_text("1 request approved.")
     expect(manager.locator(f"#request-{approve_me} [data-field=status]")).to_have_text("approved")
-    shows_status(friend_page, approve_me, "approved", live=live)
+    shows_status(friend_page, approve_me, "approved")
     manager.get_by_label("Select Wanted Film 2", exact=True).check()
     manager.get_by_label(re.compile("^Reason")).fill("Not in \u202ethis house")
     manager.get_by_role("button", name="Decline").click()
     expect(manager.get_by_role("status")).to_contain_text("1 request declined.")
-    shows_status(friend_page, decline_me, "declined", live=live)
+    shows_status(friend_page, decline_me, "declined")
     reason = friend_page.locator(f"#request-{decline_me} [data-field=reason]")
     expect(reason).to_have_text("Not in \u202ethis house")
     manager.get_by_label("Select Wanted Film 1", exact=True).check()
@@ -304,16 +293,11 @@ def test_managers_decide_in_bulk_and_the_friend_sees_it_live(web: WebHub) -> Non
 def test_manage_page_hears_of_new_requests(web: WebHub) -> None:
     manager = web.page_as(web.person("admin"))
     manager.goto("/requests/manage?status=pending")
-    live = "requests" in TOPICS
-    if live:
-        expect(manager.locator("html[data-live=on]")).to_have_count(1)
+    expect(manager.locator("html[data-live=on]")).to_have_count(1)
     ask(web, web.person("user", name="late-asker"), "show", "show-4", seasons=(1,))
-    if live:
-        news = manager.locator("#requests-news")
-        expect(news).to_be_visible()
-        news.get_by_role("link").click()
-    else:  # without the live topic the page shows what there was when it was loaded
-        manager.reload()
+    news = manager.locator("#requests-news")
+    expect(news).to_be_visible()
+    news.get_by_role("link").click()
     expect(manager.locator("tr", has_text="late-asker")).to_have_count(1)
 
 
