@@ -13,6 +13,7 @@ import pytest
 from quart.testing.connections import WebsocketDisconnectError
 
 from medianest.core.db.models import User
+from medianest.core.events import publish_to_person
 from medianest.core.sync.runs import RunKind, Trigger
 from medianest.core.web.live import (
     CLOSE_FORBIDDEN_ORIGIN,
@@ -21,7 +22,6 @@ from medianest.core.web.live import (
     LIVE_PATH,
     LiveBroker,
     broker_of,
-    publish_to_person,
 )
 from medianest.sdk.access import Permission
 from tests.services import SECRET_KEY

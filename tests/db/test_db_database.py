@@ -10,7 +10,12 @@ from pathlib import Path
 
 import pytest
 import structlog
-from conftest import (
+
+from medianest.core.db import Database, DatabaseUnavailableError, redact_url
+from medianest.core.db.models import RuntimeFlagValue
+from medianest.sdk.errors import ConfigurationError, PluginError
+from medianest.sdk.persistence import DatabaseModels
+from tests.db.conftest import (
     NewURL,
     OpenDatabase,
     postgres_admin,
@@ -18,11 +23,6 @@ from conftest import (
     with_credentials,
     with_database,
 )
-
-from medianest.core.db import Database, DatabaseUnavailableError, redact_url
-from medianest.core.db.models import RuntimeFlagValue
-from medianest.sdk.errors import ConfigurationError, PluginError
-from medianest.sdk.persistence import DatabaseModels
 
 SECRET = "s3cr3t-Pa55"
 

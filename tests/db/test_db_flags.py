@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from conftest import OpenDatabase
 
 from medianest.core.db import Database
 from medianest.core.flags import FLAGS_CHANNEL, FlagService, FlagState
@@ -18,6 +17,7 @@ from medianest.core.state.memory import MemoryPubSub
 from medianest.sdk.errors import InvalidInputError, NotFoundError, PluginError
 from medianest.sdk.flags import Flag
 from medianest.sdk.services import FlagReader, PubSub
+from tests.db.conftest import OpenDatabase
 
 FLAGS = [
     Flag("plex.webhooks", "Accept Plex webhooks", default=True),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from conftest import OpenDatabase
 from medianest_db_sample import DATABASE_MODELS, KEY
 from medianest_db_sample.models import SampleItem
 
@@ -13,6 +12,7 @@ from medianest.core.db import Database
 from medianest.core.db.models import RuntimeFlagValue
 from medianest.sdk.errors import ConfigurationError
 from medianest.sdk.persistence import DatabaseModels
+from tests.db.conftest import OpenDatabase
 
 CORE = [
     "core.0001_initial",
