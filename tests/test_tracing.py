@@ -300,9 +300,12 @@ async def test_an_upstream_call_span_names_its_source_without_secrets(spans) -> 
             secret_params=["secretive"],
         ) as client:
             with tracing.tracer().start_as_current_span("sync") as parent:
-                assert await client.get_json(
-                    "/library", params={"X-Plex-Token": "tok-1234", "secretive": "hush-5678"}
-                ) == {}
+                assert (
+                    await client.get_json(
+                        "/library", params={"X-Plex-Token": "tok-1234", "secretive": "hush-5678"}
+                    )
+                    == {}
+                )
     finally:
         server.close()
         await server.wait_closed()
@@ -393,9 +396,7 @@ async def test_a_job_queued_in_a_request_continues_its_trace_on_a_worker(
         {"visits": VisitsPlugin()}, autoload=True, **HELLO, **settings
     ) as running:
         headers = await running.sign_in()
-        response = await running.client.post(
-            "/api/v1/plugins/visits/visits/far", headers=headers
-        )
+        response = await running.client.post("/api/v1/plugins/visits/visits/far", headers=headers)
         assert response.status_code == 202
         job_id = (await response.get_json())["job_id"]
 

@@ -161,7 +161,7 @@ def _instrument(provider: TracerProvider) -> None:
 
     from medianest.core.tracing import sqlite
 
-    AsyncPGInstrumentor().instrument(tracer_provider=provider)
+    AsyncPGInstrumentor().instrument(tracer_provider=provider)  # type: ignore[no-untyped-call]
     RedisInstrumentor().instrument(tracer_provider=provider)
     HTTPXClientInstrumentor().instrument(
         tracer_provider=provider,
@@ -183,7 +183,8 @@ def disable() -> None:
 
     from medianest.core.tracing import sqlite
 
-    for instrumentor in (AsyncPGInstrumentor(), RedisInstrumentor(), HTTPXClientInstrumentor()):
+    asyncpg = AsyncPGInstrumentor()  # type: ignore[no-untyped-call]
+    for instrumentor in (asyncpg, RedisInstrumentor(), HTTPXClientInstrumentor()):
         instrumentor.uninstrument()
     sqlite.uninstrument()
     hub_logging.use_trace_ids(None)
@@ -225,7 +226,7 @@ def wrap_asgi(app: Quart) -> None:
     from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
     from quart import request, websocket
 
-    app.asgi_app = OpenTelemetryMiddleware(  # type: ignore[method-assign]
+    app.asgi_app = OpenTelemetryMiddleware(  # type: ignore[method-assign, assignment]
         app.asgi_app,
         exclude_spans=["receive", "send"],
         default_span_details=_unrouted_span_details,
