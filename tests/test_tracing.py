@@ -22,6 +22,7 @@ from quart import Blueprint
 
 from medianest.config.settings import LogSettings
 from medianest.core import tracing
+from medianest.core.db.models import User
 from medianest.core.logging import configure_logging
 from medianest.core.web.live import LIVE_PATH
 from medianest.sdk import hookimpl
@@ -226,6 +227,11 @@ async def test_a_request_is_a_server_span_with_database_and_redis_children(
             headers={**headers, "traceparent": "00-" + "ab" * 16 + "-" + "cd" * 8 + "-01"},
         )
         assert response.status_code == 200, await response.get_data()
+        before = len(spans.get_finished_spans())
+        await running.hub.cache.set("outside", 1, ttl=60)  # in no request or job
+        with running.hub.database.activate():
+            await User.all().count()
+        assert len(spans.get_finished_spans()) == before, "calls outside a trace start none"
 
     server = _server_span(spans, "GET /api/v1/me")
     assert _hex(server.context.trace_id, 32) == "ab" * 16, "the caller's trace goes on"
@@ -245,6 +251,8 @@ async def test_a_request_is_a_server_span_with_database_and_redis_children(
     assert all(s.kind == SpanKind.CLIENT for s in database)
     assert any("SELECT" in str(s.attributes.get("db.statement", "")) for s in database)
     assert not any("very-secret-token" in json.dumps(dict(s.attributes)) for s in below)
+    orphans = [s.name for s in spans.get_finished_spans() if s.parent is None and s is not server]
+    assert orphans == [], "background calls (health checks, event listeners) start no traces"
 
 
 async def test_an_unknown_path_is_named_unmatched_not_by_its_path(medianest_hub, spans) -> None:
@@ -253,6 +261,16 @@ async def test_an_unknown_path_is_named_unmatched_not_by_its_path(medianest_hub,
         assert response.status_code == 404
     server = _server_span(spans, "GET unmatched")
     assert "abc123" not in server.name
+
+
+async def test_a_request_refused_before_its_handler_is_still_named_by_route(
+    medianest_hub, spans
+) -> None:
+    async with medianest_hub.run() as running:
+        response = await running.client.get("/api/v1/users/42")
+        assert response.status_code == 401
+    server = _server_span(spans, "GET /api/v1/users/<int:user_id>")
+    assert server.attributes["http.status_code"] == 401
 
 
 async def test_log_lines_inside_a_request_carry_its_trace_id(

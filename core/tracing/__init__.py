@@ -96,6 +96,8 @@ def configure_tracing(
         from opentelemetry import trace
         from opentelemetry.sdk.resources import SERVICE_NAME, Resource
         from opentelemetry.sdk.trace import TracerProvider
+
+        from medianest.core.tracing.sampling import NoOrphanCalls
     except ImportError as exc:  # pragma: no cover - the extra is installed wherever tests run
         raise ConfigurationError(
             "tracing is turned on by the OTEL_* environment variables, but its packages are "
@@ -106,6 +108,9 @@ def configure_tracing(
     )
     resource = Resource.create({} if named else {SERVICE_NAME: DEFAULT_SERVICE_NAME})
     provider = TracerProvider(resource=resource)
+    # The sampler OTEL_TRACES_SAMPLER names, behind one rule of the hub's (set before any
+    # tracer is made: tracers take the provider's sampler when they are created).
+    provider.sampler = NoOrphanCalls(provider.sampler)
     if span_processors is None:
         for processor in _exporting(env):
             provider.add_span_processor(processor)
@@ -234,13 +239,15 @@ def wrap_asgi(app: Quart) -> None:
         tracer_provider=_provider,
     )
 
-    @app.before_request
     async def name_request_span() -> None:
         _name_server_span(request.method, request.url_rule.rule if request.url_rule else None)
 
-    @app.before_websocket
     async def name_websocket_span() -> None:
         _name_server_span("WS", websocket.url_rule.rule if websocket.url_rule else None)
+
+    # First of the hooks: a later one may answer (a redirect, a 401) and skip the rest.
+    app.before_request_funcs.setdefault(None, []).insert(0, name_request_span)
+    app.before_websocket_funcs.setdefault(None, []).insert(0, name_websocket_span)
 
 
 def _unrouted_span_details(scope: dict[str, Any]) -> tuple[str, dict[str, Any]]:
