@@ -17,6 +17,7 @@ from quart_schema import QuartSchema, RequestSchemaValidationError
 from werkzeug.exceptions import HTTPException
 
 from medianest.config import Settings, load_settings
+from medianest.core import tracing
 from medianest.core.auth.client_ip import install_client_ip
 from medianest.core.auth.ratelimit import install_rate_limits
 from medianest.core.db.outage import unavailable as database_outage
@@ -83,6 +84,7 @@ def create_app(
         (the message names the culprit).
     """
     settings = settings or load_settings()
+    tracing.configure_tracing()
     hub = build_hub(settings, plugins=plugins, autoload=autoload)
     app = Quart(__name__)
     app.request_class = HubRequest
@@ -147,6 +149,7 @@ def create_app(
         app.register_blueprint(blueprint, url_prefix=f"{API_PREFIX}/plugins/{key}", name=name)
         owners[name] = key
     check_declared(app, owners)
+    tracing.wrap_asgi(app)
     return app
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from typing import Any
 
 import structlog
@@ -45,6 +45,28 @@ def redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[s
     return event
 
 
+_trace_ids: Callable[[], tuple[str, str] | None] | None = None
+
+
+def use_trace_ids(current: Callable[[], tuple[str, str] | None] | None) -> None:
+    """Have every log line written inside a span carry its ``trace_id`` and ``span_id``.
+
+    :param current: the ids of the current span, ``None`` outside one (tracing sets it when
+        it is on); ``None`` stops adding them.
+    """
+    global _trace_ids
+    _trace_ids = current
+
+
+def add_trace_ids(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """structlog processor: ``trace_id`` and ``span_id`` of the current span, when tracing."""
+    if _trace_ids is not None and "trace_id" not in event:
+        ids = _trace_ids()
+        if ids is not None:
+            event["trace_id"], event["span_id"] = ids
+    return event
+
+
 def configure_logging(settings: LogSettings, *, stream: Any = None, quiet: bool = False) -> None:
     """Set up structlog and the stdlib root logger once for this process.
 
@@ -61,6 +83,7 @@ def configure_logging(settings: LogSettings, *, stream: Any = None, quiet: bool 
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.StackInfoRenderer(),
+        add_trace_ids,
         redact,
     ]
     renderer: Any = (

@@ -87,6 +87,12 @@ _DETAIL_LIMIT: Final = 200
 _MIN_SECRET_LENGTH: Final = 4
 
 
+UPSTREAM_EXTENSION: Final = "medianest.upstream"
+"""The httpx request extension every request of an :class:`UpstreamClient` carries:
+``{"source", "plugin", "redact"}``, so that the hub's tracing names the source of each
+upstream call and shows its URL with secrets masked."""
+
+
 class UpstreamClient:
     """Requests to one upstream service, failures raised as SDK errors.
 
@@ -129,6 +135,9 @@ class UpstreamClient:
         self._secret_params = DEFAULT_SECRET_PARAMS | {p.lower() for p in secret_params}
         self._secrets: set[str] = set()
         self._remember_secrets(headers)
+        self._extensions = {
+            UPSTREAM_EXTENSION: {"source": source, "plugin": plugin, "redact": self.redact}
+        }
         self._http = httpx.AsyncClient(
             base_url=base_url,
             headers=dict(headers or {}),
@@ -190,6 +199,7 @@ class UpstreamClient:
                 json=json_body,
                 content=content,
                 timeout=httpx.Timeout(limit),
+                extensions=self._extensions,
             )
         except httpx.TimeoutException as exc:
             raise self.error(

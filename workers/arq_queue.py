@@ -11,6 +11,7 @@ from typing import Any
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.jobs import SerializationError
 
+from medianest.core import tracing
 from medianest.core.state.errors import StateUnavailableError
 from medianest.core.state.redis import CONNECTION_ERRORS
 from medianest.sdk.jobs import Job
@@ -80,6 +81,9 @@ class ArqJobQueue:
         if self._pool is None:
             raise RuntimeError("job queue is not started (or already closed)")
         job_id = job_id or new_job_id()
+        trace_context = tracing.inject_context()
+        if trace_context:  # the worker continues this trace (see TRACE_CONTEXT_KWARG)
+            kwargs[tracing.TRACE_CONTEXT_KWARG] = trace_context
         try:
             job = await self._pool.enqueue_job(
                 name,

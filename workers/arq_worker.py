@@ -20,6 +20,7 @@ from arq.cron import CronJob
 from arq.worker import Function, func, get_kwargs
 from redis.exceptions import LockError
 
+from medianest.core import tracing
 from medianest.sdk.errors import ConfigurationError
 from medianest.sdk.jobs import Job, JobContext
 from medianest.workers.arq_queue import DEFAULT_QUEUE_NAME
@@ -59,7 +60,8 @@ async def _attempt(
     worker: ResilientWorker | None = ctx.get("worker")
     job_ctx = JobContext(hub=ctx["hub"], job_id=ctx["job_id"], attempt=ctx["job_try"])
     outage = worker.outages.unreachable if worker is not None else None
-    outcome = await run_attempt(job, job_ctx, args, kwargs, policy, outage)
+    trace_context = kwargs.pop(tracing.TRACE_CONTEXT_KWARG, None)
+    outcome = await run_attempt(job, job_ctx, args, kwargs, policy, outage, trace_context)
     if outcome.outage and worker is not None:
         await worker.uncount_try(ctx["job_id"])
     return outcome

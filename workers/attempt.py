@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
 
+from medianest.core import tracing
 from medianest.sdk.jobs import Job, JobContext, RetryJob
 from medianest.workers.definitions import RetryPolicy
 
@@ -44,6 +45,30 @@ def describe(error: BaseException) -> str:
 
 
 async def run_attempt(
+    job: Job,
+    ctx: JobContext,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    policy: RetryPolicy,
+    outage: Callable[[], Awaitable[list[str]]] | None = None,
+    trace_context: Mapping[str, str] | None = None,
+) -> AttemptOutcome:
+    """Run try ``ctx.attempt`` of ``job`` (see :func:`_run_attempt`) inside a span of its own
+    when tracing is on, continuing ``trace_context``: the trace of whoever enqueued it."""
+    with tracing.job_span(
+        job.name,
+        job_id=ctx.job_id,
+        attempt=ctx.attempt,
+        max_tries=job.max_tries,
+        trace_context=trace_context,
+    ) as span:
+        outcome = await _run_attempt(job, ctx, args, kwargs, policy, outage)
+        if outcome.error is not None:
+            tracing.record_failure(span, outcome.error)
+        return outcome
+
+
+async def _run_attempt(
     job: Job,
     ctx: JobContext,
     args: tuple[Any, ...],

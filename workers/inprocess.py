@@ -16,6 +16,7 @@ from typing import Any
 import structlog
 from arq.cron import next_cron
 
+from medianest.core import tracing
 from medianest.sdk.jobs import Job, JobContext
 from medianest.sdk.services import HubContext, JobHandle
 from medianest.workers.attempt import run_attempt
@@ -40,6 +41,7 @@ class _Run:
     args: tuple[Any, ...]
     kwargs: dict[str, Any]
     running: bool = False
+    trace_context: dict[str, str] = field(default_factory=dict)
     task: asyncio.Task[None] = field(init=False)
 
 
@@ -126,7 +128,9 @@ class InProcessJobQueue:
         kwargs: dict[str, Any],
         delay: float,
     ) -> _Run:
-        run = _Run(job=job, job_id=job_id, args=args, kwargs=kwargs)
+        run = _Run(
+            job=job, job_id=job_id, args=args, kwargs=kwargs, trace_context=tracing.inject_context()
+        )
         run.task = asyncio.create_task(self._execute(run, delay), name=f"job {job.name} {job_id}")
         self._runs[job_id] = run
         run.task.add_done_callback(lambda _: self._forget(run))
@@ -148,7 +152,14 @@ class InProcessJobQueue:
                 run.running = True
                 try:
                     ctx = JobContext(hub=self._hub, job_id=run.job_id, attempt=attempt)
-                    outcome = await run_attempt(run.job, ctx, run.args, run.kwargs, self._policy)
+                    outcome = await run_attempt(
+                        run.job,
+                        ctx,
+                        run.args,
+                        run.kwargs,
+                        self._policy,
+                        trace_context=run.trace_context,
+                    )
                 finally:
                     run.running = False
             if outcome.retry_in is None:

@@ -75,8 +75,10 @@ def worker(obj: Context, burst: bool, health_check: bool) -> None:
         alive, message = run(_check_worker(settings))
         (out if alive else err).print(message, markup=False, soft_wrap=True)
         sys.exit(0 if alive else 1)
+    from medianest.core import tracing
     from medianest.workers.arq_worker import build_worker_settings, run_worker
 
+    tracing.configure_tracing()
     hub = build_hub(settings)
 
     async def on_startup(ctx: dict) -> None:
