@@ -59,6 +59,19 @@ class ServerSettings(_Section):
         default_factory=list,
         description="origins other web apps may call the API from (none by default)",
     )
+    drain_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        le=3600,
+        description="on SIGTERM, how long requests in flight may finish before the process exits",
+    )
+    drain_notice_seconds: float = Field(
+        default=0.0,
+        ge=0,
+        le=300,
+        description="on SIGTERM, how long readiness fails while requests are still served, "
+        "before the replica stops accepting (time for a load balancer to notice)",
+    )
 
     @field_validator("public_url")
     @classmethod
@@ -111,6 +124,13 @@ class JobSettings(_Section):
         gt=0,
         le=3600,
         description="a worker whose last heartbeat is older is reported as stuck or gone",
+    )
+    shutdown_grace_seconds: int = Field(
+        default=25,
+        ge=0,
+        le=3600,
+        description="on SIGTERM, how long an ARQ worker lets its running jobs finish before it "
+        "puts them back on the queue for another worker",
     )
 
     @model_validator(mode="after")

@@ -95,6 +95,7 @@ def worker(obj: Context, burst: bool, health_check: bool) -> None:
         handle_signals=True,
         dependencies={"database": hub.database.ping},
         heartbeat_seconds=settings.jobs.heartbeat_seconds,
+        shutdown_grace_seconds=settings.jobs.shutdown_grace_seconds,
     )
     out.print(f"MediaNest worker: {len(hub.job_definitions)} jobs registered")
     run(run_worker(worker_settings, burst=burst))
