@@ -362,7 +362,9 @@ class Settings(BaseSettings):
         description="sqlite:///path or postgres://user:pass@host/db (default: SQLite in data_dir)",
     )
     redis_url: str | None = Field(
-        default=None, description="redis://host:port/db; set it to run scaled (shared state, ARQ)"
+        default=None,
+        description="redis://host:port/db (rediss:// for TLS, redis+sentinel://s1:26379,"
+        "s2:26379/master/db through Sentinel); set it to run scaled (shared state, ARQ)",
     )
     secret_key: SecretStr | None = Field(
         default=None,
@@ -408,8 +410,12 @@ class Settings(BaseSettings):
     @field_validator("redis_url")
     @classmethod
     def _known_redis(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError("must start with redis://, rediss:// or unix://")
+        schemes = ("redis://", "rediss://", "unix://", "redis+sentinel://", "rediss+sentinel://")
+        if value is not None and not value.startswith(schemes):
+            raise ValueError(
+                "must start with redis://, rediss://, unix://, redis+sentinel:// or "
+                "rediss+sentinel://"
+            )
         return value
 
     @field_validator("secret_key")

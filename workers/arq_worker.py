@@ -15,7 +15,6 @@ from typing import Any
 
 import structlog
 from arq import Retry, cron
-from arq.connections import RedisSettings
 from arq.constants import retry_key_prefix
 from arq.cron import CronJob
 from arq.worker import Function, func, get_kwargs
@@ -24,7 +23,7 @@ from redis.exceptions import LockError
 from medianest.core.state.redis import CONNECTION_ERRORS
 from medianest.sdk.errors import ConfigurationError
 from medianest.sdk.jobs import Job, JobContext
-from medianest.workers.arq_queue import DEFAULT_QUEUE_NAME
+from medianest.workers.arq_queue import DEFAULT_QUEUE_NAME, redis_settings
 from medianest.workers.attempt import AttemptOutcome, run_attempt
 from medianest.workers.definitions import RetryPolicy, cron_fields, index_jobs
 from medianest.workers.outages import Probe
@@ -186,7 +185,7 @@ def build_worker_settings(
         "cron_jobs": [
             _cron_job(job, policy, queue_name) for job in index.values() if job.cron is not None
         ],
-        "redis_settings": RedisSettings.from_dsn(redis_url),
+        "redis_settings": redis_settings(redis_url),
         "queue_name": queue_name,
         "on_startup": startup,
         "on_shutdown": on_shutdown,
