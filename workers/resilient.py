@@ -66,6 +66,19 @@ class ResilientWorker(Worker):
             beat_at=now,
         )
         self.ctx["worker"] = self
+        self.stopping = False
+        """Set once the worker was asked to stop: a try cut short then is given back."""
+
+    def handle_sig_wait_for_completion(self, signum: Any) -> None:
+        """SIGTERM/SIGINT with a grace period: take no new job, let the running ones finish
+        for ``job_completion_wait`` seconds, then cut them short (they go back on the queue)."""
+        self.stopping = True
+        logger.info("worker stopping: finishing running jobs", jobs=len(self.tasks))
+        super().handle_sig_wait_for_completion(signum)
+
+    def handle_sig(self, signum: Any) -> None:
+        self.stopping = True
+        super().handle_sig(signum)
 
     async def _ping_redis(self) -> None:
         if self._pool is None:

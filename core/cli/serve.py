@@ -95,6 +95,7 @@ def worker(obj: Context, burst: bool, health_check: bool) -> None:
         handle_signals=True,
         dependencies={"database": hub.database.ping},
         heartbeat_seconds=settings.jobs.heartbeat_seconds,
+        shutdown_grace_seconds=settings.jobs.shutdown_grace_seconds,
     )
     out.print(f"MediaNest worker: {len(hub.job_definitions)} jobs registered")
     run(run_worker(worker_settings, burst=burst))
@@ -102,14 +103,12 @@ def worker(obj: Context, burst: bool, health_check: bool) -> None:
 
 async def _check_worker(settings: Settings) -> tuple[bool, str]:
     """Whether a worker on this host beats, and what to print about it."""
-    import redis.asyncio as aioredis
-
-    from medianest.core.state.redis import CONNECTION_ERRORS
+    from medianest.core.state.redis import CONNECTION_ERRORS, connect
     from medianest.workers.arq_queue import DEFAULT_QUEUE_NAME
     from medianest.workers.heartbeat import check_host
 
     assert settings.redis_url is not None
-    client = aioredis.from_url(settings.redis_url, socket_connect_timeout=3, socket_timeout=3)
+    client = connect(settings.redis_url, client_name="medianest-health-check")
     try:
         return await check_host(
             client, DEFAULT_QUEUE_NAME, settings.jobs.worker_silent_after_seconds

@@ -21,6 +21,7 @@ from medianest.core.state.redis import (
     RedisPubSub,
     RedisRateLimiter,
     connect,
+    describe_redis_failure,
     safe_url,
 )
 from medianest.sdk.services import Cache, PubSub, RateLimiter
@@ -56,7 +57,9 @@ class StateBackends:
         try:
             await self.redis.ping()
         except CONNECTION_ERRORS as exc:
-            raise StateUnavailableError(f"Redis at {self.redis_url} is unreachable: {exc}") from exc
+            raise StateUnavailableError(
+                f"Redis at {self.redis_url} is unreachable: {describe_redis_failure(exc)}"
+            ) from exc
 
     async def close(self) -> None:
         """End subscriptions, cancel pending computations and close the connections.
