@@ -4,11 +4,13 @@ Sets up the private cluster (see :mod:`tests.drill.cluster`), starts the load (s
 :mod:`tests.drill.load`) and runs the phases one at a time:
 
 1. ``baseline``: nothing disturbed;
-2. ``rolling_restart``: each API replica drained in HAProxy, stopped (SIGTERM), started
-   again and put back once ready, one after the other;
-3. ``worker_kill``: a full sync of the big server; the worker running it is SIGKILLed in
+2. ``rolling_restart``: each API replica drained in HAProxy (runtime API), stopped (SIGTERM),
+   started again and put back once ready, one after the other;
+3. ``sigterm_restart``: the same roll with SIGTERM alone, as an orchestrator does it: the
+   replica fails ``/health/ready`` first and HAProxy's health check takes it out;
+4. ``worker_kill``: a full sync of the big server; the worker running it is SIGKILLed in
    the middle and the other one resumes it;
-4. ``redis_restart`` and 5. ``postgres_restart``: the server stopped, started again.
+5. ``redis_restart`` and 6. ``postgres_restart``: the server stopped, started again.
 
 Prints a table per phase and writes ``drill.json`` (``bench-results/`` or ``--out``); exits 1
 when a target is missed, 2 when the drill itself could not run.
@@ -64,10 +66,12 @@ class Size:
     settle_seconds: float
     outage_seconds: float
     pause_seconds: float
+    sigterm_replicas: int
+    """How many replicas the SIGTERM-only roll restarts (the quick drill: one)."""
 
 
-FULL = Size(5000, 100_000, 6, 3, 20, 10, 3, 0.05)
-QUICK = Size(1000, 10_000, 4, 2, 4, 3, 2, 0.1)
+FULL = Size(5000, 100_000, 6, 3, 20, 10, 3, 0.05, 3)
+QUICK = Size(1000, 10_000, 4, 2, 4, 3, 2, 0.1, 1)
 
 
 @dataclass
@@ -316,6 +320,21 @@ class Drill:
             took.append(round(time.monotonic() - began, 2))
         phase.facts["replica_restart_seconds"] = took
 
+    async def sigterm_restart(self, phase: Phase) -> None:
+        """The roll an orchestrator does: SIGTERM only; HAProxy learns from ``/health/ready``
+        (the replica fails it for ``server.drain_notice_seconds`` before it stops accepting)."""
+        assert self.hub is not None
+        took = []
+        for index, proc in enumerate(self.hub.replicas[: self.size.sigterm_replicas]):
+            name = f"r{index + 1}"
+            began = time.monotonic()
+            self.note(f"SIGTERM {name} (HAProxy's health check takes it out)")
+            await proc.stop(signal.SIGTERM, grace=30)
+            await self.hub.start_replica(index, self.control)
+            await poll(lambda n=name: self._up(n), 20, f"HAProxy seeing {name} up", 0.05)
+            took.append(round(time.monotonic() - began, 2))
+        phase.facts["replica_restart_seconds"] = took
+
     async def _idle(self, server: str) -> bool:
         assert self.haproxy is not None
         row = (await self.haproxy.servers())[server]
@@ -507,12 +526,19 @@ def simulated_ids(items: int, seed: int) -> set[str]:
     return {str(key) for key in world.servers[0].library.items}
 
 
-PHASES = ["baseline", "rolling_restart", "worker_kill", "redis_restart", "postgres_restart"]
+PHASES = [
+    "baseline",
+    "rolling_restart",
+    "sigterm_restart",
+    "worker_kill",
+    "redis_restart",
+    "postgres_restart",
+]
 
 
 def targets(name: str, summary: dict[str, Any]) -> list[Check]:
     """The phase's request targets (its own checks come on top)."""
-    if name in ("baseline", "rolling_restart", "worker_kill"):
+    if name in ("baseline", "rolling_restart", "sigterm_restart", "worker_kill"):
         return [
             Check(
                 "0 failed requests",

@@ -438,6 +438,8 @@ class HubProcesses:
             MEDIANEST_SYNC__LEASE_SECONDS="5",
             MEDIANEST_JOBS__HEARTBEAT_SECONDS="1",
             MEDIANEST_HEALTH__CHECK_TIMEOUT_SECONDS="1",
+            # HAProxy checks every 0.5 s and takes a server out after 2 failures.
+            MEDIANEST_SERVER__DRAIN_NOTICE_SECONDS="1.5",
             MEDIANEST_PLUGINS__PLEX__SERVERS=json.dumps(plex["servers"]),
             MEDIANEST_PLUGINS__PLEX__PLEXTV_URL=plex["plextv_url"],
             MEDIANEST_PLUGINS__PLEX__AUTH_APP_URL=plex["auth_app_url"],
