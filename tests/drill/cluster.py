@@ -324,6 +324,7 @@ defaults
     timeout tunnel 1h
     timeout http-request 10s
     timeout queue 10s
+    timeout check 4s
     option redispatch
     retries 3
     retry-on conn-failure empty-response response-timeout
@@ -437,7 +438,6 @@ class HubProcesses:
             MEDIANEST_SYNC__FULL_DAILY_AT="",
             MEDIANEST_SYNC__LEASE_SECONDS="5",
             MEDIANEST_JOBS__HEARTBEAT_SECONDS="1",
-            MEDIANEST_HEALTH__CHECK_TIMEOUT_SECONDS="1",
             # HAProxy checks every 0.5 s and takes a server out after 2 failures.
             MEDIANEST_SERVER__DRAIN_NOTICE_SECONDS="1.5",
             MEDIANEST_PLUGINS__PLEX__SERVERS=json.dumps(plex["servers"]),
