@@ -103,7 +103,7 @@ def worker(obj: Context, burst: bool, health_check: bool) -> None:
 
 async def _check_worker(settings: Settings) -> tuple[bool, str]:
     """Whether a worker on this host beats, and what to print about it."""
-    from medianest.core.state.redis import CONNECTION_ERRORS, connect
+    from medianest.core.state.redis import CONNECTION_ERRORS, close_client, connect
     from medianest.workers.arq_queue import DEFAULT_QUEUE_NAME
     from medianest.workers.heartbeat import check_host
 
@@ -116,4 +116,4 @@ async def _check_worker(settings: Settings) -> tuple[bool, str]:
     except CONNECTION_ERRORS as exc:
         return False, f"cannot read worker heartbeats: Redis is unreachable: {exc}"
     finally:
-        await client.aclose()
+        await close_client(client)

@@ -95,6 +95,15 @@ def connect(url: str, *, client_name: str = "medianest") -> Redis:
     return master
 
 
+async def close_client(client: Redis) -> None:
+    """Close ``client``, and its connections to the sentinels when it found its master
+    through them (redis-py leaves those open)."""
+    await client.aclose()
+    manager = getattr(client.connection_pool, "sentinel_manager", None)
+    for sentinel in getattr(manager, "sentinels", ()):
+        await sentinel.aclose()
+
+
 def _without_tls_options(url: str) -> str:
     """``url`` without the ``ssl_*`` options: they are given to the client as arguments."""
     parts = urlsplit(url)
