@@ -47,7 +47,9 @@ def _serve_many(settings: Settings) -> None:
     from medianest.core.serving import hypercorn_config, url_of
 
     sock = listen(settings.server.host, settings.server.port, choose_another=CHOOSE_ANOTHER_PORT)
-    config = hypercorn_config(sock)
+    # hypercorn's own processes stop on SIGTERM: requests in flight get drain_seconds to
+    # finish, but readiness and live sockets are not drained as with one worker.
+    config = hypercorn_config(sock, graceful_timeout=settings.server.drain_seconds)
     config.application_path = "medianest.core.asgi:app"
     config.workers = settings.server.workers
     out.print(f"MediaNest is serving on {url_of(sock)} with {config.workers} workers (scaled mode)")

@@ -81,7 +81,7 @@ def connect(url: str, *, client_name: str = "medianest") -> Redis:
         sentinel_options["password"] = target.sentinel_password
     if target.tls:
         sentinel_options.update(ssl=True, **target.connection_options())
-    sentinel = Sentinel(
+    sentinel = Sentinel(  # type: ignore[no-untyped-call]  # untyped in redis-py
         list(target.sentinels),
         sentinel_kwargs=sentinel_options,
         ssl=target.tls,

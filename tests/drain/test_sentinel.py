@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from medianest.config import load_settings
 from medianest.core.state.backends import open_state
 from medianest.core.state.errors import StateUnavailableError
 from medianest.sdk.errors import ConfigurationError
@@ -89,6 +90,7 @@ async def test_state_and_workers_follow_the_master_through_a_failover(tmp_path) 
 
 
 def test_a_sentinel_url_names_its_sentinels_and_master() -> None:
+    assert load_settings(redis_url="redis+sentinel://10.0.0.1:26379/main/0").mode == "scaled"
     settings = redis_settings("redis+sentinel://:pw@10.0.0.1:26379,10.0.0.2:26380/main/3")
     assert settings.sentinel and settings.sentinel_master == "main"
     assert settings.host == [("10.0.0.1", 26379), ("10.0.0.2", 26380)]
