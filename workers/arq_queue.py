@@ -12,7 +12,7 @@ from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.jobs import SerializationError
 
 from medianest.core.state.errors import StateUnavailableError
-from medianest.core.state.redis import CONNECTION_ERRORS
+from medianest.core.state.redis import CONNECTION_ERRORS, close_client
 from medianest.core.state.redis_url import RedisTarget
 from medianest.sdk.jobs import Job
 from medianest.sdk.services import JobHandle
@@ -99,7 +99,7 @@ class ArqJobQueue:
     async def close(self) -> None:
         """Close the pool this queue opened (not one it was given). Idempotent."""
         if self._settings is not None and self._pool is not None:
-            await self._pool.aclose()
+            await close_client(self._pool)
         self._pool = None
 
 

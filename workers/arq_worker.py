@@ -20,7 +20,7 @@ from arq.cron import CronJob
 from arq.worker import Function, func, get_kwargs
 from redis.exceptions import LockError
 
-from medianest.core.state.redis import CONNECTION_ERRORS
+from medianest.core.state.redis import CONNECTION_ERRORS, close_client
 from medianest.sdk.errors import ConfigurationError
 from medianest.sdk.jobs import Job, JobContext
 from medianest.workers.arq_queue import DEFAULT_QUEUE_NAME, redis_settings
@@ -241,4 +241,7 @@ async def _shut_down(worker: ResilientWorker) -> None:
         warnings.filterwarnings(
             "ignore", message=r"Call to deprecated close\.", category=DeprecationWarning
         )
+        pool = worker._pool
         await worker.close()
+        if pool is not None:  # arq leaves the connections to the sentinels open
+            await close_client(pool)

@@ -47,7 +47,9 @@ def _serve_many(settings: Settings) -> None:
     from medianest.core.serving import hypercorn_config, url_of
 
     sock = listen(settings.server.host, settings.server.port, choose_another=CHOOSE_ANOTHER_PORT)
-    config = hypercorn_config(sock)
+    # hypercorn's own processes stop on SIGTERM: requests in flight get drain_seconds to
+    # finish, but readiness and live sockets are not drained as with one worker.
+    config = hypercorn_config(sock, graceful_timeout=settings.server.drain_seconds)
     config.application_path = "medianest.core.asgi:app"
     config.workers = settings.server.workers
     out.print(f"MediaNest is serving on {url_of(sock)} with {config.workers} workers (scaled mode)")
@@ -103,7 +105,7 @@ def worker(obj: Context, burst: bool, health_check: bool) -> None:
 
 async def _check_worker(settings: Settings) -> tuple[bool, str]:
     """Whether a worker on this host beats, and what to print about it."""
-    from medianest.core.state.redis import CONNECTION_ERRORS, connect
+    from medianest.core.state.redis import CONNECTION_ERRORS, close_client, connect
     from medianest.workers.arq_queue import DEFAULT_QUEUE_NAME
     from medianest.workers.heartbeat import check_host
 
@@ -116,4 +118,4 @@ async def _check_worker(settings: Settings) -> tuple[bool, str]:
     except CONNECTION_ERRORS as exc:
         return False, f"cannot read worker heartbeats: Redis is unreachable: {exc}"
     finally:
-        await client.aclose()
+        await close_client(client)

@@ -20,6 +20,7 @@ from medianest.core.state.redis import (
     RedisCache,
     RedisPubSub,
     RedisRateLimiter,
+    close_client,
     connect,
     describe_redis_failure,
     safe_url,
@@ -70,7 +71,7 @@ class StateBackends:
             if isinstance(part, _Closeable):
                 await part.aclose()
         if self.redis is not None:
-            await self.redis.aclose()
+            await close_client(self.redis)
 
 
 async def open_state(

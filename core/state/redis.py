@@ -81,7 +81,7 @@ def connect(url: str, *, client_name: str = "medianest") -> Redis:
         sentinel_options["password"] = target.sentinel_password
     if target.tls:
         sentinel_options.update(ssl=True, **target.connection_options())
-    sentinel = Sentinel(
+    sentinel = Sentinel(  # type: ignore[no-untyped-call]  # untyped in redis-py
         list(target.sentinels),
         sentinel_kwargs=sentinel_options,
         ssl=target.tls,
@@ -93,6 +93,15 @@ def connect(url: str, *, client_name: str = "medianest") -> Redis:
     assert target.master is not None
     master: Redis = sentinel.master_for(target.master, redis_class=Redis)
     return master
+
+
+async def close_client(client: Redis) -> None:
+    """Close ``client``, and its connections to the sentinels when it found its master
+    through them (redis-py leaves those open)."""
+    await client.aclose()
+    manager = getattr(client.connection_pool, "sentinel_manager", None)
+    for sentinel in getattr(manager, "sentinels", ()):
+        await sentinel.aclose()
 
 
 def _without_tls_options(url: str) -> str:
