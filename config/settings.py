@@ -59,6 +59,19 @@ class ServerSettings(_Section):
         default_factory=list,
         description="origins other web apps may call the API from (none by default)",
     )
+    drain_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        le=3600,
+        description="on SIGTERM, how long requests in flight may finish before the process exits",
+    )
+    drain_notice_seconds: float = Field(
+        default=0.0,
+        ge=0,
+        le=300,
+        description="on SIGTERM, how long readiness fails while requests are still served, "
+        "before the replica stops accepting (time for a load balancer to notice)",
+    )
 
     @field_validator("public_url")
     @classmethod
@@ -111,6 +124,13 @@ class JobSettings(_Section):
         gt=0,
         le=3600,
         description="a worker whose last heartbeat is older is reported as stuck or gone",
+    )
+    shutdown_grace_seconds: int = Field(
+        default=25,
+        ge=0,
+        le=3600,
+        description="on SIGTERM, how long an ARQ worker lets its running jobs finish before it "
+        "puts them back on the queue for another worker",
     )
 
     @model_validator(mode="after")
@@ -420,7 +440,9 @@ class Settings(BaseSettings):
         description="sqlite:///path or postgres://user:pass@host/db (default: SQLite in data_dir)",
     )
     redis_url: str | None = Field(
-        default=None, description="redis://host:port/db; set it to run scaled (shared state, ARQ)"
+        default=None,
+        description="redis://host:port/db (rediss:// for TLS, redis+sentinel://s1:26379,"
+        "s2:26379/master/db through Sentinel); set it to run scaled (shared state, ARQ)",
     )
     secret_key: SecretStr | None = Field(
         default=None,
@@ -468,8 +490,12 @@ class Settings(BaseSettings):
     @field_validator("redis_url")
     @classmethod
     def _known_redis(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError("must start with redis://, rediss:// or unix://")
+        schemes = ("redis://", "rediss://", "unix://", "redis+sentinel://", "rediss+sentinel://")
+        if value is not None and not value.startswith(schemes):
+            raise ValueError(
+                "must start with redis://, rediss://, unix://, redis+sentinel:// or "
+                "rediss+sentinel://"
+            )
         return value
 
     @field_validator("secret_key")

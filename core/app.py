@@ -35,6 +35,7 @@ from medianest.core.web import (
     users_api,
 )
 from medianest.core.web.cors import install_cors
+from medianest.core.web.drain import install_drain
 from medianest.core.web.guard import check_declared, install_guard
 from medianest.core.web.hosts import install_host_check
 from medianest.core.web.keep_alive import install_keep_alive
@@ -143,6 +144,7 @@ def create_app(
         app.register_blueprint(admin.blueprint)
     install_pages(app, hub)
     install_live(app, hub)
+    install_drain(app)
     owners: dict[str, str] = {}
     for key, blueprint in hub.blueprints:
         name = f"plugin_{key}_{blueprint.name}"

@@ -125,7 +125,7 @@ class EventBuffer:
             try:
                 await self._publish(EVENTS_CHANNEL, event.model_dump(mode="json"))
             except Exception as exc:  # subscribers are best effort; sinks already have it
-                log.warning("event not published", event=event.type, error=str(exc))
+                log.warning("event not published", event_type=event.type, error=str(exc))
                 break
 
     async def _to_sink(self, sink: AnalyticsSink, batch: list[DomainEvent]) -> None:

@@ -39,8 +39,10 @@ def url_of(sock: socket.socket) -> str:
     return f"http://{shown}:{port}"
 
 
-def hypercorn_config(sock: socket.socket) -> Config:
+def hypercorn_config(sock: socket.socket, *, graceful_timeout: float = 5) -> Config:
     """A hypercorn config serving on ``sock``, access log left to the app's own line.
+
+    :param graceful_timeout: once stopped, how long requests in flight may finish.
 
     Hypercorn takes ownership of the descriptor it is given and closes it on shutdown, so it
     gets a duplicate: ``sock`` stays the caller's to close.
@@ -51,7 +53,7 @@ def hypercorn_config(sock: socket.socket) -> Config:
     config.bind = [f"fd://{handed_over}"]
     config.accesslog = None
     config.errorlog = logging.getLogger("hypercorn.error")
-    config.graceful_timeout = 5
+    config.graceful_timeout = graceful_timeout
     config.keep_alive_timeout = 75
     return config
 
@@ -62,9 +64,14 @@ async def serve_until(
     stop: asyncio.Event,
     *,
     on_ready: Callable[[str], Awaitable[None] | None] | None = None,
+    graceful_timeout: float = 5,
 ) -> None:
-    """Serve ``app`` on ``sock`` until ``stop`` is set; ``on_ready(url)`` once it listens."""
-    config = hypercorn_config(sock)
+    """Serve ``app`` on ``sock`` until ``stop`` is set; ``on_ready(url)`` once it listens.
+
+    Once ``stop`` is set the socket stops accepting, and requests in flight have
+    ``graceful_timeout`` seconds to finish.
+    """
+    config = hypercorn_config(sock, graceful_timeout=graceful_timeout)
     if on_ready is not None:
 
         async def announce() -> None:

@@ -192,3 +192,24 @@ async def test_plugins_publish_on_their_own_channels_only(
 def test_event_settings_are_bounded() -> None:
     with pytest.raises(ValueError, match="batch_size"):
         EventSettings(batch_size=0)
+
+
+async def test_a_pub_sub_outage_is_logged_as_such_and_the_sinks_keep_their_events() -> None:
+    sink = Sink()
+
+    async def redis_down(channel: str, message: Any) -> None:
+        raise ConnectionError("Redis is restarting")
+
+    events = EventBuffer(EventSettings(flush_seconds=0.05, retry_seconds=0.01), lambda: [sink],
+                         redis_down)  # fmt: skip
+    events.start()
+    try:
+        with structlog.testing.capture_logs() as logs:
+            events.put(event(1))
+            await wait_for(lambda: events.delivered == 1)
+    finally:
+        await events.close()
+    assert sink.batches == [[1]]
+    assert [(e["event"], e.get("event_type")) for e in logs if e["log_level"] != "debug"] == [
+        ("event not published", event(1).type)
+    ]

@@ -11,11 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-from arq.connections import RedisSettings
-
 from medianest.sdk.jobs import Job
 from medianest.sdk.services import HubContext, JobQueue
-from medianest.workers.arq_queue import DEFAULT_QUEUE_NAME, ArqJobQueue
+from medianest.workers.arq_queue import DEFAULT_QUEUE_NAME, ArqJobQueue, redis_settings
 from medianest.workers.arq_worker import build_worker_settings, run_worker
 from medianest.workers.attempt import JobTimeoutError
 from medianest.workers.definitions import RetryPolicy
@@ -69,4 +67,4 @@ def open_job_queue(
         return InProcessJobQueue(
             jobs, hub, max_concurrency=max_concurrency, retry_policy=retry_policy
         )
-    return ArqJobQueue(RedisSettings.from_dsn(redis_url), jobs, queue_name=queue_name)
+    return ArqJobQueue(redis_settings(redis_url), jobs, queue_name=queue_name)

@@ -13,7 +13,8 @@ from arq.jobs import SerializationError
 
 from medianest.core import tracing
 from medianest.core.state.errors import StateUnavailableError
-from medianest.core.state.redis import CONNECTION_ERRORS
+from medianest.core.state.redis import CONNECTION_ERRORS, close_client
+from medianest.core.state.redis_url import RedisTarget
 from medianest.sdk.jobs import Job
 from medianest.sdk.services import JobHandle
 from medianest.workers.definitions import checked_arguments, index_jobs, lookup, new_job_id
@@ -102,5 +103,34 @@ class ArqJobQueue:
     async def close(self) -> None:
         """Close the pool this queue opened (not one it was given). Idempotent."""
         if self._settings is not None and self._pool is not None:
-            await self._pool.aclose()
+            await close_client(self._pool)
         self._pool = None
+
+
+def redis_settings(redis_url: str) -> RedisSettings:
+    """ARQ's connection settings for ``redis_url``: TLS with its ``ssl_*`` options, or the
+    master behind Redis Sentinel (see :mod:`medianest.core.state.redis_url`).
+
+    :raises ConfigurationError: the URL is not valid.
+    """
+    target = RedisTarget.parse(redis_url)
+    if not target.uses_sentinel:
+        settings = RedisSettings.from_dsn(redis_url.split("?", 1)[0])
+        tls = target.connection_options()
+        settings.ssl_ca_certs = tls.get("ssl_ca_certs")
+        settings.ssl_certfile = tls.get("ssl_certfile")
+        settings.ssl_keyfile = tls.get("ssl_keyfile")
+        settings.ssl_cert_reqs = tls.get("ssl_cert_reqs", "required")
+        settings.ssl_check_hostname = bool(tls.get("ssl_check_hostname", False))
+        return settings
+    assert target.master is not None
+    return RedisSettings(
+        host=list(target.sentinels),
+        sentinel=True,
+        sentinel_master=target.master,
+        database=target.database,
+        username=target.username,
+        password=target.password,
+        ssl=target.tls,
+        conn_timeout=2,
+    )

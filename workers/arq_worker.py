@@ -15,15 +15,16 @@ from typing import Any
 
 import structlog
 from arq import Retry, cron
-from arq.connections import RedisSettings
+from arq.constants import retry_key_prefix
 from arq.cron import CronJob
 from arq.worker import Function, func, get_kwargs
 from redis.exceptions import LockError
 
 from medianest.core import tracing
+from medianest.core.state.redis import CONNECTION_ERRORS, close_client
 from medianest.sdk.errors import ConfigurationError
 from medianest.sdk.jobs import Job, JobContext
-from medianest.workers.arq_queue import DEFAULT_QUEUE_NAME
+from medianest.workers.arq_queue import DEFAULT_QUEUE_NAME, redis_settings
 from medianest.workers.attempt import AttemptOutcome, run_attempt
 from medianest.workers.definitions import RetryPolicy, cron_fields, index_jobs
 from medianest.workers.outages import Probe
@@ -67,9 +68,17 @@ async def _attempt(
     return outcome
 
 
+RELEASE_TIMEOUT_SECONDS = 2.0
+"""How long a stopping worker tries to give an interrupted try back before it exits."""
+
+
 def _job_function(job: Job, policy: RetryPolicy) -> Function:
     async def run(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
-        return _settle(await _attempt(job, ctx, args, kwargs, policy))
+        try:
+            return _settle(await _attempt(job, ctx, args, kwargs, policy))
+        except asyncio.CancelledError:
+            await _release(ctx)
+            raise
 
     return func(
         run,
@@ -77,6 +86,21 @@ def _job_function(job: Job, policy: RetryPolicy) -> Function:
         max_tries=job.max_tries,
         timeout=job.timeout_seconds + TIMEOUT_MARGIN_SECONDS,
     )
+
+
+async def _release(ctx: dict[str, Any]) -> None:
+    """A try cut short because the worker stops: it does not count against ``max_tries``.
+
+    ARQ then puts the job back on the queue (``retry_jobs``) and drops its running claim,
+    so the next worker runs it again from the start.
+    """
+    worker: ResilientWorker | None = ctx.get("worker")
+    if worker is None or not worker.stopping:
+        return
+    logger.info("job released: the worker is stopping", job_id=ctx["job_id"])
+    with contextlib.suppress(TimeoutError, *CONNECTION_ERRORS):
+        async with asyncio.timeout(RELEASE_TIMEOUT_SECONDS):
+            await worker.pool.decr(retry_key_prefix + ctx["job_id"])
 
 
 def _cron_job(job: Job, policy: RetryPolicy, queue_name: str) -> CronJob:
@@ -141,7 +165,8 @@ def build_worker_settings(
     :param handle_signals: stop on SIGINT/SIGTERM; ``False`` inside another event loop
         (tests, an embedded worker).
     :param shutdown_grace_seconds: after a signal, how long running jobs may finish before
-        they are cancelled and put back on the queue.
+        they are cancelled and put back on the queue; a try cut short that way does not
+        count against the job's ``max_tries``, and another worker runs it again.
     :param dependencies: name → probe of what the jobs need besides Redis (the hub's
         ``database``): while one is down the worker takes no new job, and a try that failed
         then runs again once it is back (see :class:`ResilientWorker`).
@@ -162,7 +187,7 @@ def build_worker_settings(
         "cron_jobs": [
             _cron_job(job, policy, queue_name) for job in index.values() if job.cron is not None
         ],
-        "redis_settings": RedisSettings.from_dsn(redis_url),
+        "redis_settings": redis_settings(redis_url),
         "queue_name": queue_name,
         "on_startup": startup,
         "on_shutdown": on_shutdown,
@@ -207,6 +232,7 @@ async def run_worker(settings_cls: type, *, burst: bool = False) -> ResilientWor
 
 
 async def _shut_down(worker: ResilientWorker) -> None:
+    worker.stopping = True
     running = list(worker.tasks.values())
     for task in running:
         task.cancel()
@@ -217,4 +243,7 @@ async def _shut_down(worker: ResilientWorker) -> None:
         warnings.filterwarnings(
             "ignore", message=r"Call to deprecated close\.", category=DeprecationWarning
         )
+        pool = worker._pool
         await worker.close()
+        if pool is not None:  # arq leaves the connections to the sentinels open
+            await close_client(pool)

@@ -24,6 +24,8 @@ from typing import Any, TypeVar
 import structlog
 from arq.constants import in_progress_key_prefix, retry_key_prefix
 from arq.worker import Worker
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import WatchError
 
 from medianest.core.state.redis import CONNECTION_ERRORS
 from medianest.workers.attempt import describe
@@ -66,6 +68,19 @@ class ResilientWorker(Worker):
             beat_at=now,
         )
         self.ctx["worker"] = self
+        self.stopping = False
+        """Set once the worker was asked to stop: a try cut short then is given back."""
+
+    def handle_sig_wait_for_completion(self, signum: Any) -> None:
+        """SIGTERM/SIGINT with a grace period: take no new job, let the running ones finish
+        for ``job_completion_wait`` seconds, then cut them short (they go back on the queue)."""
+        self.stopping = True
+        logger.info("worker stopping: finishing running jobs", jobs=len(self.tasks))
+        super().handle_sig_wait_for_completion(signum)
+
+    def handle_sig(self, signum: Any) -> None:
+        self.stopping = True
+        super().handle_sig(signum)
 
     async def _ping_redis(self) -> None:
         if self._pool is None:
@@ -90,7 +105,14 @@ class ResilientWorker(Worker):
 
     async def start_jobs(self, job_ids: list[bytes]) -> None:
         try:
-            await super().start_jobs(job_ids)
+            try:
+                await super().start_jobs(job_ids)
+            except WatchError as exc:
+                # redis-py reports a connection lost while a job's claim is watched as a
+                # WatchError raised while handling the ConnectionError: an outage, not a race.
+                if not isinstance(exc.__context__, CONNECTION_ERRORS):
+                    raise
+                raise RedisConnectionError(f"Redis connection lost: {exc}") from exc
         except CONNECTION_ERRORS:
             # Redis failed while a job was being claimed: ARQ had counted that job as
             # running and holds its slot; it never started, so give the slot back.

@@ -47,7 +47,9 @@ def _serve_many(settings: Settings) -> None:
     from medianest.core.serving import hypercorn_config, url_of
 
     sock = listen(settings.server.host, settings.server.port, choose_another=CHOOSE_ANOTHER_PORT)
-    config = hypercorn_config(sock)
+    # hypercorn's own processes stop on SIGTERM: requests in flight get drain_seconds to
+    # finish, but readiness and live sockets are not drained as with one worker.
+    config = hypercorn_config(sock, graceful_timeout=settings.server.drain_seconds)
     config.application_path = "medianest.core.asgi:app"
     config.workers = settings.server.workers
     out.print(f"MediaNest is serving on {url_of(sock)} with {config.workers} workers (scaled mode)")
@@ -97,6 +99,7 @@ def worker(obj: Context, burst: bool, health_check: bool) -> None:
         handle_signals=True,
         dependencies={"database": hub.database.ping},
         heartbeat_seconds=settings.jobs.heartbeat_seconds,
+        shutdown_grace_seconds=settings.jobs.shutdown_grace_seconds,
     )
     out.print(f"MediaNest worker: {len(hub.job_definitions)} jobs registered")
     run(run_worker(worker_settings, burst=burst))
@@ -104,14 +107,12 @@ def worker(obj: Context, burst: bool, health_check: bool) -> None:
 
 async def _check_worker(settings: Settings) -> tuple[bool, str]:
     """Whether a worker on this host beats, and what to print about it."""
-    import redis.asyncio as aioredis
-
-    from medianest.core.state.redis import CONNECTION_ERRORS
+    from medianest.core.state.redis import CONNECTION_ERRORS, close_client, connect
     from medianest.workers.arq_queue import DEFAULT_QUEUE_NAME
     from medianest.workers.heartbeat import check_host
 
     assert settings.redis_url is not None
-    client = aioredis.from_url(settings.redis_url, socket_connect_timeout=3, socket_timeout=3)
+    client = connect(settings.redis_url, client_name="medianest-health-check")
     try:
         return await check_host(
             client, DEFAULT_QUEUE_NAME, settings.jobs.worker_silent_after_seconds
@@ -119,4 +120,4 @@ async def _check_worker(settings: Settings) -> tuple[bool, str]:
     except CONNECTION_ERRORS as exc:
         return False, f"cannot read worker heartbeats: Redis is unreachable: {exc}"
     finally:
-        await client.aclose()
+        await close_client(client)

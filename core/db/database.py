@@ -26,7 +26,12 @@ from tortoise.context import TortoiseContext, _current_context
 
 from medianest.core.db import migrator
 from medianest.core.db.config import apps_config, tortoise_config
-from medianest.core.db.urls import POSTGRES_CONNECT_TIMEOUT_S, DatabaseURL, Dialect
+from medianest.core.db.urls import (
+    POSTGRES_CONNECT_TIMEOUT_S,
+    DatabaseURL,
+    Dialect,
+    describe_tls_failure,
+)
 from medianest.sdk.errors import ConfigurationError, MediaNestError, PluginError
 from medianest.sdk.persistence import DatabaseModels
 
@@ -303,7 +308,7 @@ class Database:
         return self._context
 
     def _reason(self, exc: BaseException) -> str:
-        text = str(exc) or type(exc).__name__
+        text = describe_tls_failure(exc) or str(exc) or type(exc).__name__
         if isinstance(exc, TimeoutError) and not str(exc):
             text = "timed out"
         return self._url.scrub(text)

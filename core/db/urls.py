@@ -4,11 +4,16 @@ Accepted forms (the same as ``Settings.database_url``):
 
 - ``sqlite:///absolute/path.sqlite3``, ``sqlite://relative/path.sqlite3``, ``sqlite://:memory:``
 - ``postgres://user:password@host:port/database`` (also ``postgresql://`` and ``asyncpg://``),
-  driven by asyncpg; query parameters are passed to asyncpg (``?ssl=true``, ``?schema=...``).
+  driven by asyncpg; query parameters are passed to asyncpg (``?schema=...``), except TLS's,
+  read as libpq reads them: ``sslmode`` (``disable``, ``allow``, ``prefer``, ``require``,
+  ``verify-ca``, ``verify-full``), ``sslrootcert`` (the CA file that signed the server's
+  certificate), ``sslcert`` and ``sslkey`` (a client certificate). ``require`` with a
+  ``sslrootcert`` checks the certificate like ``verify-ca``, as libpq does.
 """
 
 from __future__ import annotations
 
+import ssl
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -114,6 +119,9 @@ class DatabaseURL:
                     f"database URL {redacted!r} names no database (add /<name> to its path)"
                 )
             credentials.setdefault("timeout", POSTGRES_CONNECT_TIMEOUT_S)
+            tls = postgres_tls(credentials, redacted)
+            if tls is not None:
+                credentials["ssl"] = tls
         return cls(
             dialect=dialect,
             redacted=redacted,
@@ -132,6 +140,72 @@ class DatabaseURL:
     def scrub(self, text: str) -> str:
         """``text`` with every occurrence of this URL's secrets replaced by ``***``."""
         return scrub(text, self._secrets)
+
+
+SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+TLS_PARAMS = ("sslmode", "sslrootcert", "sslcert", "sslkey")
+
+
+def postgres_tls(credentials: dict[str, Any], redacted: str) -> ssl.SSLContext | str | None:
+    """asyncpg's ``ssl`` argument for the libpq-style TLS parameters in ``credentials``
+    (which are taken out of it); ``None`` when the URL has none.
+
+    :raises ConfigurationError: an unknown ``sslmode``, a file that cannot be read, or
+        certificate files without an ``sslmode`` that uses TLS.
+    """
+    given = {name: str(credentials.pop(name)) for name in TLS_PARAMS if name in credentials}
+    if not given:
+        return None
+    mode = given.get("sslmode", "prefer" if "sslrootcert" not in given else "verify-full")
+    if mode not in SSL_MODES:
+        raise ConfigurationError(
+            f"database URL {redacted!r}: sslmode must be one of {', '.join(SSL_MODES)} "
+            f"(got {mode!r})"
+        )
+    if mode in ("disable", "allow", "prefer"):
+        if mode == "disable" and len(given) > 1:
+            raise ConfigurationError(
+                f"database URL {redacted!r}: sslmode=disable with certificate files; "
+                "use sslmode=verify-full to check the server against sslrootcert"
+            )
+        return mode
+    root = given.get("sslrootcert")
+    if mode == "require" and root is None:
+        context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE  # encrypted, not authenticated: libpq's require
+    else:
+        try:
+            context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=root)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigurationError(
+                f"database URL {redacted!r}: sslrootcert {root!r} cannot be read as a CA "
+                f"file: {getattr(exc, 'strerror', None) or exc}"
+            ) from exc
+        context.check_hostname = mode == "verify-full"
+    if "sslcert" in given:
+        try:
+            context.load_cert_chain(given["sslcert"], given.get("sslkey"))
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigurationError(
+                f"database URL {redacted!r}: sslcert/sslkey cannot be loaded: "
+                f"{getattr(exc, 'strerror', None) or exc}"
+            ) from exc
+    return context
+
+
+def describe_tls_failure(exc: BaseException) -> str | None:
+    """What to check when ``exc`` (or its cause) is a refused server certificate."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return (
+                f"the server's certificate was refused ({seen.verify_message or seen}); check "
+                "sslrootcert in database_url (the CA that signed the server's certificate) "
+                "and the host name for sslmode=verify-full"
+            )
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def scrub(text: str, secrets: tuple[str, ...]) -> str:

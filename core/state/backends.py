@@ -20,7 +20,9 @@ from medianest.core.state.redis import (
     RedisCache,
     RedisPubSub,
     RedisRateLimiter,
+    close_client,
     connect,
+    describe_redis_failure,
     safe_url,
 )
 from medianest.sdk.services import Cache, PubSub, RateLimiter
@@ -56,7 +58,9 @@ class StateBackends:
         try:
             await self.redis.ping()
         except CONNECTION_ERRORS as exc:
-            raise StateUnavailableError(f"Redis at {self.redis_url} is unreachable: {exc}") from exc
+            raise StateUnavailableError(
+                f"Redis at {self.redis_url} is unreachable: {describe_redis_failure(exc)}"
+            ) from exc
 
     async def close(self) -> None:
         """End subscriptions, cancel pending computations and close the connections.
@@ -67,7 +71,7 @@ class StateBackends:
             if isinstance(part, _Closeable):
                 await part.aclose()
         if self.redis is not None:
-            await self.redis.aclose()
+            await close_client(self.redis)
 
 
 async def open_state(

@@ -10,15 +10,17 @@ stream). Values and messages are JSON. Connection failures that outlast the clie
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import structlog
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub as RedisPubSubConnection
 from redis.asyncio.retry import Retry
+from redis.asyncio.sentinel import Sentinel
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -34,6 +36,7 @@ from medianest.core.state.history import (
     read_after,
 )
 from medianest.core.state.limits import check_hit, check_ttl
+from medianest.core.state.redis_url import TLS_OPTIONS, RedisTarget, shown_url
 from medianest.core.state.singleflight import SingleFlight
 from medianest.sdk.services import RateLimitResult
 
@@ -47,6 +50,8 @@ _CONFIRM_TIMEOUT = 10.0
 
 def safe_url(url: str) -> str:
     """``url`` without its credentials, for messages and logs."""
+    if "+sentinel://" in url:
+        return shown_url(url)
     parts = urlsplit(url)
     host = parts.hostname or ""
     netloc = f"{host}:{parts.port}" if parts.port else host
@@ -54,23 +59,81 @@ def safe_url(url: str) -> str:
 
 
 def connect(url: str, *, client_name: str = "medianest") -> Redis:
-    """A client for ``url``; nothing is sent until the first command.
+    """A client for ``url`` (see :mod:`medianest.core.state.redis_url` for the forms: TLS,
+    Sentinel); nothing is sent until the first command.
 
     ``decode_responses`` is on. A command whose connection drops or times out is retried
     up to three times with back-off on a new connection; a server that refuses connections
-    fails the command at once.
+    fails the command at once. Through Sentinel, each new connection asks the sentinels
+    where the master is, so the retries of a command reach the master elected after a
+    failover.
+
+    :raises ConfigurationError: the URL is not valid (see :class:`RedisTarget`).
     """
-    client: Redis = Redis.from_url(
-        url,
-        decode_responses=True,
-        client_name=client_name,
-        socket_connect_timeout=5,
-        socket_keepalive=True,
-        health_check_interval=30,
-        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 3),
-        retry_on_error=[RedisConnectionError, RedisTimeoutError],
+    target = RedisTarget.parse(url)
+    options: dict[str, Any] = {
+        "decode_responses": True,
+        "client_name": client_name,
+        "socket_connect_timeout": 5,
+        "socket_keepalive": True,
+        "health_check_interval": 30,
+        "retry": Retry(ExponentialBackoff(cap=0.5, base=0.05), 6 if target.uses_sentinel else 3),
+        "retry_on_error": [RedisConnectionError, RedisTimeoutError],
+        **target.connection_options(),
+    }
+    if not target.uses_sentinel:
+        client: Redis = Redis.from_url(_without_tls_options(url), **options)
+        return client
+    sentinel_options: dict[str, Any] = {"socket_connect_timeout": 2, "socket_timeout": 2}
+    if target.sentinel_password:
+        sentinel_options["password"] = target.sentinel_password
+    if target.tls:
+        sentinel_options.update(ssl=True, **target.connection_options())
+    sentinel = Sentinel(  # type: ignore[no-untyped-call]  # untyped in redis-py
+        list(target.sentinels),
+        sentinel_kwargs=sentinel_options,
+        ssl=target.tls,
+        db=target.database,
+        username=target.username,
+        password=target.password,
+        **options,
     )
-    return client
+    assert target.master is not None
+    master: Redis = sentinel.master_for(target.master, redis_class=Redis)
+    return master
+
+
+async def close_client(client: Redis) -> None:
+    """Close ``client``, and its connections to the sentinels when it found its master
+    through them (redis-py leaves those open)."""
+    await client.aclose()
+    manager = getattr(client.connection_pool, "sentinel_manager", None)
+    for sentinel in getattr(manager, "sentinels", ()):
+        await sentinel.aclose()
+
+
+def _without_tls_options(url: str) -> str:
+    """``url`` without the ``ssl_*`` options: they are given to the client as arguments."""
+    parts = urlsplit(url)
+    kept = [
+        (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in TLS_OPTIONS
+    ]
+    return parts._replace(query=urlencode(kept)).geturl()
+
+
+def describe_redis_failure(exc: BaseException) -> str:
+    """``exc`` as a reason, naming the setting to check when a certificate was refused."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(
+            seen
+        ):
+            return (
+                f"the server's TLS certificate was refused ({seen}); check ssl_ca_certs in "
+                "redis_url (the CA that signed the server's certificate)"
+            )
+        seen = seen.__cause__ or seen.__context__
+    return str(exc)
 
 
 @contextmanager

@@ -46,6 +46,9 @@ answer is a close code a page can act on rather than an HTTP refusal:
 - :data:`CLOSE_TOO_SLOW` (4408): the client did not read its messages fast enough (more than
   ``queue_size`` waiting), or this replica lost its subscription; it should reconnect.
 
+A replica that drains before it stops (SIGTERM) closes its sockets with
+:data:`CLOSE_SERVICE_RESTART` (1012): reconnect at once, another replica answers.
+
 Bad frames get an error frame and the socket stays open: ``{"type": "error", "code":
 "unknown_topic", "topic": "x", "message": ...}``, ``forbidden`` (naming the permission),
 ``bad_frame``. A person who loses a topic's permission while subscribed gets ``forbidden``
@@ -109,10 +112,12 @@ CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN_ORIGIN = 4403
 CLOSE_TOO_SLOW = 4408
 CLOSE_GOING_AWAY = 1001
+CLOSE_SERVICE_RESTART = 1012
 _CLOSE_REASONS = {
     CLOSE_UNAUTHENTICATED: "session ended",
     CLOSE_TOO_SLOW: "too slow",
     CLOSE_GOING_AWAY: "the hub is stopping",
+    CLOSE_SERVICE_RESTART: "this replica is restarting; reconnect",
 }
 EXTENSION = "medianest.live"
 MAX_FRAME_BYTES = 4096
@@ -307,7 +312,9 @@ class LiveBroker:
         self.tickets: Callable[[], TicketStore] = tickets or (lambda: memory_tickets)
         self._feeds: dict[str, _Feed] = {}
         self.closing = asyncio.Event()
-        """Set when the app stops: open sockets close with 1001 (going away)."""
+        """Set when the app stops: open sockets close with :attr:`close_code`."""
+        self.close_code = CLOSE_GOING_AWAY
+        """1001 (going away) when the app stops, 1012 (service restart) when it drains."""
 
     def client(self) -> _Client:
         """A new socket's outgoing queue."""
@@ -394,6 +401,12 @@ class LiveBroker:
             del self._feeds[channel]
             if feed.task is not None:
                 feed.task.cancel()
+
+    def drain(self) -> None:
+        """Close every open socket with 1012 (service restart): their pages reconnect at once
+        and reach another replica. Later sockets are closed the same way."""
+        self.close_code = CLOSE_SERVICE_RESTART
+        self.closing.set()
 
     async def close(self) -> None:
         """Close every open socket (1001) and end every subscription of this replica."""
@@ -731,7 +744,7 @@ class _Session:
 
     async def _watch_closing(self) -> int:
         await self.broker.closing.wait()
-        return CLOSE_GOING_AWAY
+        return self.broker.close_code
 
     async def _watch_session(self) -> int:
         while True:

@@ -9,9 +9,11 @@ from quart import Blueprint, Response
 from quart_schema import tag, validate_response
 
 from medianest.core.web import context
+from medianest.core.web.drain import draining
 from medianest.core.web.health import check_components
 from medianest.core.web.schemas import (
     CircuitView,
+    ComponentHealth,
     FlagList,
     FlagView,
     Liveness,
@@ -52,11 +54,17 @@ async def live() -> Liveness:
 async def ready() -> tuple[Readiness, int]:
     """Every component answers: database, Redis in scaled mode, each media source.
 
+    A replica that was asked to stop answers 503 at once with a single ``replica`` component
+    (``shutting down``), so that load balancers stop sending it requests while it drains.
+
     Scaled mode adds a ``workers`` component; that one has ``required: false``: no live
     worker is reported, not unready. Callers holding ``view_metrics`` also get each worker
     by its heartbeat (host, pid, jobs); others only the component, since probes are anonymous.
     """
     hub = context.hub()
+    if draining():
+        stopping = ComponentHealth(name="replica", ok=False, detail="shutting down (draining)")
+        return Readiness(status="unavailable", mode=hub.mode, components=[stopping]), 503
     workers = await worker_status(hub)
     components = await check_components(hub, workers)
     ok = all(c.ok for c in components if c.required)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -13,7 +14,7 @@ from playwright.sync_api import expect
 
 from medianest.core.auth import api_keys
 from medianest.core.db.models import User
-from medianest.core.web.live import broker_of
+from medianest.core.web.live import CLOSE_GOING_AWAY, broker_of
 from tests.served_hub import SOURCE
 from tests.web.browser import WebHub, check_accessibility, screenshot
 
@@ -165,6 +166,37 @@ def test_a_lost_connection_shows_a_quiet_banner_and_comes_back(web: WebHub) -> N
     finally:
         web.served.run(going_away(False))
     expect(banner).to_be_hidden(timeout=10_000)
+    expect(page.locator("html[data-live=on]")).to_have_count(1)
+
+
+def test_a_draining_replica_sends_pages_to_another_at_once(web: WebHub) -> None:
+    broker = broker_of(web.served.app)
+    page = web.page_as(web.person("admin"))
+    page.goto("/admin/syncs")
+    expect(page.locator("html[data-live=on]")).to_have_count(1)
+    page.evaluate(
+        """() => {
+          const banner = document.getElementById("live-banner");
+          window.bannerShown = 0;
+          window.resubscribed = 0;
+          new MutationObserver(() => { if (!banner.hidden) { window.bannerShown += 1; } })
+            .observe(banner, { attributes: true, childList: true });
+          document.addEventListener("live:subscribed", () => { window.resubscribed += 1; });
+        }"""
+    )
+
+    async def drain_briefly() -> None:
+        broker.drain()  # every socket gets 1012
+        await asyncio.sleep(0.05)
+        broker.closing.clear()
+        broker.close_code = CLOSE_GOING_AWAY
+
+    web.served.run(drain_briefly())
+    deadline = time.monotonic() + 10
+    while page.evaluate("() => window.resubscribed") < 1:  # the page's CSP forbids eval
+        assert time.monotonic() < deadline, "the page did not come back after 1012"
+        page.wait_for_timeout(50)
+    assert page.evaluate("() => window.bannerShown") == 0, "a restart hint showed the banner"
     expect(page.locator("html[data-live=on]")).to_have_count(1)
 
 

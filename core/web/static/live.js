@@ -6,7 +6,8 @@
 // The socket authenticates with the session cookie (the hub checks its Origin). When the
 // connection is lost the page shows a quiet banner and reconnects with a growing pause; once
 // back, it subscribes again. A close meaning "sign in again" (4401) first refreshes the
-// session, and stops trying when that fails. Error frames are logged to the console.
+// session, and stops trying when that fails; 1012 (a replica restarting) reconnects at once.
+// Error frames are logged to the console.
 //
 // Every event carries its topic's sequence id. The page remembers the last id of each topic
 // and, when it subscribes again after a lost connection, asks for what followed it: the hub
@@ -21,6 +22,7 @@ let socket = null;
 let delay = 1000;
 let stopped = false;
 const MAX_DELAY = 30000;
+const SERVICE_RESTART = 1012;
 
 function banner(text) {
   const element = document.getElementById("live-banner");
@@ -78,6 +80,12 @@ function connect() {
     delete document.documentElement.dataset.live;
     if (stopped) { return; }
     if (event.code === 4401 && !(await refreshSession())) { banner(""); return; }
+    if (event.code === SERVICE_RESTART) {
+      // The replica is draining: another one answers, so come back at once (a little jitter
+      // keeps every page of that replica from arriving in the same millisecond).
+      setTimeout(connect, Math.random() * 250);
+      return;
+    }
     banner(lostText());
     setTimeout(connect, delay);
     delay = Math.min(delay * 2, MAX_DELAY);

@@ -1,0 +1,574 @@
+"""``python -m tests.drill [--quick] [--out DIR]``: the local scale-out drill (``make drill``).
+
+Sets up the private cluster (see :mod:`tests.drill.cluster`), starts the load (see
+:mod:`tests.drill.load`) and runs the phases one at a time:
+
+1. ``baseline``: nothing disturbed;
+2. ``rolling_restart``: each API replica drained in HAProxy (runtime API), stopped (SIGTERM),
+   started again and put back once ready, one after the other;
+3. ``sigterm_restart``: the same roll with SIGTERM alone, as an orchestrator does it: the
+   replica fails ``/health/ready`` first and HAProxy's health check takes it out;
+4. ``worker_kill``: a full sync of the big server; the worker running it is SIGKILLed in
+   the middle and the other one resumes it;
+5. ``redis_restart`` and 6. ``postgres_restart``: the server stopped, started again.
+
+Prints a table per phase and writes ``drill.json`` (``bench-results/`` or ``--out``); exits 1
+when a target is missed, 2 when the drill itself could not run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+from tests.benchmarks.results import DEFAULT_OUT_DIR, machine_info
+from tests.drill.cluster import (
+    DrillError,
+    HAProxy,
+    HubProcesses,
+    Postgres,
+    RedisServer,
+    poll,
+    simulator,
+    worker_beats,
+)
+from tests.drill.load import LoadTarget, Person, Recorder, SocketLog, person_loop, subscriber
+from tests.drill.report import (
+    RECOVERY_TARGET_SECONDS,
+    Phase,
+    console,
+    print_phase,
+    summarise,
+    targets,
+)
+
+
+@dataclass(frozen=True)
+class Size:
+    home_items: int
+    big_items: int
+    people: int
+    sockets: int
+    baseline_seconds: float
+    settle_seconds: float
+    outage_seconds: float
+    pause_seconds: float
+    sigterm_replicas: int
+    """How many replicas the SIGTERM-only roll restarts (the quick drill: one)."""
+
+
+FULL = Size(5000, 100_000, 6, 3, 20, 10, 3, 0.05, 3)
+QUICK = Size(1000, 10_000, 4, 2, 4, 3, 2, 0.1, 1)
+
+
+class Drill:
+    def __init__(self, size: Size, workdir: Path) -> None:
+        self.size = size
+        self.workdir = workdir
+        self.recorder = Recorder()
+        self.stop_load = asyncio.Event()
+        self.tasks: list[asyncio.Task[None]] = []
+        self.sockets: list[SocketLog] = []
+        self.people: list[Person] = []
+        self.admin: Person | None = None
+        self.control = httpx.AsyncClient(timeout=10)
+        self.postgres = Postgres(workdir)
+        self.redis = RedisServer(workdir)
+        self.home = simulator(workdir, "home", size.home_items, seed=1)
+        self.big = simulator(workdir, "big", size.big_items, seed=2)
+        self.hub: HubProcesses | None = None
+        self.haproxy: HAProxy | None = None
+        self.target: LoadTarget | None = None
+        self.timeline: list[tuple[float, str]] = []
+
+    def note(self, text: str) -> None:
+        self.timeline.append((time.monotonic(), text))
+        console.print(f"[dim]{datetime.now(UTC).strftime('%H:%M:%S')}[/] {text}")
+
+    # -- setup ----------------------------------------------------------------------------
+
+    async def set_up(self) -> None:
+        self.note("starting PostgreSQL, Redis and the Plex simulators")
+        await asyncio.gather(
+            self.postgres.init(), self.redis.start(), self.home.start(), self.big.start()
+        )
+        plex = {
+            "servers": [
+                {"name": "home", "url": self.home.server_url, "token": self.home.token},
+                {"name": "big", "url": self.big.server_url, "token": self.big.token, "timeout": 60},
+            ],
+            "plextv_url": self.home.plextv_url,
+            "auth_app_url": self.home.auth_url,
+        }
+        self.hub = HubProcesses.plan(
+            self.workdir, self.postgres.url, self.redis.url, plex, n_api=3, n_workers=2
+        )
+        self.haproxy = HAProxy(self.workdir, self.hub.replica_ports)
+        self.note("migrating the database, starting 3 replicas, 2 workers and HAProxy")
+        await self.hub.migrate()
+        await asyncio.gather(
+            *(self.hub.start_replica(i, self.control) for i in range(3)),
+            *(self.hub.start_worker(i) for i in range(2)),
+            self.haproxy.start(),
+        )
+        await poll(self._all_up, 20, "HAProxy seeing the 3 replicas up")
+        self.target = LoadTarget(self.haproxy.url, self.home.control_url, "plex:home")
+        self.admin = Person(self.target, "owner", Recorder())
+        if not await self.admin.sign_in():
+            raise DrillError("the Plex owner could not sign in through HAProxy")
+        self.note("first sync of the home server")
+        run = await self.sync("plex:home")
+        await self.wait_run(run, 300)
+        self.target.item_ids = await self.catalogue_ids("plex:home", limit=2000)
+        if not self.target.item_ids:
+            raise DrillError("the home server's sync left the catalogue empty")
+
+    async def _all_up(self) -> bool:
+        assert self.haproxy is not None
+        servers = await self.haproxy.servers()
+        return len(servers) == 3 and all(s["status"] == "UP" for s in servers.values())
+
+    async def sync(self, source: str) -> int:
+        assert self.admin is not None
+        response = await self.admin.client.post(
+            f"/api/v1/sync/{source}",
+            json={"full": True},
+            headers={"Authorization": f"Bearer {self.admin.token}"},
+        )
+        if response.status_code != 202:
+            raise DrillError(f"POST /api/v1/sync/{source}: {response.status_code} {response.text}")
+        run_id: int = response.json()["id"]
+        return run_id
+
+    async def run_view(self, run_id: int) -> dict[str, Any]:
+        assert self.admin is not None
+        response = await self.admin.client.get(
+            f"/api/v1/sync/runs/{run_id}", headers={"Authorization": f"Bearer {self.admin.token}"}
+        )
+        response.raise_for_status()
+        view: dict[str, Any] = response.json()
+        return view
+
+    async def wait_run(self, run_id: int, limit: float) -> dict[str, Any]:
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            try:
+                view = await self.run_view(run_id)
+            except httpx.HTTPError:
+                view = {"status": "?"}
+            if view["status"] in ("succeeded", "failed", "cancelled"):
+                if view["status"] != "succeeded":
+                    raise DrillError(f"sync run {run_id} ended {view['status']}: {view}")
+                return view
+            await asyncio.sleep(0.5)
+        raise DrillError(f"sync run {run_id} did not end within {limit:g} s")
+
+    async def catalogue_ids(self, source: str, limit: int | None = None) -> list[str]:
+        conn = await asyncpg.connect(self.postgres.url)
+        try:
+            sql = "SELECT item_id FROM core_library_item WHERE source = $1 ORDER BY id"
+            rows = await conn.fetch(sql + (f" LIMIT {int(limit)}" if limit else ""), source)
+        finally:
+            await conn.close()
+        return [r["item_id"] for r in rows]
+
+    # -- load -----------------------------------------------------------------------------
+
+    async def start_load(self) -> None:
+        assert self.target is not None and self.admin is not None
+        accounts = ["owner", "friend1", "friend2", "managed"]
+        for n in range(self.size.people):
+            person = Person(self.target, accounts[n % len(accounts)], self.recorder)
+            if not await person.sign_in():
+                raise DrillError(f"{person.account} could not sign in through HAProxy")
+            self.people.append(person)
+        admin = self.admin
+        for n in range(self.size.sockets):
+            log = SocketLog(f"socket {n + 1}")
+            self.sockets.append(log)
+            self.tasks.append(
+                asyncio.create_task(
+                    subscriber(
+                        self.target.hub_url, lambda: admin.token, ["sync"], log, self.stop_load
+                    )
+                )
+            )
+        for person in self.people:
+            self.tasks.append(
+                asyncio.create_task(person_loop(person, self.stop_load, self.size.pause_seconds))
+            )
+        await poll(self._sockets_up, 20, "the WebSocket subscribers connected")
+
+    async def _sockets_up(self) -> bool:
+        return all(log.connects for log in self.sockets)
+
+    async def stop_everything(self) -> None:
+        self.stop_load.set()
+        if self.tasks:
+            await asyncio.wait(self.tasks, timeout=15)
+        for person in [*self.people, *([self.admin] if self.admin else [])]:
+            await person.close()
+        await self.control.aclose()
+        stops = [self.haproxy.stop()] if self.haproxy else []
+        if self.hub is not None:
+            stops.append(self.hub.stop_all())
+        await asyncio.gather(*stops, return_exceptions=True)
+        await asyncio.gather(
+            self.redis.stop(),
+            self.postgres.stop(),
+            self.home.proc.stop(),
+            self.big.proc.stop(),
+            return_exceptions=True,
+        )
+
+    # -- phases ---------------------------------------------------------------------------
+
+    async def settle(self) -> None:
+        await asyncio.sleep(self.size.settle_seconds)
+
+    async def baseline(self, phase: Phase) -> None:
+        await asyncio.sleep(self.size.baseline_seconds)
+
+    async def rolling_restart(self, phase: Phase) -> None:
+        assert self.hub is not None and self.haproxy is not None
+        took = []
+        for index, proc in enumerate(self.hub.replicas):
+            name = f"r{index + 1}"
+            began = time.monotonic()
+            self.note(f"draining {name} in HAProxy, then SIGTERM")
+            await self.haproxy.set_state(name, "drain")
+            await poll(lambda n=name: self._idle(n), 15, f"{name} without sessions", 0.05)
+            await self.haproxy.set_state(name, "maint")
+            await proc.stop(signal.SIGTERM, grace=30)
+            self.note(
+                f"{name} exited {proc.child.process.returncode if proc.child else '?'}; "
+                "starting it again"
+            )
+            await self.hub.start_replica(index, self.control)
+            await self.haproxy.set_state(name, "ready")
+            await poll(lambda n=name: self._up(n), 20, f"HAProxy seeing {name} up", 0.05)
+            took.append(round(time.monotonic() - began, 2))
+        phase.facts["replica_restart_seconds"] = took
+
+    async def sigterm_restart(self, phase: Phase) -> None:
+        """The roll an orchestrator does: SIGTERM only; HAProxy learns from ``/health/ready``
+        (the replica fails it for ``server.drain_notice_seconds`` before it stops accepting)."""
+        assert self.hub is not None
+        took = []
+        for index, proc in enumerate(self.hub.replicas[: self.size.sigterm_replicas]):
+            name = f"r{index + 1}"
+            began = time.monotonic()
+            self.note(f"SIGTERM {name} (HAProxy's health check takes it out)")
+            await proc.stop(signal.SIGTERM, grace=30)
+            await self.hub.start_replica(index, self.control)
+            await poll(lambda n=name: self._up(n), 20, f"HAProxy seeing {name} up", 0.05)
+            took.append(round(time.monotonic() - began, 2))
+        phase.facts["replica_restart_seconds"] = took
+
+    async def _idle(self, server: str) -> bool:
+        assert self.haproxy is not None
+        row = (await self.haproxy.servers())[server]
+        return row["scur"] == "0" or int(row["scur"]) <= self._tunnels_on(server)
+
+    def _tunnels_on(self, server: str) -> int:
+        # WebSockets stay open on a drained server until it stops; they reconnect then.
+        return self.size.sockets
+
+    async def _up(self, server: str) -> bool:
+        assert self.haproxy is not None
+        return (await self.haproxy.servers())[server]["status"] == "UP"
+
+    async def worker_kill(self, phase: Phase) -> None:
+        assert self.hub is not None
+        expected = asyncio.create_task(
+            asyncio.to_thread(simulated_ids, self.big.items, self.big.seed)
+        )
+        started = time.monotonic()
+        run_id = await self.sync("plex:big")
+        self.note(f"full sync of the big server: run {run_id}")
+        view: dict[str, Any] = {}
+
+        async def far_enough() -> bool:
+            nonlocal view
+            view = await self.run_view(run_id)
+            total = view.get("total") or self.big.items
+            return view["status"] == "running" and view["items_seen"] >= 0.3 * total
+
+        await poll(far_enough, 600, f"run {run_id} a third through", 0.2)
+        beats = await worker_beats(self.redis.url)
+        busy = [
+            i
+            for i, p in enumerate(self.hub.workers)
+            if p.child and beats.get(p.child.pid, {}).get("jobs_running")
+        ]
+        victim = busy[0] if busy else 0
+        proc = self.hub.workers[victim]
+        self.note(f"SIGKILL {proc.name} at {view['items_seen']} items seen")
+        phase.facts["killed_at_items_seen"] = view["items_seen"]
+        phase.facts["killed_worker_was_running_the_sync"] = bool(busy)
+        killed_at = time.monotonic()
+        await proc.stop(signal.SIGKILL, grace=5)
+        resumed: dict[str, Any] = {}
+
+        async def resumed_elsewhere() -> bool:
+            nonlocal resumed
+            resumed = await self.run_view(run_id)
+            return resumed["attempts"] > view["attempts"] or resumed["status"] == "succeeded"
+
+        resumed_at = await poll(resumed_elsewhere, 120, f"run {run_id} taken over", 0.25)
+        phase.facts["resumed_after_seconds"] = round(resumed_at - killed_at, 2)
+        final = await self.wait_run(run_id, 900)
+        ended = time.monotonic()
+        phase.facts["sync_seconds"] = round(ended - started, 2)
+        phase.facts["run"] = {
+            k: final[k]
+            for k in (
+                "items_seen",
+                "total",
+                "inserted",
+                "updated",
+                "deleted",
+                "errors",
+                "attempts",
+                "pages",
+            )
+        }
+        self.note(
+            f"run {run_id} succeeded after {final['attempts']} attempts; restarting {proc.name}"
+        )
+        await self.hub.start_worker(victim)
+
+        ids = await self.catalogue_ids("plex:big")
+        want = await expected
+        have = set(ids)
+        lost, extra = want - have, have - want
+        phase.check(
+            "catalogue equals the server",
+            not lost and not extra and len(ids) == len(want),
+            f"{len(ids)} rows, server {len(want)} items; {len(lost)} lost, {len(extra)} extra, "
+            f"{len(ids) - len(have)} duplicated",
+        )
+        phase.check(
+            "resumed by another worker",
+            final["attempts"] >= 2,
+            f"{final['attempts']} attempts; taken over {phase.facts['resumed_after_seconds']} s "
+            "after the kill",
+        )
+        phase.check(
+            "0 items counted twice",
+            final["inserted"] == len(want) and final["updated"] == 0 and final["deleted"] == 0,
+            f"inserted {final['inserted']}, updated {final['updated']}, "
+            f"deleted {final['deleted']} for {len(want)} items",
+        )
+        self.check_sockets(phase, run_id, started, ended)
+
+    def check_sockets(self, phase: Phase, run_id: int, started: float, ended: float) -> None:
+        """Every subscriber connected all along saw the same progress of the run, and its end."""
+        seen: dict[str, list[tuple[str, int]]] = {}
+        for log in self.sockets:
+            frames = [
+                (conn, f["data"]["run"])
+                for at, conn, f in log.events
+                if f.get("topic") == "sync" and f["data"].get("run", {}).get("id") == run_id
+            ]
+            if not frames:
+                continue
+            connections = {conn for conn, _ in frames}
+            gaps = [d for d in log.disconnects if started <= d[0] <= ended]
+            if len(connections) == 1 and not gaps:
+                seen[log.name] = [(r["status"], r["items_seen"]) for _, r in frames]
+        sequences = list(seen.values())
+        same = bool(sequences) and all(s == sequences[0] for s in sequences)
+        finished = bool(sequences) and all(s[-1][0] == "succeeded" for s in sequences)
+        phase.facts["socket_progress_messages"] = {k: len(v) for k, v in seen.items()}
+        phase.check(
+            "WebSocket subscribers missed nothing",
+            same and finished,
+            f"{len(seen)} of {len(self.sockets)} subscribers connected throughout; "
+            f"{'the same' if same else 'different'} {len(sequences[0]) if sequences else 0} "
+            f"progress messages each, {'ending' if finished else 'NOT ending'} with succeeded",
+        )
+
+    async def outage(self, phase: Phase, server: Postgres | RedisServer) -> None:
+        assert self.hub is not None
+        await asyncio.sleep(self.size.settle_seconds / 2)
+        self.note(f"stopping {server.proc.name}")
+        down = time.monotonic()
+        await server.stop()
+        await asyncio.sleep(self.size.outage_seconds)
+        self.note(f"starting {server.proc.name}")
+        await server.proc.spawn()
+        up = await poll(server.accepting, 60, f"{server.proc.name} accepting again", 0.05)
+        up_wall = time.time()
+        phase.window = (down, up)
+        replicas = await asyncio.gather(
+            *(self._recovered(i, up) for i in range(len(self.hub.replicas)))
+        )
+        workers = await self._workers_recovered(up, up_wall)
+        phase.facts["replica_ready_after_seconds"] = replicas
+        phase.facts["worker_serving_after_seconds"] = workers
+        slow = [r for r in [*replicas, *workers] if r is None or r > RECOVERY_TARGET_SECONDS]
+        phase.check(
+            f"every replica and worker serving within {RECOVERY_TARGET_SECONDS:g} s",
+            not slow,
+            f"replicas {replicas} s, workers {workers} s after {server.proc.name} came back",
+        )
+
+    async def _recovered(self, index: int, up: float) -> float | None:
+        assert self.hub is not None
+        try:
+            ready = await self.hub.wait_ready(index, self.control, 30)
+        except DrillError:
+            return None
+        return round(ready - up, 2)
+
+    async def _workers_recovered(self, up: float, up_wall: float) -> list[float | None]:
+        assert self.hub is not None
+        pids = [p.child.pid for p in self.hub.workers if p.child]
+        found: dict[int, float] = {}
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and len(found) < len(pids):
+            try:
+                beats = await worker_beats(self.redis.url)
+            except Exception:
+                beats = {}
+            for pid in pids:
+                beat = beats.get(pid)
+                if pid in found or beat is None or beat["unreachable"]:
+                    continue
+                if datetime.fromisoformat(beat["beat_at"]).timestamp() > up_wall:
+                    found[pid] = round(time.monotonic() - up, 2)
+            await asyncio.sleep(0.1)
+        return [found.get(pid) for pid in pids]
+
+    async def redis_restart(self, phase: Phase) -> None:
+        await self.outage(phase, self.redis)
+
+    async def postgres_restart(self, phase: Phase) -> None:
+        await self.outage(phase, self.postgres)
+
+
+def simulated_ids(items: int, seed: int) -> set[str]:
+    """Every item id of the simulated server, from the simulator's own world of that seed."""
+    from medianest_plex.simulator.world import PlexWorld
+
+    world = PlexWorld(seed=seed, items=items, servers=1)
+    return {str(key) for key in world.servers[0].library.items}
+
+
+PHASES = [
+    "baseline",
+    "rolling_restart",
+    "sigterm_restart",
+    "worker_kill",
+    "redis_restart",
+    "postgres_restart",
+]
+
+
+async def run(size: Size, workdir: Path) -> dict[str, Any]:
+    drill = Drill(size, workdir)
+    results: dict[str, Any] = {}
+    try:
+        await drill.set_up()
+        drill.note(f"load: {size.people} people, {size.sockets} WebSocket subscribers")
+        await drill.start_load()
+        for name in PHASES:
+            phase = Phase(name, time.monotonic())
+            drill.note(f"phase {name}")
+            try:
+                await getattr(drill, name)(phase)
+            except DrillError as exc:
+                phase.check("phase ran", False, str(exc).splitlines()[0])
+                drill.note(f"[red]{name} broke:[/] {exc}")
+            await drill.settle()
+            phase.ended = time.monotonic()
+            summary = summarise(phase, drill.recorder)
+            extra = targets(name, summary)
+            summary["checks"] = [c.as_json() for c in extra] + summary["checks"]
+            summary["passed"] = all(c["ok"] for c in summary["checks"])
+            results[name] = summary
+            print_phase(name, summary)
+    finally:
+        drill.note("stopping everything")
+        await drill.stop_everything()
+    return results
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.drill", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="10k-item sync, shorter load (the CI form, ~2-3 min)"
+    )
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT_DIR, help="where drill.json goes")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    size = QUICK if args.quick else FULL
+    workdir = Path(tempfile.mkdtemp(prefix="medianest-drill-"))
+    workdir.chmod(0o755)  # PostgreSQL runs as its own user when the drill runs as root
+    console.print(f"MediaNest drill ({'quick' if args.quick else 'full'}), work dir {workdir}")
+    started = time.monotonic()
+    loop = asyncio.new_event_loop()
+    main_task = loop.create_task(run(size, workdir))
+    loop.add_signal_handler(signal.SIGTERM, main_task.cancel)
+    try:
+        phases = loop.run_until_complete(main_task)
+    except (DrillError, OSError) as exc:
+        console.print(f"[red]The drill could not run:[/] {exc}")
+        console.print(f"logs: {workdir / 'logs'}")
+        return 2
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        console.print("[red]interrupted[/]")
+        return 130
+    except Exception:
+        traceback.print_exc()
+        console.print(f"logs: {workdir / 'logs'}")
+        return 2
+    finally:
+        loop.close()
+    passed = all(p["passed"] for p in phases.values())
+    document = {
+        "drill": "quick" if args.quick else "full",
+        "size": size.__dict__,
+        "seconds": round(time.monotonic() - started, 1),
+        "machine": machine_info(),
+        "passed": passed,
+        "phases": phases,
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "drill.json").write_text(json.dumps(document, indent=2) + "\n")
+    failed = [f"{n}: {c['name']}" for n, p in phases.items() for c in p["checks"] if not c["ok"]]
+    console.print(f"written {args.out / 'drill.json'}; {document['seconds']} s")
+    if failed:
+        console.print("[red]targets missed:[/] " + "; ".join(failed))
+        console.print(f"logs: {workdir / 'logs'}")
+        return 1
+    if not args.keep:
+        import shutil
+
+        shutil.rmtree(workdir, ignore_errors=True)
+    console.print("[green]every target met[/]")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
