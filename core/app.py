@@ -10,6 +10,7 @@ import re
 import time
 import uuid
 from collections.abc import Mapping
+from typing import Any
 
 import structlog
 from quart import Quart, Response, g, request
@@ -22,6 +23,7 @@ from medianest.core.auth.client_ip import install_client_ip
 from medianest.core.auth.ratelimit import install_rate_limits
 from medianest.core.db.outage import unavailable as database_outage
 from medianest.core.hub import Hub, build_hub
+from medianest.core.serving import STARTUP_ERROR
 from medianest.core.web import (
     api_keys_api,
     audit_api,
@@ -48,7 +50,7 @@ from medianest.core.web.request import HubRequest, install_query_text_check
 from medianest.core.web.sessions_api import sessions_api
 from medianest.core.web.signin import signin
 from medianest.core.web.system import api, health, metrics
-from medianest.sdk.errors import MediaNestError
+from medianest.sdk.errors import ConfigurationError, MediaNestError
 from medianest.sdk.web import HUB_EXTENSION
 
 log = structlog.get_logger(__name__)
@@ -66,6 +68,17 @@ SECURITY_HEADERS = {
     "Cross-Origin-Resource-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
+
+
+class HubApp(Quart):
+    """The hub's Quart app: a settings or schema problem that stops it starting is logged as
+    its message (the command then says it), not as a traceback."""
+
+    def log_exception(self, exception_info: Any) -> None:
+        if isinstance(exception_info[1], ConfigurationError):
+            log.error("the hub cannot start", error=str(exception_info[1]))
+            return
+        super().log_exception(exception_info)
 
 
 def create_app(
@@ -87,7 +100,7 @@ def create_app(
     settings = settings or load_settings()
     tracing.configure_tracing()
     hub = build_hub(settings, plugins=plugins, autoload=autoload)
-    app = Quart(__name__)
+    app = HubApp(__name__)
     app.request_class = HubRequest
     install_path_ids(app)
     app.config["MAX_CONTENT_LENGTH"] = settings.server.max_body_bytes
@@ -105,7 +118,11 @@ def create_app(
 
     @app.before_serving
     async def start_hub() -> None:
-        await hub.start(migrate=auto_migrate)
+        try:
+            await hub.start(migrate=auto_migrate)
+        except MediaNestError as exc:
+            app.extensions[STARTUP_ERROR] = exc
+            raise
         log.info("hub started", mode=hub.mode, plugins=[p.key for p in hub.host.enabled()])
 
     @app.after_serving

@@ -12,6 +12,7 @@ from typing import Any
 
 from hypercorn.asyncio import serve as hypercorn_serve
 from hypercorn.config import Config
+from hypercorn.utils import LifespanFailureError
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -58,6 +59,10 @@ def hypercorn_config(sock: socket.socket, *, graceful_timeout: float = 5) -> Con
     return config
 
 
+STARTUP_ERROR = "medianest.startup_error"
+"""Where an app keeps (in ``app.extensions``) the error that kept it from starting."""
+
+
 async def serve_until(
     app: Any,
     sock: socket.socket,
@@ -81,7 +86,15 @@ async def serve_until(
 
         # before_serving functions run in order: this one after the hub has started.
         app.before_serving(announce)
-    await hypercorn_serve(app, config, shutdown_trigger=stop.wait)
+    try:
+        await hypercorn_serve(app, config, shutdown_trigger=stop.wait)
+    except LifespanFailureError:
+        # The app could not start (the database schema is behind, a plugin's settings are
+        # wrong): say why as the hub said it, not as the server's lifespan traceback.
+        error = app.extensions.get(STARTUP_ERROR)
+        if error is not None:
+            raise error from None
+        raise
 
 
 def stop_on_signals(stop: asyncio.Event) -> None:

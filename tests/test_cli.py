@@ -152,6 +152,23 @@ def test_schema_behind_is_reported_in_scaled_mode(tmp_path, postgres_url, redis_
     assert "run `medianest db upgrade`" in result.stderr
 
 
+def test_serve_says_the_schema_is_behind_without_a_traceback(
+    tmp_path, postgres_url, redis_url
+) -> None:
+    result = medianest(
+        tmp_path,
+        "serve",
+        "--port",
+        "0",
+        MEDIANEST_DATABASE_URL=postgres_url,
+        MEDIANEST_REDIS_URL=redis_url,
+        MEDIANEST_SECRET_KEY=SECRET_KEY,
+    )
+    assert result.returncode == 2
+    assert "run `medianest db upgrade`" in result.stderr
+    assert "Traceback" not in result.stderr and "LifespanFailureError" not in result.stderr
+
+
 def test_worker_needs_redis(tmp_path) -> None:
     result = medianest(tmp_path, "worker")
     assert result.returncode == 2
