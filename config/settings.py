@@ -384,6 +384,8 @@ class RequestSettings(_Section):
         cls, value: dict[Literal["movie", "show"], RequestQuota]
     ) -> dict[Literal["movie", "show"], RequestQuota]:
         return {"movie": RequestQuota(), "show": RequestQuota(), **value}
+
+
 class NotificationSettings(_Section):
     """Notifications: routing, grouping, delivery and its limits."""
 
