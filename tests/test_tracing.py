@@ -24,7 +24,7 @@ from medianest.config.settings import LogSettings
 from medianest.core import tracing
 from medianest.core.db.models import User
 from medianest.core.logging import configure_logging
-from medianest.core.web.live import LIVE_PATH
+from medianest.core.web.live import LIVE_PATH, TICKET_PATH
 from medianest.sdk import hookimpl
 from medianest.sdk.access import signed_in
 from medianest.sdk.http import UpstreamClient
@@ -291,14 +291,17 @@ async def test_log_lines_inside_a_request_carry_its_trace_id(
 async def test_a_websocket_is_one_server_span_named_after_its_route(medianest_hub, spans) -> None:
     async with medianest_hub.run() as running:
         headers = await running.sign_in()
+        issued = await running.client.post(TICKET_PATH, headers=headers)
+        assert issued.status_code == 201
+        ticket = (await issued.get_json())["ticket"]
         client = running.app.test_client()
-        async with client.websocket(f"{LIVE_PATH}?ticket=secret-ticket", headers=headers) as socket:
+        async with client.websocket(f"{LIVE_PATH}?ticket={ticket}") as socket:
             await socket.send(json.dumps({"type": "subscribe", "topics": ["me"]}))
             answer = json.loads(await asyncio.wait_for(socket.receive(), 10))
             assert answer["type"] == "subscribed"
     server = _server_span(spans, f"WS {LIVE_PATH}")
     assert server.attributes["http.route"] == LIVE_PATH
-    assert "secret-ticket" not in json.dumps(dict(server.attributes))
+    assert ticket not in json.dumps(dict(server.attributes))
 
 
 # -- upstream calls ---------------------------------------------------------------------------

@@ -308,7 +308,12 @@ Summary = Annotated[StrictStr, Field(max_length=10_000), AfterValidator(_text)]
 WebUrl = Annotated[
     StrictStr,
     Field(
-        max_length=2000, json_schema_extra={"pattern": r"^https?://[^\s/?#]+[^\s\x00-\x1f\x7f]*$"}
+        max_length=2000,
+        # No control character or space anywhere, the host included (\x85 is a space to
+        # Python, not to the document's regular expressions).
+        json_schema_extra={
+            "pattern": r"^https?://[^\s/?#\x00-\x1f\x7f\x85]+[^\s\x00-\x1f\x7f\x85]*$"
+        },
     ),
     AfterValidator(_web_url),
 ]

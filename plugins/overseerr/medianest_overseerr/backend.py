@@ -44,7 +44,7 @@ from medianest.sdk.services import Cache
 from medianest_overseerr.client import OverseerrClient, overseerr_message
 from medianest_overseerr.const import MAX_STATUS_PAGES, PLUGIN_KEY, REQUEST_PAGE_SIZE
 from medianest_overseerr.health import check_instance
-from medianest_overseerr.mapping import KIND_MEDIA_TYPES, BadShape, to_request
+from medianest_overseerr.mapping import KIND_MEDIA_TYPES, BadShape, to_item, to_request
 from medianest_overseerr.settings import InstanceSettings
 from medianest_overseerr.users import LocalCache, UserDirectory
 
@@ -100,6 +100,9 @@ class OverseerrRequestBackend:
                 f"{self.name} needs the title's TMDB id to request it", field="ids.tmdb"
             )
         media_type = KIND_MEDIA_TYPES[MediaKind(request.kind)]
+        title, year = request.title, None
+        if title is None:  # asked by TMDB id alone: name it (and refuse an unknown id) first
+            title, year = await self._title_of(media_type, request.ids.tmdb)
         body: dict[str, Any] = {"mediaType": media_type, "mediaId": request.ids.tmdb}
         if media_type == "tv":
             body["seasons"] = sorted(set(request.seasons)) if request.seasons else "all"
@@ -112,7 +115,27 @@ class OverseerrRequestBackend:
         if response.status_code == 202:  # Overseerr: "No seasons available to request"
             said = overseerr_message(response) or "no season is left to request"
             raise ConflictError(f"{self.name} did not file the request: {said}", plugin=PLUGIN_KEY)
-        return self._request(raw, "POST /request", title=request.title)
+        made = self._request(raw, "POST /request", title=title)
+        return made if year is None else made.model_copy(update={"year": year})
+
+    async def _title_of(self, media_type: str, tmdb: int) -> tuple[str, int | None]:
+        """The title and year of TMDB title ``tmdb`` (``/movie/{id}`` or ``/tv/{id}``).
+
+        :raises NotFoundError: TMDB has no such title.
+        """
+        path = f"/{media_type}/{tmdb}"
+        body, _ = await self.client.call_json("GET", path)
+        try:
+            item = to_item(
+                self.id, {**body, "mediaType": media_type} if isinstance(body, dict) else body
+            )
+        except BadShape as exc:
+            raise self.client.data_error(
+                f"answered GET {path} with a title it cannot be: {exc}"
+            ) from exc
+        if item is None:
+            raise self.client.data_error(f"answered GET {path} with something else")
+        return item.title, item.year
 
     async def get_request(self, principal: Principal, request_id: str) -> MediaRequest:
         """One request, read as the principal (or with the key for an unlinked manager).

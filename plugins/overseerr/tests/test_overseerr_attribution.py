@@ -50,6 +50,19 @@ async def test_the_request_is_the_persons_own_in_overseerr(
     assert stored.requested_by.id == 2
     assert created.status is RequestStatus.PENDING, "friend1 has no auto-approve in Overseerr"
     assert created.requested_by == overseerr_world.user(2).display_name
+    asked = next(t for t in overseerr_world.catalogue.requestable_only() if t.media_type == "movie")
+    assert (created.title, created.year) == (asked.title, asked.year), "named from /movie/{id}"
+
+
+async def test_an_unknown_tmdb_id_is_refused_before_anything_is_filed(
+    backend: OverseerrRequestBackend,
+    recorder: SpecCheckingTransport,
+    friend: Principal,
+) -> None:
+    unknown = MediaRequestCreate(kind=MediaKind.MOVIE, ids=ExternalIds(tmdb=987654321))
+    with pytest.raises(NotFoundError):
+        await backend.create_request(friend, unknown)
+    assert recorder.calls("POST", "/api/v1/request") == []
 
 
 async def test_a_person_without_an_overseerr_user_gets_a_clear_refusal(

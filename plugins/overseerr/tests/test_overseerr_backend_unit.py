@@ -68,7 +68,8 @@ async def test_the_user_directory_is_read_once_and_shared(fake: FakeOverseerr) -
     async with first.client, second.client:
         await first.create_request(ANN, MATRIX)
         await second.create_request(
-            ANN, MediaRequestCreate(kind=MediaKind.MOVIE, ids=ExternalIds(tmdb=550))
+            ANN,
+            MediaRequestCreate(kind=MediaKind.MOVIE, ids=ExternalIds(tmdb=550), title="Fight Club"),
         )
     assert len(transport.calls("GET", "/api/v1/user")) == 1
     assert not other.calls("GET", "/api/v1/user")
@@ -81,7 +82,9 @@ async def test_no_season_left_is_a_conflict(fake: FakeOverseerr) -> None:
     async with made.client:
         await made.users.find(ANN)  # the directory, before Overseerr starts answering 202
         fake.fail_with = httpx.Response(202, json={"message": "No seasons available to request"})
-        show = MediaRequestCreate(kind=MediaKind.SHOW, ids=ExternalIds(tmdb=1399), seasons=(1,))
+        show = MediaRequestCreate(
+            kind=MediaKind.SHOW, ids=ExternalIds(tmdb=1399), seasons=(1,), title="Game of Thrones"
+        )
         with pytest.raises(ConflictError, match="No seasons available"):
             await made.create_request(ANN, show)
     body = json.loads(fake.seen[-1].content)

@@ -23,7 +23,9 @@ from medianest_overseerr.source import OverseerrMediaSource
 
 def ask(world: OverseerrWorld) -> MediaRequestCreate:
     title = next(t for t in world.catalogue.requestable_only() if t.media_type == "movie")
-    return MediaRequestCreate(kind=MediaKind.MOVIE, ids=ExternalIds(tmdb=title.tmdb))
+    return MediaRequestCreate(
+        kind=MediaKind.MOVIE, ids=ExternalIds(tmdb=title.tmdb), title=title.title
+    )
 
 
 async def test_a_slow_overseerr_times_out_naming_the_instance(
