@@ -26,6 +26,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import re
 import signal
 import sys
 import tempfile
@@ -747,8 +748,13 @@ class Drill:
         got = set()
         for delivery in self.receiver.deliveries:
             account = delivery.path.rstrip("/").rsplit("/", 1)[-1]
+            # Core's notifications link to the request's page (/requests/<hub id>); one
+            # carrying the backend's request names it in request.id.
+            link = re.search(r"/requests/(\d+)", str(delivery.body.get("link") or ""))
             remote_id = str((delivery.body.get("request") or {}).get("id"))
-            if remote_id in hub_id:
+            if link is not None:
+                got.add((account, delivery.event, int(link.group(1))))
+            elif remote_id in hub_id:
                 got.add((account, delivery.event, hub_id[remote_id]))
         return got
 
