@@ -184,7 +184,9 @@ REQUESTERS = ("owner", "friend1", "friend2")
 """Accounts that request: the Plex owner (Overseerr's admin: approved at once), friend1
 (an Overseerr user: pending) and friend2 (no Overseerr user: one is created the first time).
 The managed user has no email, so Overseerr cannot have an account for them."""
-ALREADY = ("already_requested", "already_available")
+ALREADY = ("already_requested", "already_available", "conflict")
+"""409s that file nothing new: an open request on the hub, a title in a library, or one
+Overseerr already has (a title it made available: the hub's request for it is closed)."""
 
 
 def _code(response: httpx.Response) -> str:
