@@ -10,7 +10,11 @@ Sets up the private cluster (see :mod:`tests.drill.cluster`), starts the load (s
    replica fails ``/health/ready`` first and HAProxy's health check takes it out;
 4. ``worker_kill``: a full sync of the big server; the worker running it is SIGKILLed in
    the middle and the other one resumes it;
-5. ``redis_restart`` and 6. ``postgres_restart``: the server stopped, started again.
+5. ``redis_restart`` and 6. ``postgres_restart``: the server stopped, started again;
+7. ``requests_notifications``: the closing checks of the requests the load filed (each once
+   on the hub and once in the simulated Overseerr, with the same status) and of the
+   notifications (each status change reached the webhook receiver or the inbox, no
+   Idempotency-Key twice).
 
 Prints a table per phase and writes ``drill.json`` (``bench-results/`` or ``--out``); exits 1
 when a target is missed, 2 when the drill itself could not run.
@@ -20,12 +24,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import re
 import signal
 import sys
 import tempfile
 import time
 import traceback
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,18 +41,32 @@ from typing import Any
 import asyncpg
 import httpx
 
+from medianest_overseerr.mapping import request_status
+from medianest_overseerr.simulator import Notification, SpawnedOverseerr, spawn_simulator
 from tests.benchmarks.results import DEFAULT_OUT_DIR, machine_info
 from tests.drill.cluster import (
+    OVERSEERR_API_KEY,
+    OVERSEERR_INSTANCE,
+    OVERSEERR_WEBHOOK_SECRET,
     DrillError,
     HAProxy,
     HubProcesses,
     Postgres,
+    Receiver,
     RedisServer,
     poll,
     simulator,
     worker_beats,
 )
-from tests.drill.load import LoadTarget, Person, Recorder, SocketLog, person_loop, subscriber
+from tests.drill.load import (
+    REQUESTERS,
+    LoadTarget,
+    Person,
+    Recorder,
+    SocketLog,
+    person_loop,
+    subscriber,
+)
 from tests.drill.report import (
     RECOVERY_TARGET_SECONDS,
     Phase,
@@ -68,6 +89,22 @@ class Size:
     pause_seconds: float
     sigterm_replicas: int
     """How many replicas the SIGTERM-only roll restarts (the quick drill: one)."""
+    converge_seconds: float = 75.0
+    """How long the closing checks wait for the hub and Overseerr to agree once the drill
+    queued the reconciliation job (when webhooks alone did not do it within 10 s), and twice
+    as long as they wait for notifications to arrive."""
+
+
+REQUESTABLE = 2000
+"""Titles only the simulated Overseerr has (none runs out during the drill)."""
+OVERSEERR_WEBHOOKS = (
+    Notification.MEDIA_PENDING
+    | Notification.MEDIA_APPROVED
+    | Notification.MEDIA_AUTO_APPROVED
+    | Notification.MEDIA_AVAILABLE
+    | Notification.MEDIA_DECLINED
+    | Notification.MEDIA_FAILED
+)
 
 
 FULL = Size(5000, 100_000, 6, 3, 20, 10, 3, 0.05, 3)
@@ -91,6 +128,11 @@ class Drill:
         self.big = simulator(workdir, "big", size.big_items, seed=2)
         self.hub: HubProcesses | None = None
         self.haproxy: HAProxy | None = None
+        self.stack = contextlib.AsyncExitStack()
+        self.overseerr: SpawnedOverseerr | None = None
+        self.receiver = Receiver()
+        self.accounts: dict[int, str] = {}
+        """Hub user id -> the drill's account (owner, friend1...)."""
         self.target: LoadTarget | None = None
         self.timeline: list[tuple[float, str]] = []
 
@@ -102,9 +144,27 @@ class Drill:
 
     async def set_up(self) -> None:
         self.note("starting PostgreSQL, Redis and the Plex simulators")
-        await asyncio.gather(
-            self.postgres.init(), self.redis.start(), self.home.start(), self.big.start()
+        requestable = asyncio.create_task(
+            asyncio.to_thread(requestable_titles, self.size.home_items, self.home.seed)
         )
+        await asyncio.gather(
+            self.postgres.init(),
+            self.redis.start(),
+            self.home.start(),
+            self.big.start(),
+            self._start_overseerr(),
+            self.receiver.start(),
+        )
+        assert self.overseerr is not None
+        overseerr = [
+            {
+                "name": OVERSEERR_INSTANCE,
+                "url": self.overseerr.url,
+                "api_key": OVERSEERR_API_KEY,
+                "webhook_secret": OVERSEERR_WEBHOOK_SECRET,
+                "create_missing_users": True,
+            }
+        ]
         plex = {
             "servers": [
                 {"name": "home", "url": self.home.server_url, "token": self.home.token},
@@ -114,7 +174,22 @@ class Drill:
             "auth_app_url": self.home.auth_url,
         }
         self.hub = HubProcesses.plan(
-            self.workdir, self.postgres.url, self.redis.url, plex, n_api=3, n_workers=2
+            self.workdir,
+            self.postgres.url,
+            self.redis.url,
+            plex,
+            n_api=3,
+            n_workers=2,
+            extra={
+                "MEDIANEST_PLUGINS__OVERSEERR__INSTANCES": json.dumps(overseerr),
+                "MEDIANEST_PLUGINS__NOTIFY__WEBHOOK": json.dumps(
+                    {"allow_private_destinations": True}
+                ),
+                # One delivery per change (no merging) and no per-destination wait: the
+                # closing checks count every notification.
+                "MEDIANEST_NOTIFICATIONS__GROUP_WINDOW_SECONDS": "0",
+                "MEDIANEST_NOTIFICATIONS__DESTINATION_LIMIT": "100000",
+            },
         )
         self.haproxy = HAProxy(self.workdir, self.hub.replica_ports)
         self.note("migrating the database, starting 3 replicas, 2 workers and HAProxy")
@@ -125,7 +200,14 @@ class Drill:
             self.haproxy.start(),
         )
         await poll(self._all_up, 20, "HAProxy seeing the 3 replicas up")
-        self.target = LoadTarget(self.haproxy.url, self.home.control_url, "plex:home")
+        await self._point_overseerr_webhook()
+        self.target = LoadTarget(
+            self.haproxy.url,
+            self.home.control_url,
+            "plex:home",
+            overseerr_control_url=f"{self.overseerr.url}/_control",
+            requestable=await requestable,
+        )
         self.admin = Person(self.target, "owner", Recorder())
         if not await self.admin.sign_in():
             raise DrillError("the Plex owner could not sign in through HAProxy")
@@ -135,6 +217,38 @@ class Drill:
         self.target.item_ids = await self.catalogue_ids("plex:home", limit=2000)
         if not self.target.item_ids:
             raise DrillError("the home server's sync left the catalogue empty")
+
+    async def _start_overseerr(self) -> None:
+        """The simulated Overseerr over the same Plex world as ``home`` (same seed and size)."""
+        try:
+            self.overseerr = await self.stack.enter_async_context(
+                spawn_simulator(
+                    seed=self.home.seed,
+                    plex_items=self.size.home_items,
+                    requestable=REQUESTABLE,
+                    api_key=OVERSEERR_API_KEY,
+                )
+            )
+        except (RuntimeError, TimeoutError) as exc:
+            raise DrillError(f"the Overseerr simulator did not start: {exc!r}") from None
+
+    async def _point_overseerr_webhook(self) -> None:
+        """Overseerr's webhook agent on, towards the plugin's webhook through HAProxy."""
+        assert self.overseerr is not None and self.haproxy is not None
+        url = f"{self.haproxy.url}/api/v1/plugins/overseerr/webhook/{OVERSEERR_INSTANCE}"
+        answer = await self.control.post(
+            f"{self.overseerr.api_url}/settings/notifications/webhook",
+            headers={"X-Api-Key": OVERSEERR_API_KEY},
+            json={
+                "enabled": True,
+                "types": int(OVERSEERR_WEBHOOKS),
+                "options": {"webhookUrl": url, "authHeader": OVERSEERR_WEBHOOK_SECRET},
+            },
+        )
+        if answer.status_code != 200:
+            raise DrillError(
+                f"Overseerr refused its webhook settings: {answer.status_code} {answer.text}"
+            )
 
     async def _all_up(self) -> bool:
         assert self.haproxy is not None
@@ -195,6 +309,8 @@ class Drill:
             if not await person.sign_in():
                 raise DrillError(f"{person.account} could not sign in through HAProxy")
             self.people.append(person)
+            if person.account not in self.accounts.values():
+                await self._save_channel(person)
         admin = self.admin
         for n in range(self.size.sockets):
             log = SocketLog(f"socket {n + 1}")
@@ -211,6 +327,23 @@ class Drill:
                 asyncio.create_task(person_loop(person, self.stop_load, self.size.pause_seconds))
             )
         await poll(self._sockets_up, 20, "the WebSocket subscribers connected")
+
+    async def _save_channel(self, person: Person) -> None:
+        """The person's webhook channel, towards the drill's receiver (``/hook/<account>``)."""
+        headers = {"Authorization": f"Bearer {person.token}"}
+        me = await person.client.get("/api/v1/me", headers=headers)
+        me.raise_for_status()
+        self.accounts[int(me.json()["user"]["id"])] = person.account
+        saved = await person.client.put(
+            "/api/v1/notifications/channels/webhook",
+            headers=headers,
+            json={"address": f"{self.receiver.url}/hook/{person.account}"},
+        )
+        if saved.status_code != 200:
+            raise DrillError(
+                f"{person.account} could not save a webhook channel: "
+                f"{saved.status_code} {saved.text}"
+            )
 
     async def _sockets_up(self) -> bool:
         return all(log.connects for log in self.sockets)
@@ -231,6 +364,8 @@ class Drill:
             self.postgres.stop(),
             self.home.proc.stop(),
             self.big.proc.stop(),
+            self.receiver.stop(),
+            self.stack.aclose(),
             return_exceptions=True,
         )
 
@@ -454,11 +589,272 @@ class Drill:
             await asyncio.sleep(0.1)
         return [found.get(pid) for pid in pids]
 
+    # -- requests and notifications --------------------------------------------------------
+
+    async def requests_notifications(self, phase: Phase) -> None:
+        """The closing checks: every request the load filed exists once on the hub and once in
+        Overseerr with the same status; every status change reached its people (the webhook
+        receiver, or their inbox); no notification was delivered twice under one key."""
+        assert self.target is not None
+        ledger = self.target.requests
+        ledger.open = False
+        began = time.monotonic()
+        await asyncio.sleep(1)  # requests in flight land
+        hub_rows: list[dict[str, Any]] = []
+        remote: dict[str, str] = {}
+
+        async def agreed() -> bool:
+            nonlocal hub_rows, remote
+            hub_rows = await self.hub_requests()
+            remote = await self.overseerr_requests()
+            return not disagreements(hub_rows, remote)
+
+        # Overseerr's webhooks first; a change whose webhook was lost (sent while the hub was
+        # down) is the reconciliation job's, which the drill then queues itself.
+        phase.facts["reconciliation_job_run"] = False
+        try:
+            at: float | None = await poll(agreed, 10, "hub and Overseerr agreeing", 1)
+        except DrillError:
+            phase.facts["reconciliation_job_run"] = True
+            await self.reconcile_now()
+            try:
+                at = await poll(agreed, self.size.converge_seconds, "hub and Overseerr agreeing", 2)
+            except DrillError:
+                at = None
+        phase.facts["statuses_agreed_after_seconds"] = None if at is None else round(at - began, 2)
+        self.check_requests(phase, hub_rows, remote)
+        expected = expected_notifications(hub_rows, self.accounts, ledger.approved)
+        missing: set[tuple[str, str, int]] = set()
+
+        async def all_arrived() -> bool:
+            nonlocal missing
+            missing = expected - self.received(hub_rows)
+            return not missing
+
+        with contextlib.suppress(DrillError):
+            await poll(all_arrived, self.size.converge_seconds / 2, "notifications arriving", 1)
+        in_inbox = await self.in_inboxes(missing) if missing else set()
+        lost = missing - in_inbox
+        keys = Counter(d.key for d in self.receiver.deliveries)
+        twice = {k: n for k, n in keys.items() if n > 1}
+        phase.facts["notifications"] = {
+            "received": len(self.receiver.deliveries),
+            "by_event": dict(Counter(d.event for d in self.receiver.deliveries)),
+            "status_changes_expected": len(expected),
+            "only_in_inbox": len(in_inbox),
+            "without_key": keys.get("", 0),
+            "refused_by_receiver": self.receiver.bad,
+        }
+        phase.check(
+            "every status change reached its people",
+            not lost,
+            f"{len(expected)} expected, {len(expected) - len(missing)} at the receiver, "
+            f"{len(in_inbox)} only in the inbox, {len(lost)} nowhere"
+            + (f": {sorted(lost)[:5]}" if lost else ""),
+        )
+        phase.check(
+            "no notification delivered twice under one Idempotency-Key",
+            not twice and not keys.get(""),
+            f"{len(self.receiver.deliveries)} deliveries, {len(keys)} keys, "
+            f"{sum(n - 1 for n in twice.values())} repeated, {keys.get('', 0)} without a key",
+        )
+
+    def check_requests(
+        self, phase: Phase, hub_rows: list[dict[str, Any]], remote: dict[str, str]
+    ) -> None:
+        assert self.target is not None
+        ledger = self.target.requests
+        by_id = Counter(r["id"] for r in hub_rows)
+        by_remote = Counter(r["remote_id"] for r in hub_rows if r["status"] != "deleted")
+        lost_hub = [i for i in ledger.filed if by_id[i] == 0]
+        twice_hub = [i for i in ledger.filed if by_id[i] > 1]
+        twice_remote = [k for k, n in by_remote.items() if n > 1]
+        filed_remote = {f.remote_id for f in ledger.filed.values()}
+        kept = {r["remote_id"] for r in hub_rows}
+        lost_overseerr = sorted(
+            f.hub_id for f in ledger.filed.values() if f.remote_id not in remote
+        )
+        orphans = sorted(k for k in remote if k not in kept)
+        unexpected = [r["id"] for r in hub_rows if r["remote_id"] not in filed_remote]
+        wrong = disagreements(hub_rows, remote)
+        phase.facts["requests"] = {
+            "filed": len(ledger.filed),
+            "already_requested_or_available": ledger.already,
+            "approved_by_the_admin": len(ledger.approved),
+            "made_available_by_overseerr": len(ledger.made_available),
+            "overseerr_control_errors": ledger.control_errors,
+            "on_the_hub": len(hub_rows),
+            "in_overseerr": len(remote),
+            "on_the_hub_though_the_answer_failed": len(unexpected),
+            "by_status": dict(Counter(r["status"] for r in hub_rows)),
+        }
+        phase.check(
+            "every request filed exists once on the hub",
+            bool(ledger.filed) and not lost_hub and not twice_hub and not twice_remote,
+            f"{len(ledger.filed)} filed; {len(lost_hub)} lost, {len(twice_hub)} listed twice, "
+            f"{len(twice_remote)} Overseerr requests kept twice"
+            + (f" (lost: {lost_hub[:5]})" if lost_hub else ""),
+        )
+        phase.check(
+            "every request exists once in Overseerr",
+            not lost_overseerr and not orphans,
+            f"{len(remote)} in Overseerr; {len(lost_overseerr)} filed ones missing there, "
+            f"{len(orphans)} there that the hub does not keep"
+            + (f" (Overseerr ids {orphans[:5]})" if orphans else ""),
+        )
+        phase.check(
+            "the same status on the hub and in Overseerr",
+            not wrong,
+            f"{len(wrong)} differ after the final reconciliation"
+            + (f": {wrong[:5]}" if wrong else ""),
+        )
+
+    async def reconcile_now(self) -> None:
+        """Queue the ``requests.reconcile`` job for the workers, as its schedule does."""
+        from medianest.core.requests.reconcile import RECONCILE_JOB
+        from medianest.sdk.jobs import Job
+        from medianest.workers.arq_queue import ArqJobQueue, redis_settings
+
+        async def elsewhere(ctx: Any) -> None:  # only the name travels; a worker runs it
+            raise AssertionError("runs on the workers")
+
+        queue = ArqJobQueue(redis_settings(self.redis.url), [Job(RECONCILE_JOB, elsewhere)])
+        await queue.start()
+        try:
+            await queue.enqueue(RECONCILE_JOB, job_id=f"drill-reconcile-{time.time_ns()}")
+        finally:
+            await queue.close()
+
+    async def hub_requests(self) -> list[dict[str, Any]]:
+        """Everyone's requests as the hub lists them to its admin, every page."""
+        assert self.admin is not None
+        rows: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while True:
+            params: dict[str, Any] = {"everyone": "true", "limit": 100}
+            if cursor:
+                params["cursor"] = cursor
+            answer = await self.admin.client.get(
+                "/api/v1/requests",
+                params=params,
+                headers={"Authorization": f"Bearer {self.admin.token}"},
+            )
+            answer.raise_for_status()
+            page = answer.json()
+            rows.extend(page["items"])
+            cursor = page["next_cursor"]
+            if not cursor:
+                return rows
+
+    async def overseerr_requests(self) -> dict[str, str]:
+        """Every request the simulated Overseerr holds: its id -> the hub's status name."""
+        assert self.overseerr is not None
+        found: dict[str, str] = {}
+        skip = 0
+        while True:
+            answer = await self.control.get(
+                f"{self.overseerr.api_url}/request",
+                params={"take": 100, "skip": skip, "filter": "all"},
+                headers={"X-Api-Key": OVERSEERR_API_KEY},
+            )
+            answer.raise_for_status()
+            page = answer.json()
+            for raw in page["results"]:
+                status = request_status(raw["status"], (raw.get("media") or {}).get("status"))
+                found[str(raw["id"])] = status.value
+            skip += 100
+            if skip >= page["pageInfo"]["results"]:
+                return found
+
+    def received(self, hub_rows: list[dict[str, Any]]) -> set[tuple[str, str, int]]:
+        """(account, event, hub request id) of every notification the receiver got."""
+        hub_id = {r["remote_id"]: r["id"] for r in hub_rows}
+        got = set()
+        for delivery in self.receiver.deliveries:
+            account = delivery.path.rstrip("/").rsplit("/", 1)[-1]
+            # Core's notifications link to the request's page (/requests/<hub id>); one
+            # carrying the backend's request names it in request.id.
+            link = re.search(r"/requests/(\d+)", str(delivery.body.get("link") or ""))
+            remote_id = str((delivery.body.get("request") or {}).get("id"))
+            if link is not None:
+                got.add((account, delivery.event, int(link.group(1))))
+            elif remote_id in hub_id:
+                got.add((account, delivery.event, hub_id[remote_id]))
+        return got
+
+    async def in_inboxes(self, wanted: set[tuple[str, str, int]]) -> set[tuple[str, str, int]]:
+        """Those of ``wanted`` that are in their person's inbox on the hub."""
+        found: set[tuple[str, str, int]] = set()
+        people = {p.account: p for p in self.people}
+        for account in {a for a, _, _ in wanted}:
+            person = people[account]
+            cursor: str | None = None
+            while True:
+                params: dict[str, Any] = {"limit": 100}
+                if cursor:
+                    params["cursor"] = cursor
+                answer = await person.client.get(
+                    "/api/v1/notifications",
+                    params=params,
+                    headers={"Authorization": f"Bearer {person.token}"},
+                )
+                answer.raise_for_status()
+                page = answer.json()
+                for item in page["items"]:
+                    request_id = (item.get("data") or {}).get("request_id")
+                    if isinstance(request_id, int):
+                        found.add((account, item["event_type"], request_id))
+                cursor = page["next_cursor"]
+                if not cursor:
+                    break
+        return found & wanted
+
     async def redis_restart(self, phase: Phase) -> None:
         await self.outage(phase, self.redis)
 
     async def postgres_restart(self, phase: Phase) -> None:
         await self.outage(phase, self.postgres)
+
+
+def requestable_titles(items: int, seed: int) -> list[tuple[str, int]]:
+    """(kind, TMDB id) of every title only the simulated Overseerr has: the world the
+    Overseerr simulator builds over the ``home`` Plex world (same seed, items)."""
+    from medianest_overseerr.simulator import OverseerrWorld
+    from medianest_plex.simulator.world import PlexWorld
+
+    world = OverseerrWorld(PlexWorld(seed=seed, items=items, servers=1), requestable=REQUESTABLE)
+    return [
+        ("movie" if t.media_type == "movie" else "show", t.tmdb)
+        for t in world.catalogue.requestable_only()
+    ]
+
+
+def disagreements(hub_rows: list[dict[str, Any]], remote: dict[str, str]) -> list[str]:
+    """``hub id: hub status != Overseerr status`` for every request both keep."""
+    return [
+        f"{r['id']}: {r['status']} != {remote[r['remote_id']]}"
+        for r in hub_rows
+        if r["remote_id"] in remote and r["status"] != remote[r["remote_id"]]
+    ]
+
+
+def expected_notifications(
+    hub_rows: list[dict[str, Any]], accounts: dict[int, str], approved: set[int]
+) -> set[tuple[str, str, int]]:
+    """(account, event, hub request id) of each status change the hub recorded: its new
+    request told to the owner (who manages requests), the admin's approval (``approved``:
+    the requests the load's admin approved) and an arrival told to the requester."""
+    expected: set[tuple[str, str, int]] = set()
+    for row in hub_rows:
+        requester = accounts.get(row["requested_by"]["id"])
+        expected.add(("owner", "request.created", row["id"]))
+        if requester is None or requester not in REQUESTERS:
+            continue
+        if row["id"] in approved:
+            expected.add((requester, "request.approved", row["id"]))
+        if row["status"] == "available":
+            expected.add((requester, "request.available", row["id"]))
+    return expected
 
 
 def simulated_ids(items: int, seed: int) -> set[str]:
@@ -476,6 +872,7 @@ PHASES = [
     "worker_kill",
     "redis_restart",
     "postgres_restart",
+    "requests_notifications",
 ]
 
 

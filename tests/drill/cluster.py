@@ -1,6 +1,8 @@
-"""The drill's processes: private PostgreSQL and Redis, the Plex simulators, HAProxy, the
-hub's replicas and workers. Each can be stopped (SIGTERM, SIGKILL) and started again on the
-same port; everything listens on loopback only, on ports picked free by the system.
+"""The drill's processes: private PostgreSQL and Redis, the Plex simulators (the Overseerr
+simulator is started with ``spawn_simulator``), HAProxy, the hub's replicas and workers, and
+the webhook receiver the people's notifications go to. Each can be stopped (SIGTERM, SIGKILL)
+and started again on the same port; everything listens on loopback only, on ports picked free
+by the system.
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ DATABASE = "medianest"
 START_TIMEOUT = 180.0
 SERVING = re.compile(r"serving on (?:\S+ )?(http://127\.0\.0\.1:(\d+))")
 WORKER_UP = re.compile(r"MediaNest worker: \d+ jobs registered")
+OVERSEERR_INSTANCE = "drill"
+OVERSEERR_API_KEY = "drill-overseerr-api-key"
+OVERSEERR_WEBHOOK_SECRET = "drill-overseerr-webhook-secret"
 
 
 class DrillError(Exception):
@@ -425,8 +430,10 @@ class HubProcesses:
         plex: dict[str, Any],
         n_api: int,
         n_workers: int,
+        extra: dict[str, str] | None = None,
     ) -> HubProcesses:
         env = clean_environment(
+            **(extra or {}),
             MEDIANEST_DATABASE_URL=database_url,
             MEDIANEST_REDIS_URL=redis_url,
             MEDIANEST_SECRET_KEY=SECRET_KEY,
@@ -522,3 +529,86 @@ async def worker_beats(redis_url: str) -> dict[int, dict[str, Any]]:
         return beats
     finally:
         await client.aclose()
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One POST the receiver got: the person's path, its Idempotency-Key and its body."""
+
+    at: float
+    path: str
+    key: str
+    event: str
+    body: dict[str, Any]
+
+
+class Receiver:
+    """A webhook receiver in the drill's process (asyncio, HTTP/1.1 with keep-alive): every
+    POST is kept and answered 204, so the notify plugin's webhook notifier has a destination."""
+
+    def __init__(self) -> None:
+        self.deliveries: list[Delivery] = []
+        self.bad: int = 0
+        self.server: asyncio.Server | None = None
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self.server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.server.wait_closed(), 2)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                try:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                except (asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+                    return
+                lines = head.decode("latin-1").split("\r\n")
+                method, path, _ = [*lines[0].split(" ", 2), "", ""][:3]
+                headers = {
+                    k.strip().lower(): v.strip()
+                    for k, _, v in (line.partition(":") for line in lines[1:] if line)
+                }
+                raw = await reader.readexactly(int(headers.get("content-length", "0") or 0))
+                self._keep(method, path, headers, raw)
+                close = headers.get("connection", "").lower() == "close"
+                writer.write(
+                    b"HTTP/1.1 204 No Content\r\n"
+                    + (b"Connection: close\r\n" if close else b"")
+                    + b"\r\n"
+                )
+                await writer.drain()
+                if close:
+                    return
+        except (ConnectionError, asyncio.IncompleteReadError):
+            return
+        finally:
+            writer.close()
+
+    def _keep(self, method: str, path: str, headers: dict[str, str], raw: bytes) -> None:
+        try:
+            body = json.loads(raw) if raw else {}
+        except ValueError:
+            body = {}
+        if method != "POST" or not isinstance(body, dict):
+            self.bad += 1
+            return
+        self.deliveries.append(
+            Delivery(
+                at=time.monotonic(),
+                path=path,
+                key=headers.get("idempotency-key", ""),
+                event=headers.get("x-medianest-event", str(body.get("event", ""))),
+                body=body,
+            )
+        )

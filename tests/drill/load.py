@@ -1,5 +1,7 @@
-"""The drill's load: people signed in through the Plex simulator who search, read details and
-list the library, sign in again now and then, and WebSocket subscribers on ``/api/v1/live``.
+"""The drill's load: people signed in through the Plex simulator who search, read details,
+list the library, sign in again now and then and request titles from Overseerr (an admin
+approves pending requests, the simulated Overseerr makes some available), and WebSocket
+subscribers on ``/api/v1/live``.
 
 The load is a list of scenarios, each one async function of a :class:`Person`; a new feature
 (requests, notifications) joins the load by adding one function to :data:`SCENARIOS`.
@@ -64,15 +66,23 @@ class Person:
         self.rng = random.Random(account)
 
     async def call(
-        self, scenario: str, method: str, path: str, **kwargs: Any
+        self,
+        scenario: str,
+        method: str,
+        path: str,
+        *,
+        fine: Callable[[httpx.Response], bool] | None = None,
+        **kwargs: Any,
     ) -> httpx.Response | None:
+        """One exchange, recorded; ``fine`` says which 4xx answers are expected outcomes."""
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         try:
             response = await self.client.request(method, path, headers=headers, **kwargs)
         except httpx.HTTPError as exc:
             self.recorder.add(scenario, type(exc).__name__, False)
             return None
-        self.recorder.add(scenario, str(response.status_code), response.status_code < 400)
+        ok = response.status_code < 400 or (fine is not None and fine(response))
+        self.recorder.add(scenario, str(response.status_code), ok)
         return response
 
     async def sign_in(self, scenario: str = "sign_in") -> bool:
@@ -106,6 +116,32 @@ class Person:
 
 
 @dataclass
+class FiledRequest:
+    """A request the load filed (201): the hub's id, Overseerr's id, who asked."""
+
+    hub_id: int
+    remote_id: str
+    account: str
+    kind: str
+    tmdb_id: int
+
+
+@dataclass
+class RequestLedger:
+    """What the load did with requests, to check against the hub and Overseerr at the end."""
+
+    filed: dict[int, FiledRequest] = field(default_factory=dict)
+    already: int = 0
+    """409 already_requested / already_available: nothing new filed."""
+    approved: set[int] = field(default_factory=set)
+    made_available: set[str] = field(default_factory=set)
+    """Overseerr ids the simulator's control marked available."""
+    control_errors: int = 0
+    open: bool = True
+    """False once the closing checks start: no more requests, approvals or arrivals."""
+
+
+@dataclass
 class LoadTarget:
     """What the load needs to know about the drill's hub."""
 
@@ -113,6 +149,10 @@ class LoadTarget:
     plex_control_url: str
     source: str
     item_ids: list[str] = field(default_factory=list)
+    overseerr_control_url: str = ""
+    requestable: list[tuple[str, int]] = field(default_factory=list)
+    """(kind, TMDB id) of titles only Overseerr has: ``movie``/``show``."""
+    requests: RequestLedger = field(default_factory=RequestLedger)
 
 
 Scenario = Callable[[Person], Awaitable[None]]
@@ -140,14 +180,105 @@ async def sign_in_again(person: Person) -> None:
     await person.sign_in()
 
 
+REQUESTERS = ("owner", "friend1", "friend2")
+"""Accounts that request: the Plex owner (Overseerr's admin: approved at once), friend1
+(an Overseerr user: pending) and friend2 (no Overseerr user: one is created the first time).
+The managed user has no email, so Overseerr cannot have an account for them."""
+ALREADY = ("already_requested", "already_available", "conflict")
+"""409s that file nothing new: an open request on the hub, a title in a library, or one
+Overseerr already has (a title it made available: the hub's request for it is closed)."""
+
+
+def _code(response: httpx.Response) -> str:
+    with contextlib.suppress(ValueError):
+        body = response.json()
+        if isinstance(body, dict):
+            return str(body.get("code", ""))
+    return ""
+
+
+async def request(person: Person) -> None:
+    """Request a title only Overseerr has; a 409 already requested/available files nothing."""
+    ledger = person.drill.requests
+    if person.account not in REQUESTERS or not ledger.open or not person.drill.requestable:
+        return
+    kind, tmdb_id = person.rng.choice(person.drill.requestable)
+    response = await person.call(
+        "request",
+        "POST",
+        "/api/v1/requests",
+        json={"kind": kind, "tmdb_id": tmdb_id},
+        fine=lambda r: r.status_code == 409 and _code(r) in ALREADY,
+    )
+    if response is None:
+        return
+    if response.status_code == 201:
+        body = response.json()
+        ledger.filed[body["id"]] = FiledRequest(
+            body["id"], str(body["remote_id"]), person.account, kind, tmdb_id
+        )
+    elif response.status_code == 409 and _code(response) in ALREADY:
+        ledger.already += 1
+
+
+async def approve_pending(person: Person) -> None:
+    """The owner approves a pending request now and then; Overseerr (its control) makes one
+    approved title available, which it announces by webhook through HAProxy."""
+    ledger = person.drill.requests
+    if person.account != "owner" or not ledger.open:
+        return
+    listed = await person.call(
+        "approve",
+        "GET",
+        "/api/v1/requests",
+        params={"everyone": "true", "status": "pending", "limit": 5},
+    )
+    if listed is not None and listed.status_code == 200 and listed.json()["items"]:
+        pending = person.rng.choice(listed.json()["items"])
+        approved = await person.call(
+            "approve",
+            "POST",
+            f"/api/v1/requests/{pending['id']}/approve",
+            # Another replica's approval or a webhook may have got there first.
+            fine=lambda r: r.status_code == 409 and _code(r) == "invalid_transition",
+        )
+        if approved is not None and approved.status_code == 200:
+            ledger.approved.add(pending["id"])
+    if person.rng.random() < 0.5 or not person.drill.overseerr_control_url:
+        return
+    processing = await person.call(
+        "approve",
+        "GET",
+        "/api/v1/requests",
+        params={"everyone": "true", "status": "processing", "limit": 5},
+    )
+    if processing is None or processing.status_code != 200 or not processing.json()["items"]:
+        return
+    chosen = person.rng.choice(processing.json()["items"])
+    async with httpx.AsyncClient(timeout=10) as sim:
+        try:
+            made = await sim.post(
+                f"{person.drill.overseerr_control_url}/requests/{chosen['remote_id']}/available"
+            )
+        except httpx.HTTPError:
+            ledger.control_errors += 1
+            return
+    if made.status_code == 200:
+        ledger.made_available.add(str(chosen["remote_id"]))
+    else:
+        ledger.control_errors += 1
+
+
 SCENARIOS: list[tuple[Scenario, int]] = [
     (search, 4),
     (details, 4),
     (library, 2),
     (me, 1),
     (sign_in_again, 1),
+    (request, 1),
+    (approve_pending, 1),
 ]
-"""Each scenario with its weight; requests and notifications join here, one function each."""
+"""Each scenario with its weight; a new feature's load is one more function here."""
 
 
 async def person_loop(person: Person, stop: asyncio.Event, pause: float) -> None:

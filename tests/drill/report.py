@@ -77,7 +77,13 @@ def summarise(phase: Phase, recorder: Recorder) -> dict[str, Any]:
 
 def targets(name: str, summary: dict[str, Any]) -> list[Check]:
     """The phase's request targets (its own checks come on top)."""
-    if name in ("baseline", "rolling_restart", "sigterm_restart", "worker_kill"):
+    if name in (
+        "baseline",
+        "rolling_restart",
+        "sigterm_restart",
+        "worker_kill",
+        "requests_notifications",
+    ):
         return [
             Check(
                 "0 failed requests",
