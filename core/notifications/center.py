@@ -36,6 +36,10 @@ from medianest.sdk.models import DomainEvent, Notification, Recipient
 log = structlog.get_logger(__name__)
 
 
+ROUTING_RETRY_PAUSES = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0)
+"""Seconds between tries of routing an event that failed (an outage): two minutes in all."""
+
+
 class RoutingSink:
     """The center as the event buffer sees it: an analytics sink routing each batch.
 
@@ -54,6 +58,7 @@ class RoutingSink:
         self._recent: deque[DomainEvent] = deque()
         self._seen: set[int] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._later: set[asyncio.Task[None]] = set()
 
     async def record(self, events: Sequence[DomainEvent]) -> None:
         fresh = [e for e in events if id(e) not in self._seen]
@@ -70,16 +75,48 @@ class RoutingSink:
             await asyncio.shield(asyncio.gather(*self._tasks))
 
     async def drain(self) -> None:
-        """Wait for the routing still going (the hub stopping)."""
+        """Wait for the routing still going (the hub stopping); routing waiting to be tried
+        again after an outage is given up."""
         while self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        for task in list(self._later):
+            task.cancel()
+        await asyncio.gather(*self._later, return_exceptions=True)
 
     async def _route_all(self, events: list[DomainEvent]) -> None:
+        retry: list[DomainEvent] = []
         for event in events:
             try:
                 await self._center.route(event)
             except Exception as exc:  # one event's trouble must not hold up the others
-                log.error("notification routing failed", event=event.type, error=str(exc))
+                log.warning(
+                    "notification routing failed; tried again",
+                    event_type=event.type,
+                    error=str(exc),
+                )
+                retry.append(event)
+        if retry:  # an outage (Redis, the database) while routing: try again once it is over
+            task = asyncio.create_task(self._route_later(retry))
+            self._later.add(task)
+            task.add_done_callback(self._later.discard)
+
+    async def _route_later(self, events: list[DomainEvent]) -> None:
+        for pause in ROUTING_RETRY_PAUSES:
+            await asyncio.sleep(pause)
+            failed: list[DomainEvent] = []
+            for event in events:
+                try:
+                    await self._center.route(event)
+                except Exception as exc:
+                    log.warning(
+                        "notification routing failed again", event_type=event.type, error=str(exc)
+                    )
+                    failed.append(event)
+            if not failed:
+                return
+            events = failed
+        for event in events:
+            log.error("notification routing gave up", event_type=event.type)
 
 
 class NotificationCenter:
@@ -264,7 +301,10 @@ class NotificationCenter:
         if summary_of is not None:
             row.payload = {**row.payload, "summary_of": summary_of}
             await row.save(update_fields=["payload"])
-        await delivery.enqueue(self._hub.jobs, row.id, 1, at)
+        try:
+            await delivery.enqueue(self._hub.jobs, row.id, 1, at)
+        except Exception as exc:  # the delivery is planned: the sweep queues it once it can
+            log.warning("notification delivery not queued yet", delivery=row.id, error=str(exc))
 
     async def _announce(self, user_id: int, row: Any) -> None:
         try:

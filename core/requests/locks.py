@@ -11,8 +11,10 @@ import weakref
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
+import structlog
 from redis.asyncio import Redis
 
+from medianest.core.state.redis import CONNECTION_ERRORS
 from medianest.sdk.errors import ConflictError
 
 _RELEASE = """
@@ -60,7 +62,13 @@ class Locks:
         try:
             yield
         finally:
-            await client.eval(_RELEASE, 1, key, token)  # type: ignore[misc]
+            try:
+                await client.eval(_RELEASE, 1, key, token)  # type: ignore[misc]
+            except CONNECTION_ERRORS as exc:  # the work is done; the lock lapses with its ttl
+                log.warning("lock not released: Redis is away", lock=name, error=str(exc))
+
+
+log = structlog.get_logger(__name__)
 
 
 def _busy() -> ConflictError:
